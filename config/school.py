@@ -1,0 +1,43 @@
+"""The school's own configuration, read from the environment with safe defaults.
+
+Everything a school changes without touching code lives here: its name, the email
+domains it owns, whether YouTube `unlisted` is allowed, the Acceptable Use Policy version.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(name: str, default: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, default)
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class School:
+    name: str
+    email_domains: tuple[str, ...]
+    # Off by default: the policy names a *private* YouTube channel.
+    allow_youtube_unlisted: bool
+    aup_version: str
+    aup_url: str
+    # Months a channel's risk assessment stays valid (policy section 7: at least annually).
+    risk_assessment_months: int
+
+
+def load() -> School:
+    return School(
+        name=os.environ.get("SCHOOL_NAME", "Aycliffe Community Primary School"),
+        email_domains=_list("SCHOOL_EMAIL_DOMAINS", "aycliffe.kent.sch.uk"),
+        allow_youtube_unlisted=_bool("SCHOOL_ALLOW_YOUTUBE_UNLISTED", False),
+        aup_version=os.environ.get("SCHOOL_AUP_VERSION", "2026-1"),
+        aup_url=os.environ.get("SCHOOL_AUP_URL", ""),
+        risk_assessment_months=12,
+    )

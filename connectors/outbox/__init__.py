@@ -1,0 +1,3 @@
+from connectors.outbox.connector import OutboxConnector
+
+__all__ = ["OutboxConnector"]

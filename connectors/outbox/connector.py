@@ -1,0 +1,73 @@
+"""The local outbox: publishes into a folder of the data directory, as a platform would.
+
+Each post is a folder holding `post.json` and its media. The id is derived from the draft
+and its content hash, so publishing the same content twice returns the same post.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from django.conf import settings
+
+from connectors.base import Connector, ConnectorError, OutgoingPost, PublishResult, register
+
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
+
+
+@register
+class OutboxConnector(Connector):
+    key = "outbox"
+    label = "Local outbox (nothing leaves this computer)"
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root or settings.OUTBOX_DIR)
+
+    def post_id(self, post: OutgoingPost) -> str:
+        return f"outbox-{post.draft_id}-{post.content_hash[:16]}"
+
+    def folder(self, post_id: str) -> Path:
+        return self.root / post_id
+
+    def publish(self, post: OutgoingPost) -> PublishResult:
+        post_id = self.post_id(post)
+        target = self.folder(post_id)
+        if (target / "post.json").is_file():
+            return PublishResult(post_id, target.as_uri())
+        staging = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Write into a temporary folder and rename it into place, so a crash never leaves half a post.
+            staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
+            media = []
+            for index, item in enumerate(post.media):
+                name = f"{index + 1:02d}{EXTENSIONS.get(item.content_type, '.bin')}"
+                shutil.copyfile(item.path, staging / name)
+                media.append({"file": name, "kind": item.kind, "content_type": item.content_type, "alt_text": item.alt_text})
+            record = {
+                "id": post_id,
+                "channel": post.channel_name,
+                "platform": post.channel_kind,
+                "account_id": post.account_id,
+                "privacy": post.privacy if post.channel_kind == "youtube" else "",
+                "title": post.title,
+                "text": post.text,
+                "link": post.link,
+                "scheduled_for": post.publish_at.isoformat() if post.publish_at else None,
+                "media": media,
+                "content_hash": post.content_hash,
+                "received_at": datetime.now(timezone.utc).isoformat(),
+            }
+            with open(staging / "post.json", "w", encoding="utf-8") as handle:
+                json.dump(record, handle, indent=2, ensure_ascii=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(staging, target)
+        except OSError as error:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise ConnectorError(f"The outbox folder could not be written ({error.strerror or error}).") from error
+        return PublishResult(post_id, target.as_uri())

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def school(request):
+    return {"school": settings.SCHOOL}

@@ -1,0 +1,87 @@
+"""What every gate shares: the content it checks, the context, and its outcome."""
+
+import inspect
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+PASS, FAIL, WAITING, UNAVAILABLE = "pass", "fail", "waiting", "unavailable"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    message: str
+
+
+def passed(message: str) -> Outcome:
+    return Outcome(PASS, message)
+
+
+def failed(message: str) -> Outcome:
+    return Outcome(FAIL, message)
+
+
+def waiting(message: str) -> Outcome:
+    return Outcome(WAITING, message)
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    position: int
+    kind: str
+    path: Path
+    sha256: str
+    content_type: str
+    original_name: str
+    alt_text: str
+    source: str
+    rights: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """The exact content a run checks: what would be published, byte for byte."""
+
+    draft_id: int
+    channel_id: int
+    channel_kind: str
+    text: str
+    title: str
+    link: str
+    publish_at: datetime | None
+    media: tuple[MediaItem, ...] = field(default=())
+    hash: str = ""
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip() or self.title.strip())
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self.media)
+
+
+@dataclass
+class Context:
+    draft: object  # moderation.models.Draft
+    content: Content
+    phase: str
+    now: datetime
+    school: object  # config.school.School
+
+
+class Gate:
+    """A check of one row of the policy map. The clause it enforces is its docstring."""
+
+    id = ""
+    title = ""
+    # Decided by a person: "waiting" is acceptable until the approver has acted.
+    decided_by_person = False
+
+    @property
+    def clause(self) -> str:
+        return inspect.cleandoc(type(self).__doc__ or "").split("\n\n")[0].replace("\n", " ")
+
+    def check(self, ctx: Context) -> Outcome:  # pragma: no cover - every gate overrides it
+        raise NotImplementedError

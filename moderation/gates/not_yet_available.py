@@ -1,0 +1,21 @@
+from moderation.gates.base import UNAVAILABLE, Gate, Outcome, passed
+
+
+class NotYetAvailable(Gate):
+    """A gate of the policy map that is not built yet. It fails closed on whatever it would check."""
+
+    def __init__(self, gate_id, title, clause, needs, what):
+        self.id, self.title, self._clause = gate_id, title, clause
+        self._needs, self._what = needs, what
+
+    @property
+    def clause(self):
+        return self._clause
+
+    def check(self, ctx):
+        if self._needs(ctx.content):
+            return Outcome(
+                UNAVAILABLE,
+                f"This check is not yet available, so a draft with {self._what} cannot be published yet.",
+            )
+        return passed(f"Nothing to check: this draft has no {self._what}.")

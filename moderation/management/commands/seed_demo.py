@@ -1,0 +1,107 @@
+"""Create the demo school once: one user per role, two channels, and a few drafts.
+
+Running it again changes nothing and prints the logins again.
+"""
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from moderation import roles, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import Channel
+
+DEMO_PASSWORD = "aycliffe-demo-2026"
+
+USERS = [
+    ("office", "Sam", "Patel", roles.OFFICE_STAFF, "writes drafts"),
+    ("approver", "Jo", "Okafor", roles.APPROVER, "reviews and approves colleagues' drafts"),
+    ("approver2", "Lee", "Morgan", roles.APPROVER, "a second approver"),
+    ("head", "Jacky", "Cox", roles.HEADTEACHER, "channel records and risk assessments, the log"),
+    ("dsl", "Priya", "Shah", roles.DSL, "designated safeguarding lead: the log and audit trail"),
+    ("register", "Chris", "Evans", roles.REGISTER_KEEPER, "keeps the consent register"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo school (once) and print its logins."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            users = {username: self.user(username, first, last, role) for username, first, last, role, _ in USERS}
+            created = self.channels_and_posts(users)
+        self.stdout.write(self.style.SUCCESS("Demo school ready." if created else "Demo school already there: nothing changed."))
+        self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any of these (password for all: {DEMO_PASSWORD}):")
+        for username, first, last, role, what in USERS:
+            self.stdout.write(f"  {username:<10} {first} {last}, {role}: {what}")
+        self.stdout.write("The public news page (no login): http://127.0.0.1:8000/mirror/")
+
+    def user(self, username, first, last, role):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@aycliffe.kent.sch.uk"}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    def channels_and_posts(self, users) -> bool:
+        if Channel.objects.exists():
+            return False
+        head = users["head"]
+        services.accept_aup(head)
+        facebook = Channel(kind=Channel.Kind.FACEBOOK)
+        services.update_channel(
+            facebook, head, name="Aycliffe Primary on Facebook", connector="outbox", active=True,
+            platform_account_id="aycliffe-primary", dedicated_account_name="Aycliffe Community Primary School (Page)",
+            account_email="social@aycliffe.kent.sch.uk", parents_informed_on=datetime.date(2026, 9, 4),
+            parents_informed_how="Letter home of 4 September 2026 and the September newsletter: what we post, and how to report a concern.",
+            login_holders=[head, users["dsl"]], authors=[users["office"]],
+        )
+        youtube = Channel(kind=Channel.Kind.YOUTUBE)
+        services.update_channel(
+            youtube, head, name="Aycliffe Primary on YouTube", connector="outbox", active=True,
+            platform_account_id="UC-aycliffe-demo", dedicated_account_name="Aycliffe Primary School (Brand Account)",
+            account_email="youtube@aycliffe.kent.sch.uk", youtube_privacy=Channel.Privacy.PRIVATE,
+            parents_informed_on=datetime.date(2026, 9, 4),
+            parents_informed_how="Letter home of 4 September 2026: class performances are shared privately with families.",
+            login_holders=[head], authors=[users["office"]],
+        )
+        for channel in (facebook, youtube):
+            services.approve_risk_assessment(
+                channel, head,
+                summary="Dedicated school account; leadership hold the logins; comments monitored daily; "
+                "no pupil named in full; photos only with written consent; every post approved by a second colleague.",
+                document_reference="Governors' drive: Online safety / Social media risk assessment 2026.docx",
+            )
+
+        office, approver = users["office"], users["approver"]
+        services.accept_aup(office)
+        services.accept_aup(approver)
+        newsletter = services.create_draft(
+            office, facebook, link="https://www.aycliffe.kent.sch.uk/news/autumn-newsletter-2026",
+            objective="community", intended_outcome="Families who follow the Page find the autumn newsletter.",
+        )
+        services.submit(newsletter, office)
+        services.approve(newsletter, approver, dict(ATTESTATIONS), "Checked the link opens the newsletter.")
+        services.publish(newsletter, approver)
+
+        calendar = services.create_draft(
+            office, facebook, link="https://www.aycliffe.kent.sch.uk/calendar",
+            objective="community", intended_outcome="Parents see the dates of the spring term events in one place.",
+        )
+        services.submit(calendar, office)
+
+        sports = services.create_draft(
+            office, facebook, text="What a sports day! Thank you to every family who came to cheer.",
+            objective="community", intended_outcome="Thank families for coming to sports day.",
+            publish_at=timezone.now() + datetime.timedelta(days=2),
+        )
+        services.submit(sports, office)
+        return True

@@ -1,0 +1,402 @@
+"""Drafts, their media, gate results, approvals, publications and the audit log."""
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+User = settings.AUTH_USER_MODEL
+
+
+class IllegalTransition(Exception):
+    """A draft was asked to move in a way its status does not allow. Nothing changed."""
+
+
+class Channel(models.Model):
+    """One of the school's official channels, with the record the headteacher approves."""
+
+    class Kind(models.TextChoices):
+        FACEBOOK = "facebook", "Facebook Page"
+        YOUTUBE = "youtube", "YouTube channel"
+
+    class Privacy(models.TextChoices):
+        PRIVATE = "private", "Private"
+        UNLISTED = "unlisted", "Unlisted"
+        PUBLIC = "public", "Public"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    connector = models.CharField(
+        max_length=40,
+        default="outbox",
+        help_text="Where posts go: the local outbox, or the platform itself once connected.",
+    )
+    active = models.BooleanField(default=True)
+    platform_account_id = models.CharField("Page or channel id", max_length=120, blank=True)
+    dedicated_account_name = models.CharField(
+        "Dedicated account",
+        max_length=200,
+        blank=True,
+        help_text="The account set up only for the school's official use.",
+    )
+    account_email = models.EmailField(
+        "Registered email",
+        blank=True,
+        help_text="The school address the account is registered with.",
+    )
+    login_holders = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="held_channels",
+        verbose_name="Leadership staff who hold the login details",
+    )
+    authors = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="authorised_channels",
+        verbose_name="Staff authorised to draft posts",
+    )
+    parents_informed_on = models.DateField("Parents and carers informed on", null=True, blank=True)
+    parents_informed_how = models.TextField(
+        "How parents and carers were informed",
+        blank=True,
+        help_text="For example: letter home of 4 September with the expectations for safe use.",
+    )
+    youtube_privacy = models.CharField(
+        "YouTube visibility", max_length=20, choices=Privacy.choices, default=Privacy.PRIVATE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("manage_channel", "Can edit a channel record"),
+            ("approve_channel", "Can approve a channel's risk assessment"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def current_risk_assessment(self):
+        return self.risk_assessments.order_by("-approved_at", "-id").first()
+
+
+class RiskAssessment(models.Model):
+    """A risk assessment of a channel, approved by the headteacher (policy section 5)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="risk_assessments")
+    summary = models.TextField(help_text="The risks considered and how they are controlled.")
+    document_reference = models.CharField(max_length=200, blank=True)
+    approved_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-approved_at"]
+
+    def expires_at(self, months: int):
+        return add_months(self.approved_at, months)
+
+
+def add_months(moment, months: int):
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    # 29 February (or 31st) rolls back to the last day of the target month.
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise ValueError(moment)
+
+
+class Draft(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Being written"
+        RETURNED = "returned", "Returned to author"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        PUBLISHING = "publishing", "Publishing"
+        HELD = "held", "Held"
+        PUBLISHED = "published", "Published"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Objective(models.TextChoices):
+        EDUCATIONAL = "educational", "Educational"
+        COMMUNITY = "community", "Community engagement"
+
+    S = Status
+    # name: (statuses it may start from, status it ends in, what the audit log says)
+    TRANSITIONS = {
+        "submit": ({S.DRAFT, S.RETURNED}, S.AWAITING_APPROVAL, "submitted for approval"),
+        "fail_checks": ({S.DRAFT, S.RETURNED}, S.RETURNED, "returned to author: checks failed"),
+        "send_back": ({S.AWAITING_APPROVAL}, S.RETURNED, "sent back to author by approver"),
+        "approve": ({S.AWAITING_APPROVAL}, S.APPROVED, "approved"),
+        "reopen": ({S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.DRAFT, "reopened for editing"),
+        "start_publishing": ({S.APPROVED, S.HELD}, S.PUBLISHING, "publishing started"),
+        "hold": ({S.PUBLISHING}, S.HELD, "held: not published"),
+        "mark_published": ({S.PUBLISHING}, S.PUBLISHED, "published"),
+        "withdraw": ({S.DRAFT, S.RETURNED, S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.WITHDRAWN, "withdrawn"),
+    }
+    EDITABLE = {S.DRAFT, S.RETURNED}
+    del S
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="drafts")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="drafts")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False, db_index=True)
+    text = models.TextField("Post text", blank=True)
+    title = models.CharField("Video title", max_length=100, blank=True)
+    link = models.URLField("Link", blank=True, max_length=500)
+    objective = models.CharField(max_length=20, choices=Objective.choices, blank=True)
+    intended_outcome = models.TextField(
+        "Intended outcome",
+        blank=True,
+        help_text="What this post is meant to achieve, in words: for example, 'parents see the Year 4 river project'.",
+    )
+    publish_at = models.DateTimeField("Publish at", null=True, blank=True)
+    status_note = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        permissions = [
+            ("approve_draft", "Can approve a colleague's draft"),
+            ("publish_draft", "Can publish an approved draft"),
+            ("view_publication_log", "Can see the published-content log and audit trail"),
+        ]
+
+    def __str__(self):
+        return f"Draft {self.pk} for {self.channel}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("draft", args=[self.pk])
+
+    def save(self, *args, **kwargs):
+        # Status moves only through transition(); an ordinary save never writes it.
+        if self.pk and not kwargs.get("force_insert") and "update_fields" not in kwargs:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if f.name not in {"id", "status", "status_note", "created_at"}
+            ]
+        super().save(*args, **kwargs)
+
+    @property
+    def is_editable(self):
+        return self.status in self.EDITABLE
+
+    @property
+    def is_youtube(self):
+        return self.channel.kind == Channel.Kind.YOUTUBE
+
+    def allowed(self, name: str) -> bool:
+        return self.status in self.TRANSITIONS[name][0]
+
+    def transition(self, name: str, *, by, note: str = "", data: dict | None = None):
+        """Move to the transition's target status atomically and write the audit entry.
+
+        The status changes only if the row is still in an allowed source status, so two
+        people (or two workers) acting at once cannot both move it.
+        """
+        sources, target, wording = self.TRANSITIONS[name]
+        with transaction.atomic():
+            moved = Draft.objects.filter(pk=self.pk, status__in=list(sources)).update(
+                status=target, status_note=note, updated_at=timezone.now()
+            )
+            if not moved:
+                current = Draft.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+                label = self.Status(current).label.lower() if current else "missing"
+                raise IllegalTransition(
+                    f"This draft cannot be {wording.split(':')[0]} now: it is {label}."
+                )
+            previous = self.status
+            self.status, self.status_note = target, note
+            AuditEntry.objects.create(
+                actor=by,
+                action=f"draft.{name}",
+                draft=self,
+                channel_id=self.channel_id,
+                summary=f"Draft {self.pk} {wording}" + (f": {note}" if note else ""),
+                data={"from": previous, "to": target, **(data or {})},
+            )
+
+
+class MediaFile(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Photo"
+        VIDEO = "video", "Video"
+
+    class Rights(models.TextChoices):
+        SCHOOL = "school", "Taken by staff for the school"
+        PUPIL_WORK = "pupil_work", "Pupils' work made in school"
+        PERMISSION = "permission", "Used with the owner's written permission"
+        LICENSED = "licensed", "Licensed for reuse (licence named in the source)"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="media")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    stored_name = models.CharField(max_length=80, unique=True, editable=False)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True)
+    height = models.PositiveIntegerField(null=True)
+    source = models.CharField(
+        max_length=300, help_text="Who made it, when and where: for example, 'Mrs Patel, school camera, sports day'."
+    )
+    rights = models.CharField(max_length=20, choices=Rights.choices)
+    alt_text = models.CharField(
+        "Description for people who cannot see it", max_length=500, blank=True
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    @property
+    def path(self):
+        return settings.UPLOAD_DIR / self.stored_name
+
+
+class GateRun(models.Model):
+    """One run of the whole pipeline over a draft's exact content."""
+
+    class Phase(models.TextChoices):
+        SUBMIT = "submit", "On submission"
+        APPROVE = "approve", "On approval"
+        PUBLISH = "publish", "At publishing"
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="gate_runs")
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    run_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True)
+    run_at = models.DateTimeField(default=timezone.now)
+    content_hash = models.CharField(max_length=64, blank=True)
+    passed = models.BooleanField()
+
+    class Meta:
+        ordering = ["-run_at", "-id"]
+
+
+class GateResult(models.Model):
+    class Status(models.TextChoices):
+        PASS = "pass", "Passed"
+        FAIL = "fail", "Failed"
+        WAITING = "waiting", "Waiting for a person"
+        UNAVAILABLE = "unavailable", "Not yet available"
+
+    run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="results")
+    position = models.PositiveIntegerField()
+    gate_id = models.CharField(max_length=40)
+    clause = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["position"]
+
+
+class Approval(models.Model):
+    """A second colleague's approval of one exact content, bound to its hash."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="approvals")
+    content_hash = models.CharField(max_length=64)
+    aup_version = models.CharField(max_length=40)
+    # {attestation id: the exact words the approver confirmed}
+    attestations = models.JSONField(default=dict)
+    comment = models.TextField(blank=True)
+    approved_at = models.DateTimeField(default=timezone.now)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-approved_at", "-id"]
+
+
+class AUPAcceptance(models.Model):
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="aup_acceptances")
+    version = models.CharField(max_length=40)
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="one_acceptance_per_version")]
+
+
+class PublishedPost(models.Model):
+    draft = models.OneToOneField(Draft, on_delete=models.PROTECT, related_name="publication")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="publications")
+    connector = models.CharField(max_length=40)
+    platform_post_id = models.CharField(max_length=200)
+    platform_url = models.CharField(max_length=500, blank=True)
+    published_at = models.DateTimeField(default=timezone.now, db_index=True)
+    published_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    approval = models.ForeignKey(Approval, on_delete=models.PROTECT, related_name="+")
+    gate_run = models.ForeignKey(GateRun, on_delete=models.PROTECT, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    text = models.TextField(blank=True)
+    title = models.CharField(max_length=100, blank=True)
+    link = models.URLField(blank=True, max_length=500)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self):
+        return self.title or (self.text[:60] if self.text else self.link) or f"Post {self.pk}"
+
+    @property
+    def approved_by(self):
+        return self.approval.approver
+
+
+class PublishedMedia(models.Model):
+    """The exact copy that was published, kept for the inclusive mirror."""
+
+    post = models.ForeignKey(PublishedPost, on_delete=models.PROTECT, related_name="media")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=MediaFile.Kind.choices)
+    stored_name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=60)
+    sha256 = models.CharField(max_length=64)
+    alt_text = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    @property
+    def path(self):
+        return settings.PUBLISHED_DIR / self.stored_name
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit entries cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("Audit entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """One thing that happened. Written once; never edited or deleted through the product."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=60)
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries")
+    summary = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("Audit entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit entries cannot be deleted.")

@@ -1,0 +1,42 @@
+"""Roles are Django groups; what each may do is a permission, checked in the services."""
+
+OFFICE_STAFF = "Office staff"
+APPROVER = "Approver"
+HEADTEACHER = "Headteacher"
+DSL = "DSL"
+REGISTER_KEEPER = "Register keeper"
+
+# Policy section 5: leadership staff hold the login details of every channel.
+LEADERSHIP = (HEADTEACHER, DSL)
+
+ROLE_PERMISSIONS = {
+    OFFICE_STAFF: ["moderation.add_draft", "moderation.publish_draft"],
+    APPROVER: ["moderation.approve_draft", "moderation.publish_draft"],
+    HEADTEACHER: [
+        "moderation.approve_draft",
+        "moderation.publish_draft",
+        "moderation.view_publication_log",
+        "moderation.manage_channel",
+        "moderation.approve_channel",
+    ],
+    DSL: ["moderation.view_publication_log"],
+    # The consent register's permissions arrive with the register itself.
+    REGISTER_KEEPER: [],
+}
+
+
+def ensure_groups(**_kwargs):
+    """Create the role groups and give each exactly its permissions. Safe to run repeatedly."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)
+
+
+def has_role(user, *roles) -> bool:
+    return user.is_authenticated and user.groups.filter(name__in=roles).exists()

@@ -1,0 +1,477 @@
+"""The moderation workflow. Views, commands and jobs all call these functions.
+
+Permissions are checked here, not only in views: whatever URL a request comes through, an
+author cannot approve their own draft and a non-headteacher cannot approve a channel.
+"""
+
+import hashlib
+import json
+import shutil
+import uuid
+from datetime import timezone as dt_timezone
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import base as connectors
+from moderation import attestations as attestation_text
+from moderation.gates import PIPELINE
+from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, MediaItem
+from moderation.media import MediaRejected, sha256_of, store_upload
+from moderation.models import (
+    Approval,
+    AuditEntry,
+    AUPAcceptance,
+    Channel,
+    Draft,
+    GateResult,
+    GateRun,
+    MediaFile,
+    PublishedMedia,
+    PublishedPost,
+    RiskAssessment,
+)
+from moderation.roles import HEADTEACHER, has_role
+
+
+class ContentUnreadable(Exception):
+    pass
+
+
+class AUPNotAccepted(PermissionDenied):
+    pass
+
+
+def display_name(user) -> str:
+    return (user.get_full_name() or user.username) if user else "the system"
+
+
+def require(user, perm: str, message: str):
+    if not (user and user.is_active and user.has_perm(perm)):
+        raise PermissionDenied(message)
+
+
+# --- Acceptable Use Policy ---------------------------------------------------------------
+
+
+def has_accepted_aup(user) -> bool:
+    return AUPAcceptance.objects.filter(user=user, version=settings.SCHOOL.aup_version).exists()
+
+
+def require_aup(user):
+    if not has_accepted_aup(user):
+        raise AUPNotAccepted(
+            f"Accept version {settings.SCHOOL.aup_version} of the Acceptable Use Policy before drafting or approving."
+        )
+
+
+def accept_aup(user):
+    version = settings.SCHOOL.aup_version
+    _, created = AUPAcceptance.objects.get_or_create(user=user, version=version)
+    if created:
+        AuditEntry.objects.create(actor=user, action="aup.accepted", summary=f"{display_name(user)} accepted AUP version {version}")
+
+
+# --- Drafts ------------------------------------------------------------------------------
+
+DRAFT_FIELDS = ("text", "title", "link", "objective", "intended_outcome", "publish_at")
+
+
+def channels_for_author(user):
+    if not user.has_perm("moderation.add_draft"):
+        return Channel.objects.none()
+    return Channel.objects.filter(active=True, authors=user)
+
+
+def create_draft(author, channel: Channel, **fields) -> Draft:
+    require(author, "moderation.add_draft", "Only office staff can write drafts.")
+    require_aup(author)
+    if not channels_for_author(author).filter(pk=channel.pk).exists():
+        raise PermissionDenied(f"You are not authorised to post on '{channel}'. The headteacher can add you on the channel's page.")
+    with transaction.atomic():
+        draft = Draft(author=author, channel=channel, **{k: v for k, v in fields.items() if k in DRAFT_FIELDS})
+        _clean_for_channel(draft)
+        draft.save()
+        AuditEntry.objects.create(
+            actor=author, action="draft.created", draft=draft, channel=channel, summary=f"Draft {draft.pk} created for {channel}"
+        )
+    return draft
+
+
+def _clean_for_channel(draft: Draft):
+    if draft.channel.kind == Channel.Kind.YOUTUBE:
+        draft.link = ""
+    else:
+        draft.title = ""
+
+
+def _require_author_editing(draft: Draft, user):
+    if user.pk != draft.author_id:
+        raise PermissionDenied("Only the author can change this draft.")
+    require_aup(user)
+    if not draft.is_editable:
+        raise ValidationError(f"This draft is {draft.get_status_display().lower()}: reopen it for editing first.")
+
+
+def update_draft(draft: Draft, by, **fields) -> list[str]:
+    _require_author_editing(draft, by)
+    changed = [name for name in DRAFT_FIELDS if name in fields and getattr(draft, name) != fields[name]]
+    for name in changed:
+        setattr(draft, name, fields[name])
+    _clean_for_channel(draft)
+    if changed:
+        with transaction.atomic():
+            draft.save()
+            AuditEntry.objects.create(
+                actor=by, action="draft.edited", draft=draft, channel_id=draft.channel_id,
+                summary=f"Draft {draft.pk} edited: " + ", ".join(changed), data={"fields": changed},
+            )
+    return changed
+
+
+def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: str = "") -> MediaFile:
+    _require_author_editing(draft, by)
+    if not source.strip():
+        raise ValidationError("Say where the file comes from (who made it, when and where).")
+    if rights not in MediaFile.Rights.values:
+        raise ValidationError("Choose the rights under which the school may publish the file.")
+    stored_name, size, sha256, inspected = store_upload(upload)
+    try:
+        with transaction.atomic():
+            position = (draft.media.order_by("-position").values_list("position", flat=True).first() or -1) + 1
+            media = MediaFile.objects.create(
+                draft=draft, position=position, kind=inspected.kind, stored_name=stored_name,
+                original_name=Path(upload.name or "upload").name[:255], content_type=inspected.content_type,
+                size=size, sha256=sha256, width=inspected.width, height=inspected.height,
+                source=source.strip(), rights=rights, alt_text=alt_text.strip(),
+            )
+            AuditEntry.objects.create(
+                actor=by, action="draft.media_added", draft=draft, channel_id=draft.channel_id,
+                summary=f"{media.get_kind_display()} '{media.original_name}' added to draft {draft.pk}",
+                data={"sha256": sha256, "size": size},
+            )
+            draft.save()  # the draft's content changed: bump updated_at
+    except BaseException:
+        (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
+        raise
+    return media
+
+
+def remove_media(draft: Draft, by, media_id: int):
+    _require_author_editing(draft, by)
+    media = draft.media.get(pk=media_id)
+    with transaction.atomic():
+        AuditEntry.objects.create(
+            actor=by, action="draft.media_removed", draft=draft, channel_id=draft.channel_id,
+            summary=f"{media.get_kind_display()} '{media.original_name}' removed from draft {draft.pk}",
+            data={"sha256": media.sha256},
+        )
+        media.delete()
+        draft.save()
+    media.path.unlink(missing_ok=True)
+
+
+def reopen(draft: Draft, by):
+    """The author takes a submitted or approved draft back to change it; any approval is void."""
+    if by.pk != draft.author_id:
+        raise PermissionDenied("Only the author can reopen this draft.")
+    with transaction.atomic():
+        voided = void_approvals(draft, "Reopened for editing by the author")
+        draft.transition("reopen", by=by, data={"approvals_voided": voided})
+
+
+def void_approvals(draft: Draft, reason: str) -> int:
+    return draft.approvals.filter(voided_at__isnull=True).update(voided_at=timezone.now(), void_reason=reason)
+
+
+def withdraw(draft: Draft, by):
+    if by.pk != draft.author_id and not by.has_perm("moderation.approve_channel"):
+        raise PermissionDenied("Only the author or the headteacher can withdraw this draft.")
+    with transaction.atomic():
+        void_approvals(draft, "Draft withdrawn")
+        draft.transition("withdraw", by=by)
+
+
+# --- The exact content, and the gates ------------------------------------------------------
+
+
+def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
+    """Take the draft's content as it is now, hashing every media file's bytes.
+
+    With copy_to, each file is first copied there and the copy is what is hashed and later
+    published, so the bytes checked are the bytes sent.
+    """
+    items = []
+    for media in draft.media.all():
+        path = media.path
+        try:
+            if copy_to is not None:
+                copy_to.mkdir(parents=True, exist_ok=True)
+                copied = copy_to / f"{media.position:03d}-{uuid.uuid4().hex}"
+                shutil.copyfile(path, copied)
+                path = copied
+            digest = sha256_of(path)
+        except OSError as error:
+            raise ContentUnreadable(
+                f"'{media.original_name}' cannot be read ({error.strerror or error}). Remove it and upload it again."
+            ) from error
+        items.append(MediaItem(
+            position=media.position, kind=media.kind, path=path, sha256=digest, content_type=media.content_type,
+            original_name=media.original_name, alt_text=media.alt_text, source=media.source, rights=media.rights,
+        ))
+    content = Content(
+        draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
+        text=draft.text, title=draft.title, link=draft.link, publish_at=draft.publish_at, media=tuple(items),
+    )
+    return Content(**{**content.__dict__, "hash": content_hash(content)})
+
+
+def content_hash(content: Content) -> str:
+    """The fingerprint an approval is bound to: text, title, link, channel, schedule, every file's bytes."""
+    payload = {
+        "channel": content.channel_id,
+        "kind": content.channel_kind,
+        "text": content.text,
+        "title": content.title,
+        "link": content.link,
+        "publish_at": content.publish_at.astimezone(dt_timezone.utc).isoformat() if content.publish_at else None,
+        "media": [{"sha256": m.sha256, "alt_text": m.alt_text, "kind": m.kind} for m in content.media],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> GateRun:
+    """Run every gate over the exact content and store each result. Anything that cannot run fails."""
+    now = timezone.now()
+    results, unreadable = [], None
+    if content is None:
+        try:
+            content = freeze(draft)
+        except ContentUnreadable as error:
+            unreadable = str(error)
+    for position, gate in enumerate(PIPELINE):
+        if unreadable:
+            status, message = FAIL, f"Could not be checked: {unreadable}"
+        else:
+            try:
+                outcome = gate.check(Context(draft=draft, content=content, phase=phase, now=now, school=settings.SCHOOL))
+                status, message = outcome.status, outcome.message
+            except Exception as error:  # a gate that cannot run fails closed
+                status, message = FAIL, f"This check could not run ({type(error).__name__}: {error}), so the draft cannot go further."
+        results.append(GateResult(position=position, gate_id=gate.id, clause=gate.clause, status=status, message=message))
+    acceptable = {PASS} if phase == GateRun.Phase.PUBLISH else {PASS, WAITING}
+    gate_passed = all(
+        r.status == PASS or (r.status in acceptable and PIPELINE[r.position].decided_by_person) for r in results
+    )
+    with transaction.atomic():
+        run = GateRun.objects.create(
+            draft=draft, phase=phase, run_by=by, run_at=now, content_hash=content.hash if content else "", passed=gate_passed
+        )
+        for result in results:
+            result.run = run
+        GateResult.objects.bulk_create(results)
+    return run
+
+
+def latest_run(draft: Draft) -> GateRun | None:
+    return draft.gate_runs.prefetch_related("results").first()
+
+
+def failures(run: GateRun) -> list[GateResult]:
+    return [r for r in run.results.all() if r.status in (FAIL, "unavailable")]
+
+
+def _summarise(results) -> str:
+    return "; ".join(f"{r.gate_id}: {r.message}" for r in results)
+
+
+def submit(draft: Draft, by) -> GateRun:
+    """Run the gates; a draft that fails goes back to its author with the reasons."""
+    if by.pk != draft.author_id:
+        raise PermissionDenied("Only the author can submit this draft.")
+    require_aup(by)
+    if not draft.is_editable:
+        raise ValidationError(f"This draft is {draft.get_status_display().lower()} and cannot be submitted.")
+    run = run_gates(draft, GateRun.Phase.SUBMIT, by)
+    if run.passed:
+        draft.transition("submit", by=by, data={"gate_run": run.pk})
+    else:
+        draft.transition("fail_checks", by=by, note=_summarise(failures(run)), data={"gate_run": run.pk})
+    return run
+
+
+# --- Approval ------------------------------------------------------------------------------
+
+
+def can_approve(draft: Draft, user) -> bool:
+    return user.pk != draft.author_id and user.has_perm("moderation.approve_draft")
+
+
+def send_back(draft: Draft, by, comment: str):
+    require(by, "moderation.approve_draft", "Only an approver can send a draft back.")
+    if by.pk == draft.author_id:
+        raise PermissionDenied("You wrote this draft: a second colleague must review it.")
+    if not comment.strip():
+        raise ValidationError("Say what the author should change.")
+    draft.transition("send_back", by=by, note=comment.strip())
+
+
+def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> Approval:
+    """A second colleague approves this exact content, confirming every attestation in words."""
+    require(by, "moderation.approve_draft", "Only an approver can approve a draft.")
+    if by.pk == draft.author_id:
+        raise PermissionDenied("You wrote this draft: a second colleague must approve it.")
+    require_aup(by)
+    missing = [key for key, words in attestation_text.ATTESTATIONS if confirmed.get(key) != words]
+    if missing:
+        raise ValidationError("Confirm every statement before approving.")
+    with transaction.atomic():
+        locked = Draft.objects.select_for_update().get(pk=draft.pk)
+        if locked.status != Draft.Status.AWAITING_APPROVAL:
+            raise ValidationError(f"This draft is {locked.get_status_display().lower()} and cannot be approved now.")
+        content = freeze(locked)
+        run = run_gates(locked, GateRun.Phase.APPROVE, by, content=content)
+        if not run.passed:
+            raise ValidationError("The checks no longer pass: " + _summarise(failures(run)) + " Send it back to its author.")
+        approval = Approval.objects.create(
+            draft=locked, approver=by, content_hash=content.hash, aup_version=settings.SCHOOL.aup_version,
+            attestations=dict(attestation_text.ATTESTATIONS), comment=comment.strip(),
+        )
+        locked.transition("approve", by=by, note=comment.strip(), data={"approval": approval.pk, "content_hash": content.hash})
+    draft.refresh_from_db()
+    return approval
+
+
+# --- Publishing ------------------------------------------------------------------------------
+
+
+class PublishRefused(Exception):
+    def __init__(self, message, run=None):
+        super().__init__(message)
+        self.run = run
+
+
+def publish(draft: Draft, by) -> PublishedPost:
+    """Check every gate again on the exact bytes, then hand them to the channel's connector."""
+    require(by, "moderation.publish_draft", "You are not allowed to publish posts.")
+    if by.pk != draft.author_id and not by.has_perm("moderation.approve_draft"):
+        raise PermissionDenied("Only the author or an approver can publish this draft.")
+    now = timezone.now()
+    if draft.publish_at and draft.publish_at > now:
+        raise ValidationError(
+            f"This draft is to be published at {timezone.localtime(draft.publish_at):%d %B %Y, %H:%M}, not before."
+        )
+    draft.transition("start_publishing", by=by)
+    copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
+    try:
+        content = freeze(draft, copy_to=copies)
+    except ContentUnreadable as error:
+        shutil.rmtree(copies, ignore_errors=True)
+        run = run_gates(draft, GateRun.Phase.PUBLISH, by)
+        draft.transition("hold", by=by, note=str(error), data={"gate_run": run.pk})
+        raise PublishRefused(str(error), run) from error
+    run = run_gates(draft, GateRun.Phase.PUBLISH, by, content=content)
+    if not run.passed:
+        shutil.rmtree(copies, ignore_errors=True)
+        reasons = _summarise(failures(run))
+        draft.transition("hold", by=by, note=reasons, data={"gate_run": run.pk})
+        raise PublishRefused("Not published: " + reasons, run)
+    approval = draft.approvals.filter(voided_at__isnull=True, content_hash=content.hash).first()
+    channel = draft.channel
+    outgoing = connectors.OutgoingPost(
+        draft_id=draft.pk, content_hash=content.hash, channel_name=channel.name, channel_kind=channel.kind,
+        account_id=channel.platform_account_id, privacy=channel.youtube_privacy, text=content.text,
+        title=content.title, link=content.link, publish_at=content.publish_at,
+        media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text) for m in content.media),
+    )
+    try:
+        result = connectors.get(channel.connector).publish(outgoing)
+    except connectors.ConnectorError as error:
+        shutil.rmtree(copies, ignore_errors=True)
+        draft.transition("hold", by=by, note=f"{channel} did not accept the post: {error}", data={"gate_run": run.pk})
+        raise PublishRefused(f"Not published: {channel} did not accept the post: {error}", run) from error
+    with transaction.atomic():
+        post = PublishedPost.objects.create(
+            draft=draft, channel=channel, connector=channel.connector, platform_post_id=result.platform_post_id,
+            platform_url=result.url, published_by=by, approval=approval, gate_run=run, content_hash=content.hash,
+            text=content.text, title=content.title, link=content.link,
+        )
+        PublishedMedia.objects.bulk_create(
+            PublishedMedia(
+                post=post, position=m.position, kind=m.kind, stored_name=str(m.path.relative_to(settings.PUBLISHED_DIR)),
+                content_type=m.content_type, sha256=m.sha256, alt_text=m.alt_text,
+            )
+            for m in content.media
+        )
+        draft.transition(
+            "mark_published", by=by, note=f"{channel}: {result.platform_post_id}",
+            data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash},
+        )
+    return post
+
+
+# --- Channels ------------------------------------------------------------------------------
+
+CHANNEL_FIELDS = (
+    "name", "connector", "active", "platform_account_id", "dedicated_account_name", "account_email",
+    "parents_informed_on", "parents_informed_how", "youtube_privacy",
+)
+
+
+def update_channel(channel: Channel, by, *, login_holders=None, authors=None, **fields) -> list[str]:
+    require(by, "moderation.manage_channel", "Only the headteacher can change a channel's record.")
+    if fields.get("youtube_privacy") == Channel.Privacy.PUBLIC:
+        raise ValidationError("The school's YouTube channel is private: uploads can never be public.")
+    if fields.get("youtube_privacy") == Channel.Privacy.UNLISTED and not settings.SCHOOL.allow_youtube_unlisted:
+        raise ValidationError("The school's configuration does not allow unlisted YouTube uploads.")
+    changed = [name for name in CHANNEL_FIELDS if name in fields and getattr(channel, name) != fields[name]]
+    with transaction.atomic():
+        for name in changed:
+            setattr(channel, name, fields[name])
+        is_new = channel.pk is None
+        channel.save()
+        for label, relation, users in (("login_holders", channel.login_holders, login_holders), ("authors", channel.authors, authors)):
+            if users is not None and set(relation.values_list("pk", flat=True)) != {u.pk for u in users}:
+                relation.set(users)
+                changed.append(label)
+        if changed or is_new:
+            AuditEntry.objects.create(
+                actor=by, action="channel.created" if is_new else "channel.updated", channel=channel,
+                summary=f"Channel '{channel}' {'created' if is_new else 'updated'}: " + ", ".join(changed),
+                data={"fields": changed},
+            )
+    return changed
+
+
+def approve_risk_assessment(channel: Channel, by, *, summary: str, document_reference: str = "") -> RiskAssessment:
+    require(by, "moderation.approve_channel", "Only the headteacher can approve a channel's risk assessment.")
+    if not has_role(by, HEADTEACHER):
+        raise PermissionDenied("Only the headteacher can approve a channel's risk assessment.")
+    if not summary.strip():
+        raise ValidationError("Summarise the risks considered and how they are controlled.")
+    with transaction.atomic():
+        assessment = RiskAssessment.objects.create(
+            channel=channel, summary=summary.strip(), document_reference=document_reference.strip(), approved_by=by
+        )
+        AuditEntry.objects.create(
+            actor=by, action="channel.risk_assessment_approved", channel=channel,
+            summary=f"Risk assessment of '{channel}' approved by {display_name(by)}",
+            data={"risk_assessment": assessment.pk},
+        )
+    return assessment
+
+
+def channel_problems(channel: Channel) -> list[str]:
+    """What blocks every draft for this channel, in words; empty when the record is complete."""
+    from moderation.gates import channel_protected, channel_risk_assessed, community_informed, official_channel
+
+    probe = Draft(channel=channel)
+    ctx = Context(draft=probe, content=None, phase="check", now=timezone.now(), school=settings.SCHOOL)
+    gates = (official_channel.gate, channel_risk_assessed.gate, channel_protected.gate, community_informed.gate)
+    return [outcome.message for outcome in (g.check(ctx) for g in gates) if outcome.status != PASS]
+
+
+__all__ = ["MediaRejected"]

@@ -1,0 +1,373 @@
+"""Thin views: they read forms, call the services, and show the result."""
+
+import csv
+import functools
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from moderation import services
+from moderation.forms import (
+    ApprovalForm,
+    ChannelForm,
+    DraftForm,
+    MediaForm,
+    NewDraftForm,
+    PublishedPostFilter,
+    RiskAssessmentForm,
+    SendBackForm,
+)
+from moderation.gates import PIPELINE
+from moderation.media import MediaRejected
+from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, PublishedPost
+
+
+def aup_required(view):
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not services.has_accepted_aup(request.user):
+            messages.info(request, f"Please accept version {settings.SCHOOL.aup_version} of the Acceptable Use Policy first.")
+            return redirect(f"{reverse('aup')}?next={request.get_full_path()}")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _message_for(error) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def _act(request, draft, action, success):
+    """Run a service call for a draft; show its refusal as a message instead of an error page."""
+    try:
+        action()
+    except (ValidationError, services.PublishRefused, MediaRejected, IllegalTransition) as error:
+        messages.error(request, _message_for(error))
+    except services.AUPNotAccepted:
+        return redirect(f"{reverse('aup')}?next={draft.get_absolute_url()}")
+    else:
+        if success:
+            messages.success(request, success)
+    return redirect("draft", pk=draft.pk)
+
+
+def _ready_to_publish(user):
+    if not user.has_perm("moderation.publish_draft"):
+        return []
+    drafts = Draft.objects.filter(status__in=[Draft.Status.APPROVED, Draft.Status.HELD]).select_related("channel")
+    if not user.has_perm("moderation.approve_draft"):
+        drafts = drafts.filter(author=user)
+    return drafts[:20]
+
+
+def home(request):
+    user = request.user
+    context = {
+        "my_drafts": Draft.objects.filter(author=user).exclude(status__in=[Draft.Status.PUBLISHED, Draft.Status.WITHDRAWN]).select_related("channel")[:20],
+        "queue_count": Draft.objects.filter(status=Draft.Status.AWAITING_APPROVAL).exclude(author=user).count()
+        if user.has_perm("moderation.approve_draft") else None,
+        "to_publish": _ready_to_publish(user),
+        "blocked_channels": [(c, services.channel_problems(c)) for c in Channel.objects.filter(active=True)],
+        "aup_accepted": services.has_accepted_aup(user),
+        "recent": PublishedPost.objects.select_related("channel")[:5],
+    }
+    context["blocked_channels"] = [(c, p) for c, p in context["blocked_channels"] if p]
+    return render(request, "moderation/home.html", context)
+
+
+def accept_aup(request):
+    if request.method == "POST":
+        if request.POST.get("accept") == "yes":
+            services.accept_aup(request.user)
+            messages.success(request, f"Thank you: you accepted version {settings.SCHOOL.aup_version} of the Acceptable Use Policy.")
+            target = request.POST.get("next") or ""
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "home")
+        messages.error(request, "Tick the box to accept the policy.")
+    return render(request, "moderation/aup.html", {"next": request.GET.get("next", ""), "accepted": services.has_accepted_aup(request.user)})
+
+
+# --- Drafts ------------------------------------------------------------------------------
+
+
+def _visible_draft(request, pk) -> Draft:
+    draft = get_object_or_404(Draft.objects.select_related("channel", "author"), pk=pk)
+    user = request.user
+    if not (user.pk == draft.author_id or user.has_perm("moderation.approve_draft") or user.has_perm("moderation.view_publication_log")):
+        raise PermissionDenied("You cannot see this draft.")
+    return draft
+
+
+@permission_required("moderation.add_draft", raise_exception=True)
+@aup_required
+def new_draft(request):
+    channels = services.channels_for_author(request.user)
+    if not channels.exists():
+        messages.error(request, "You are not authorised to post on any channel yet. Ask the headteacher to add you to a channel.")
+        return redirect("home")
+    form = NewDraftForm(request.POST or None, channels=channels)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        channel = data.pop("channel")
+        try:
+            draft = services.create_draft(request.user, channel, **data)
+        except (PermissionDenied, ValidationError) as error:
+            messages.error(request, _message_for(error))
+        else:
+            messages.success(request, "Draft saved. Add photos or videos if it has any, then submit it for checking.")
+            return redirect("draft", pk=draft.pk)
+    return render(request, "moderation/draft_form.html", {"form": form, "new": True})
+
+
+def my_drafts(request):
+    drafts = Draft.objects.filter(author=request.user).select_related("channel")
+    return render(request, "moderation/draft_list.html", {"drafts": drafts, "heading": "My drafts"})
+
+
+def draft_detail(request, pk):
+    draft = _visible_draft(request, pk)
+    user = request.user
+    run = services.latest_run(draft)
+    approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
+    context = {
+        "draft": draft,
+        "run": run,
+        "results": run.results.all() if run else [],
+        "pipeline": PIPELINE,
+        "approval": approval,
+        "is_author": user.pk == draft.author_id,
+        "can_approve": services.can_approve(draft, user) and draft.status == Draft.Status.AWAITING_APPROVAL,
+        "can_publish": draft.status in (Draft.Status.APPROVED, Draft.Status.HELD)
+        and user.has_perm("moderation.publish_draft")
+        and (user.pk == draft.author_id or user.has_perm("moderation.approve_draft")),
+        "media_form": MediaForm() if draft.is_editable and user.pk == draft.author_id else None,
+        "approval_form": ApprovalForm(),
+        "send_back_form": SendBackForm(),
+        "audit": draft.audit_entries.select_related("actor").order_by("at", "id"),
+        "now": timezone.now(),
+    }
+    return render(request, "moderation/draft_detail.html", context)
+
+
+@aup_required
+def edit_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    if request.user.pk != draft.author_id:
+        raise PermissionDenied("Only the author can change this draft.")
+    if not draft.is_editable:
+        messages.error(request, "Reopen the draft for editing first.")
+        return redirect("draft", pk=pk)
+    form = DraftForm(request.POST or None, instance=draft)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in form.fields}
+        draft.refresh_from_db()
+        try:
+            changed = services.update_draft(draft, request.user, **data)
+        except ValidationError as error:
+            messages.error(request, _message_for(error))
+        else:
+            messages.success(request, "Draft saved." if changed else "Nothing changed.")
+            return redirect("draft", pk=pk)
+    return render(request, "moderation/draft_form.html", {"form": form, "draft": draft})
+
+
+@require_POST
+def add_media(request, pk):
+    draft = _visible_draft(request, pk)
+    form = MediaForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a file, say where it comes from and choose its rights. " + " ".join(
+            f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items()))
+        return redirect("draft", pk=pk)
+    data = form.cleaned_data
+    return _act(
+        request, draft,
+        lambda: services.add_media(draft, request.user, data["file"], source=data["source"], rights=data["rights"], alt_text=data["alt_text"]),
+        f"'{data['file'].name}' added.",
+    )
+
+
+@require_POST
+def remove_media(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    return _act(request, draft, lambda: services.remove_media(draft, request.user, media_id), "File removed.")
+
+
+def media_original(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id)
+    try:
+        handle = open(media.path, "rb")
+    except OSError:
+        raise Http404("The file is missing.")
+    return FileResponse(handle, content_type=media.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+@require_POST
+def submit_draft(request, pk):
+    draft = _visible_draft(request, pk)
+
+    def go():
+        run = services.submit(draft, request.user)
+        if not run.passed:
+            raise ValidationError("Some checks failed: the draft has come back to you. Fix what each failed check says, then submit again.")
+
+    return _act(request, draft, go, "Every check passed. The draft is waiting for a colleague's approval.")
+
+
+@require_POST
+def reopen_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    return _act(request, draft, lambda: services.reopen(draft, request.user), "The draft is open for editing. Any approval it had no longer applies.")
+
+
+@require_POST
+def withdraw_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    return _act(request, draft, lambda: services.withdraw(draft, request.user), "The draft was withdrawn.")
+
+
+@require_POST
+def approve_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    form = ApprovalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Confirm every statement before approving.")
+        return redirect("draft", pk=pk)
+    return _act(
+        request, draft, lambda: services.approve(draft, request.user, form.confirmed(), form.cleaned_data["comment"]),
+        "Approved." + (" It can be published now." if not draft.publish_at else ""),
+    )
+
+
+@require_POST
+def send_back_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    form = SendBackForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    return _act(request, draft, lambda: services.send_back(draft, request.user, comment), "Sent back to its author.")
+
+
+@require_POST
+def publish_draft(request, pk):
+    draft = _visible_draft(request, pk)
+    return _act(request, draft, lambda: services.publish(draft, request.user), "Published. It is in the log and on the school's news page.")
+
+
+@permission_required("moderation.approve_draft", raise_exception=True)
+def queue(request):
+    drafts = Draft.objects.filter(status=Draft.Status.AWAITING_APPROVAL).select_related("channel", "author").order_by("updated_at")
+    return render(request, "moderation/queue.html", {"drafts": drafts})
+
+
+# --- Channels ------------------------------------------------------------------------------
+
+
+def channel_list(request):
+    channels = [(c, services.channel_problems(c)) for c in Channel.objects.all()]
+    return render(request, "moderation/channel_list.html", {"channels": channels})
+
+
+def channel_detail(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    return render(request, "moderation/channel_detail.html", {
+        "channel": channel,
+        "problems": services.channel_problems(channel),
+        "assessment": channel.current_risk_assessment,
+        "expires": channel.current_risk_assessment.expires_at(settings.SCHOOL.risk_assessment_months) if channel.current_risk_assessment else None,
+        "history": channel.audit_entries.select_related("actor")[:50],
+        "now": timezone.now(),
+    })
+
+
+@permission_required("moderation.manage_channel", raise_exception=True)
+def channel_edit(request, pk=None):
+    channel = get_object_or_404(Channel, pk=pk) if pk else Channel()
+    form = ChannelForm(request.POST or None, instance=channel, allow_unlisted=settings.SCHOOL.allow_youtube_unlisted)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        login_holders, authors = data.pop("login_holders"), data.pop("authors")
+        if channel.pk:
+            data.pop("kind", None)
+        else:
+            channel.kind = data.pop("kind")
+        try:
+            services.update_channel(channel, request.user, login_holders=login_holders, authors=authors, **data)
+        except ValidationError as error:
+            messages.error(request, _message_for(error))
+        else:
+            messages.success(request, "Channel record saved.")
+            return redirect("channel", pk=channel.pk)
+    return render(request, "moderation/channel_form.html", {"form": form, "channel": channel})
+
+
+@permission_required("moderation.approve_channel", raise_exception=True)
+def channel_risk_assessment(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    current = channel.current_risk_assessment
+    form = RiskAssessmentForm(request.POST or None, initial={"summary": current.summary if current else "", "document_reference": current.document_reference if current else ""})
+    if request.method == "POST" and form.is_valid():
+        services.approve_risk_assessment(channel, request.user, summary=form.cleaned_data["summary"], document_reference=form.cleaned_data["document_reference"])
+        messages.success(request, f"Risk assessment of '{channel}' approved for 12 months.")
+        return redirect("channel", pk=pk)
+    return render(request, "moderation/risk_assessment_form.html", {"form": form, "channel": channel})
+
+
+# --- The headteacher's log ------------------------------------------------------------------
+
+
+def _log_queryset(request):
+    posts = PublishedPost.objects.select_related("channel", "draft__author", "approval__approver", "published_by", "gate_run").prefetch_related("gate_run__results")
+    return PublishedPostFilter(request.GET or None, queryset=posts)
+
+
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def publication_log(request):
+    filterset = _log_queryset(request)
+    return render(request, "moderation/log.html", {"filter": filterset, "posts": filterset.qs[:500], "query": request.GET.urlencode()})
+
+
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def publication_log_csv(request):
+    filterset = _log_queryset(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="published-{timezone.localdate():%Y-%m-%d}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["published_at", "channel", "platform_post_id", "title", "text", "link", "author", "approved_by", "published_by", "content_hash", "gate_results"])
+    for post in filterset.qs:
+        results = "; ".join(f"{r.gate_id}={r.status} [{r.clause}]" for r in post.gate_run.results.all())
+        writer.writerow([
+            timezone.localtime(post.published_at).isoformat(), post.channel.name, post.platform_post_id, _safe_cell(post.title), _safe_cell(post.text), post.link,
+            services.display_name(post.draft.author), services.display_name(post.approved_by), services.display_name(post.published_by),
+            post.content_hash, results,
+        ])
+    return response
+
+
+def _safe_cell(value: str) -> str:
+    # A cell starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def publication_log_entry(request, pk):
+    post = get_object_or_404(PublishedPost.objects.select_related("channel", "draft__author", "approval__approver", "published_by", "gate_run"), pk=pk)
+    return render(request, "moderation/log_entry.html", {
+        "post": post,
+        "results": post.gate_run.results.all(),
+        "audit": post.draft.audit_entries.select_related("actor").order_by("at", "id"),
+    })
+
+
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def audit_trail(request):
+    entries = AuditEntry.objects.select_related("actor", "draft", "channel")[:500]
+    return render(request, "moderation/audit.html", {"entries": entries})
