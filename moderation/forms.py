@@ -21,6 +21,7 @@ class DraftForm(forms.ModelForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave empty to publish as soon as it is approved.",
     )
+    link = forms.URLField(label="Link", required=False, max_length=500, assume_scheme="https")
 
     class Meta:
         model = Draft
@@ -54,7 +55,7 @@ class NewDraftForm(DraftForm):
         self.fields["channel"].queryset = channels
         # Both kinds' fields are offered; the service keeps only those of the chosen channel.
         self.fields["title"] = forms.CharField(label="Video title (YouTube only)", required=False, max_length=100)
-        self.fields["link"] = forms.URLField(label="Link (Facebook only)", required=False, max_length=500)
+        self.fields["link"] = forms.URLField(label="Link (Facebook only)", required=False, max_length=500, assume_scheme="https")
         self.order_fields(["channel", "title", "text", "link", "objective", "intended_outcome", "publish_at"])
 
 

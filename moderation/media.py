@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -80,9 +81,7 @@ def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
             for chunk in uploaded.chunks():
                 size += len(chunk)
                 if size > settings.MEDIA_MAX_BYTES:
-                    raise MediaRejected(
-                        f"The file is larger than the {settings.MEDIA_MAX_BYTES // (1024 * 1024)} MB allowed."
-                    )
+                    raise MediaRejected(f"The file is larger than the {filesizeformat(settings.MEDIA_MAX_BYTES)} allowed.")
                 digest.update(chunk)
                 handle.write(chunk)
         if size == 0:

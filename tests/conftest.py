@@ -1,0 +1,109 @@
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from moderation import roles, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import Channel, RiskAssessment
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, settings):
+    """Each test writes uploads, published copies and the outbox under its own folder."""
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    settings.PUBLISHED_DIR = tmp_path / "published"
+    settings.OUTBOX_DIR = tmp_path / "outbox"
+    # A fast hasher: the suite creates many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return tmp_path
+
+
+def make_user(username, role, first="", last="", accept_aup=True):
+    user = get_user_model().objects.create_user(username, password=PASSWORD, first_name=first or username.title(), last_name=last)
+    user.groups.add(Group.objects.get(name=role))
+    if accept_aup:
+        services.accept_aup(user)
+    return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
+
+
+@pytest.fixture
+def office(db):
+    return make_user("office", roles.OFFICE_STAFF, "Sam", "Patel")
+
+
+@pytest.fixture
+def approver(db):
+    return make_user("approver", roles.APPROVER, "Jo", "Okafor")
+
+
+@pytest.fixture
+def head(db):
+    return make_user("head", roles.HEADTEACHER, "Jacky", "Cox")
+
+
+@pytest.fixture
+def dsl(db):
+    return make_user("dsl", roles.DSL, "Priya", "Shah")
+
+
+@pytest.fixture
+def register_keeper(db):
+    return make_user("register", roles.REGISTER_KEEPER, "Chris", "Evans")
+
+
+def complete_channel(head, *, kind=Channel.Kind.FACEBOOK, name=None, authors=()):
+    channel = Channel(kind=kind)
+    services.update_channel(
+        channel, head,
+        name=name or f"School {kind}",
+        connector="outbox",
+        active=True,
+        dedicated_account_name="Aycliffe Community Primary School",
+        account_email=f"{kind}@aycliffe.kent.sch.uk",
+        parents_informed_on=datetime.date(2026, 9, 4),
+        parents_informed_how="Letter home, September 2026",
+        login_holders=[head],
+        authors=list(authors),
+    )
+    services.approve_risk_assessment(channel, head, summary="Risks considered and controlled.")
+    return channel
+
+
+@pytest.fixture
+def facebook(head, office):
+    return complete_channel(head, authors=[office])
+
+
+@pytest.fixture
+def youtube(head, office):
+    return complete_channel(head, kind=Channel.Kind.YOUTUBE, authors=[office])
+
+
+def link_draft(author, channel, **overrides):
+    fields = {
+        "link": "https://www.aycliffe.kent.sch.uk/news/autumn-newsletter",
+        "objective": "community",
+        "intended_outcome": "Families find the autumn newsletter.",
+        **overrides,
+    }
+    return services.create_draft(author, channel, **fields)
+
+
+@pytest.fixture
+def approved_draft(office, approver, facebook):
+    draft = link_draft(office, facebook)
+    assert services.submit(draft, office).passed
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    draft.refresh_from_db()
+    return draft
+
+
+def age_risk_assessment(channel, days):
+    """Move a channel's risk assessment into the past (a direct update: the model has no other way)."""
+    RiskAssessment.objects.filter(channel=channel).update(
+        approved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
+    )

@@ -1,0 +1,105 @@
+"""Channel records: the headteacher approves them, and an incomplete or overdue one blocks every draft."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from moderation import services
+from moderation.models import Channel, Draft, RiskAssessment
+from tests.conftest import age_risk_assessment, link_draft
+
+
+@pytest.mark.parametrize("who", ["office", "approver", "dsl"])
+def test_a_non_headteacher_cannot_approve_a_channel(request, who, facebook):
+    user = request.getfixturevalue(who)
+    before = RiskAssessment.objects.count()
+    with pytest.raises(PermissionDenied, match="headteacher"):
+        services.approve_risk_assessment(facebook, user, summary="Looks fine.")
+    assert RiskAssessment.objects.count() == before
+
+
+def test_a_non_headteacher_cannot_approve_a_channel_through_the_page(client, dsl, facebook):
+    client.force_login(dsl)
+    response = client.post(f"/channels/{facebook.pk}/risk-assessment/", {"summary": "ok", "confirm": "on"})
+    assert response.status_code == 403
+    assert facebook.risk_assessments.count() == 1
+
+
+def test_the_headteacher_approves_a_risk_assessment_through_the_page(client, head, facebook):
+    client.force_login(head)
+    response = client.post(f"/channels/{facebook.pk}/risk-assessment/", {"summary": "Reviewed again.", "confirm": "on"})
+    assert response.status_code == 302
+    assert facebook.current_risk_assessment.summary == "Reviewed again."
+    assert facebook.audit_entries.filter(action="channel.risk_assessment_approved").count() == 2
+
+
+def test_a_channel_without_a_risk_assessment_blocks_every_draft(office, facebook):
+    RiskAssessment.objects.filter(channel=facebook).delete()
+    run = services.submit(link_draft(office, facebook), office)
+    result = run.results.get(gate_id="channel-risk-assessed")
+    assert result.status == "fail"
+    assert "headteacher must record and approve" in result.message
+
+
+def test_an_overdue_risk_assessment_blocks_every_draft_and_says_what_to_do(office, facebook):
+    age_risk_assessment(facebook, days=366)
+    run = services.submit(link_draft(office, facebook), office)
+    result = run.results.get(gate_id="channel-risk-assessed")
+    assert result.status == "fail"
+    assert "expired" in result.message and "approve it again" in result.message
+
+
+def test_a_risk_assessment_is_valid_for_twelve_months(office, facebook):
+    age_risk_assessment(facebook, days=360)
+    run = services.submit(link_draft(office, facebook), office)
+    assert run.results.get(gate_id="channel-risk-assessed").status == "pass"
+
+
+def test_an_account_registered_outside_the_schools_domain_blocks_the_channel(office, head, facebook):
+    services.update_channel(facebook, head, account_email="someone@gmail.com")
+    run = services.submit(link_draft(office, facebook), office)
+    result = run.results.get(gate_id="channel-protected")
+    assert result.status == "fail" and "gmail.com" in result.message
+
+
+def test_a_channel_whose_login_details_no_leader_holds_is_blocked(office, head, approver, facebook):
+    services.update_channel(facebook, head, login_holders=[approver])
+    run = services.submit(link_draft(office, facebook), office)
+    assert "leadership" in run.results.get(gate_id="channel-protected").message
+
+
+def test_a_channel_must_record_how_parents_were_informed(office, head, facebook):
+    services.update_channel(facebook, head, parents_informed_how="")
+    run = services.submit(link_draft(office, facebook), office)
+    assert run.results.get(gate_id="community-informed").status == "fail"
+    assert services.channel_problems(facebook)
+
+
+def test_a_complete_channel_has_no_problems(facebook):
+    assert services.channel_problems(facebook) == []
+
+
+def test_youtube_can_never_be_set_public(head, youtube):
+    with pytest.raises(ValidationError, match="never be public"):
+        services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.PUBLIC)
+
+
+def test_unlisted_youtube_is_refused_unless_the_school_allows_it(head, office, youtube, settings):
+    with pytest.raises(ValidationError):
+        services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.UNLISTED)
+    Channel.objects.filter(pk=youtube.pk).update(youtube_privacy=Channel.Privacy.UNLISTED)
+    draft = services.create_draft(office, Channel.objects.get(pk=youtube.pk), title="Our play", objective="community", intended_outcome="Families watch the play.")
+    assert services.submit(draft, office).results.get(gate_id="official-channel").status == "fail"
+    settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "allow_youtube_unlisted": True})
+    draft = Draft.objects.get(pk=draft.pk)
+    assert services.submit(draft, office).results.get(gate_id="official-channel").status == "pass"
+
+
+def test_only_the_headteacher_can_change_a_channel_record(approver, facebook):
+    with pytest.raises(PermissionDenied):
+        services.update_channel(facebook, approver, account_email="x@aycliffe.kent.sch.uk")
+
+
+def test_every_change_to_a_channel_record_is_audited(head, facebook):
+    services.update_channel(facebook, head, parents_informed_how="Newsletter, October")
+    entry = facebook.audit_entries.filter(action="channel.updated").first()
+    assert "parents_informed_how" in entry.summary

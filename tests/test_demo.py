@@ -1,0 +1,26 @@
+from django.core.management import call_command
+
+from moderation.models import AuditEntry, Channel, Draft, PublishedPost
+
+
+def test_the_demo_school_is_created_once_and_never_duplicated(db, capsys):
+    call_command("seed_demo")
+    counts = (Channel.objects.count(), Draft.objects.count(), PublishedPost.objects.count(), AuditEntry.objects.count())
+    call_command("seed_demo")
+    assert (Channel.objects.count(), Draft.objects.count(), PublishedPost.objects.count(), AuditEntry.objects.count()) == counts
+    out = capsys.readouterr().out
+    for username in ("office", "approver", "approver2", "head", "dsl", "register"):
+        assert f"  {username} " in out
+    assert counts[2] == 1
+
+
+def test_the_demo_has_one_user_for_each_role_and_a_second_approver(db):
+    from django.contrib.auth import get_user_model
+
+    from moderation import roles
+
+    call_command("seed_demo")
+    User = get_user_model()
+    for role in roles.ROLE_PERMISSIONS:
+        assert User.objects.filter(groups__name=role).exists(), role
+    assert User.objects.filter(groups__name=roles.APPROVER).count() == 2

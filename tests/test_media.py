@@ -1,0 +1,109 @@
+"""Uploads are checked by their content, limited in size, and stored under names the product chooses."""
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from moderation import services
+from moderation.media import MediaRejected
+from moderation.models import MediaFile
+from tests.conftest import link_draft
+
+
+def png_bytes(size=(40, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "blue").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def draft(office, facebook):
+    return link_draft(office, facebook)
+
+
+def add(draft, office, name, data, **kw):
+    return services.add_media(draft, office, SimpleUploadedFile(name, data), source=kw.get("source", "Mrs Patel, school camera"), rights=kw.get("rights", "school"), alt_text="Pupils' paintings")
+
+
+def test_a_photo_is_stored_under_a_generated_name_with_its_hash(draft, office, settings):
+    media = add(draft, office, "../../etc/passwd.png", png_bytes())
+    assert media.kind == "image" and media.content_type == "image/png"
+    assert media.original_name == "passwd.png"
+    assert media.path.parent == settings.UPLOAD_DIR and "passwd" not in media.stored_name
+    assert media.width == 40 and media.height == 30
+    assert len(media.sha256) == 64
+
+
+def test_a_file_renamed_as_a_photo_is_refused_by_its_content(draft, office, settings):
+    with pytest.raises(MediaRejected, match="not a photo or video"):
+        add(draft, office, "holiday.jpg", b"%PDF-1.4 not really a photo")
+    assert not MediaFile.objects.exists()
+    assert not any(settings.UPLOAD_DIR.iterdir())
+
+
+def test_a_corrupt_photo_is_refused_and_nothing_is_kept(draft, office, settings):
+    data = bytearray(png_bytes())
+    data[40:80] = b"\x00" * 40
+    with pytest.raises(MediaRejected):
+        add(draft, office, "broken.png", bytes(data))
+    assert not any(settings.UPLOAD_DIR.iterdir())
+
+
+def test_a_decompression_bomb_is_refused(draft, office, settings):
+    settings.MEDIA_MAX_PIXELS = 1000
+    with pytest.raises(MediaRejected, match="pixels"):
+        add(draft, office, "big.png", png_bytes((100, 100)))
+
+
+def test_an_oversized_file_is_refused(draft, office, settings):
+    settings.MEDIA_MAX_BYTES = 50
+    with pytest.raises(MediaRejected, match="larger than"):
+        add(draft, office, "photo.png", png_bytes())
+    assert not any(settings.UPLOAD_DIR.iterdir())
+
+
+def test_an_empty_file_is_refused(draft, office):
+    with pytest.raises(MediaRejected, match="empty"):
+        add(draft, office, "empty.png", b"")
+
+
+def test_the_author_must_declare_the_source_and_rights_of_every_file(draft, office):
+    with pytest.raises(ValidationError):
+        add(draft, office, "a.png", png_bytes(), source="  ")
+    with pytest.raises(ValidationError):
+        add(draft, office, "a.png", png_bytes(), rights="found it online")
+
+
+def test_a_video_is_recognised_by_its_content(draft, office, tmp_path):
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (i * 40, 0, 0)))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    media = add(draft, office, "clip.mp4", path.read_bytes())
+    assert media.kind == "video" and media.content_type == "video/mp4"
+    assert (media.width, media.height) == (64, 48)
+
+
+def test_removing_a_file_deletes_it_and_is_audited(draft, office):
+    media = add(draft, office, "a.png", png_bytes())
+    services.remove_media(draft, office, media.pk)
+    assert not media.path.exists()
+    assert draft.audit_entries.filter(action="draft.media_removed").exists()
+
+
+def test_changing_a_photos_bytes_changes_the_content_hash(draft, office):
+    media = add(draft, office, "a.png", png_bytes())
+    before = services.freeze(draft).hash
+    media.path.write_bytes(png_bytes((41, 30)))
+    assert services.freeze(draft).hash != before

@@ -1,0 +1,250 @@
+"""The moderation workflow, one behaviour per test, named as the policy would say it."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from moderation import roles, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import Approval, AuditEntry, Draft, GateRun, IllegalTransition, PublishedPost
+from tests.conftest import age_risk_assessment, link_draft, make_user
+
+
+def results_by_gate(run):
+    return {r.gate_id: r for r in run.results.all()}
+
+
+def test_a_draft_that_passes_every_automatic_gate_waits_for_a_second_colleague(office, facebook):
+    draft = link_draft(office, facebook)
+    run = services.submit(draft, office)
+    assert run.passed
+    assert draft.status == Draft.Status.AWAITING_APPROVAL
+    assert results_by_gate(run)["second-colleague"].status == "waiting"
+
+
+def test_a_draft_failing_a_gate_goes_back_to_its_author_with_the_reasons(office, facebook):
+    draft = link_draft(office, facebook, intended_outcome="")
+    run = services.submit(draft, office)
+    assert not run.passed
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.RETURNED
+    assert "clear-objective" in draft.status_note
+    assert "intended outcome" in results_by_gate(run)["clear-objective"].message
+
+
+def test_fixing_a_returned_draft_and_resubmitting_runs_the_gates_again(office, facebook):
+    draft = link_draft(office, facebook, objective="")
+    assert not services.submit(draft, office).passed
+    services.update_draft(draft, office, objective="educational")
+    run = services.submit(draft, office)
+    assert run.passed
+    assert draft.gate_runs.count() == 2
+    assert draft.status == Draft.Status.AWAITING_APPROVAL
+
+
+def test_self_approval_is_refused(office, facebook, head):
+    # The headteacher may approve, but never a draft of their own.
+    facebook.authors.add(head)
+    head.groups.add(Group.objects.get(name=roles.OFFICE_STAFF))
+    head = type(head).objects.get(pk=head.pk)
+    draft = link_draft(head, facebook)
+    services.submit(draft, head)
+    with pytest.raises(PermissionDenied, match="second colleague"):
+        services.approve(draft, head, dict(ATTESTATIONS))
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.AWAITING_APPROVAL
+    assert not Approval.objects.exists()
+
+
+def test_self_approval_is_refused_whatever_url_is_posted_to(client, office, facebook):
+    # Even an author who also holds the approver role.
+    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    client.force_login(office)
+    data = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
+    response = client.post(f"/drafts/{draft.pk}/approve/", data)
+    assert response.status_code == 403
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.AWAITING_APPROVAL
+
+
+def test_an_approver_must_confirm_every_attestation(office, approver, facebook):
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    confirmed = dict(ATTESTATIONS[:-1])
+    with pytest.raises(ValidationError):
+        services.approve(draft, approver, confirmed)
+    assert draft.approvals.count() == 0
+
+
+def test_an_approval_is_bound_to_the_exact_content(approved_draft):
+    approval = approved_draft.approvals.get()
+    assert approval.content_hash == services.freeze(approved_draft).hash
+    assert set(approval.attestations) == {key for key, _ in ATTESTATIONS}
+
+
+def test_an_edit_after_approval_voids_the_approval(approved_draft, office, approver):
+    services.reopen(approved_draft, office)
+    services.update_draft(approved_draft, office, link="https://www.aycliffe.kent.sch.uk/news/other")
+    approval = approved_draft.approvals.get()
+    assert approval.voided_at is not None
+    assert approved_draft.status == Draft.Status.DRAFT
+    services.submit(approved_draft, office)
+    assert approved_draft.status == Draft.Status.AWAITING_APPROVAL
+    with pytest.raises(IllegalTransition):
+        services.publish(approved_draft, approver)
+
+
+def test_content_changed_behind_an_approval_is_not_published(approved_draft, approver):
+    # Changed without going through the product: the approval's hash no longer matches.
+    Draft.objects.filter(pk=approved_draft.pk).update(link="https://example.com/changed")
+    approved_draft.refresh_from_db()
+    with pytest.raises(services.PublishRefused, match="second-colleague"):
+        services.publish(approved_draft, approver)
+    approved_draft.refresh_from_db()
+    assert approved_draft.status == Draft.Status.HELD
+    assert not PublishedPost.objects.exists()
+
+
+def test_publishing_rechecks_the_gates_and_refuses_when_the_risk_assessment_expired_after_approval(approved_draft, approver, facebook):
+    age_risk_assessment(facebook, days=366)
+    with pytest.raises(services.PublishRefused, match="channel-risk-assessed"):
+        services.publish(approved_draft, approver)
+    approved_draft.refresh_from_db()
+    assert approved_draft.status == Draft.Status.HELD
+    assert "expired" in approved_draft.status_note
+    run = approved_draft.gate_runs.filter(phase=GateRun.Phase.PUBLISH).get()
+    assert results_by_gate(run)["channel-risk-assessed"].status == "fail"
+    assert not PublishedPost.objects.exists()
+
+
+def test_a_held_draft_publishes_once_the_headteacher_renews_the_risk_assessment(approved_draft, approver, head, facebook):
+    age_risk_assessment(facebook, days=400)
+    with pytest.raises(services.PublishRefused):
+        services.publish(approved_draft, approver)
+    services.approve_risk_assessment(facebook, head, summary="Reviewed for another year.")
+    post = services.publish(approved_draft, approver)
+    assert post.platform_post_id.startswith("outbox-")
+
+
+def test_publishing_writes_the_post_to_the_outbox_and_records_who_did_what(approved_draft, approver, office, data_dir):
+    post = services.publish(approved_draft, approver)
+    approved_draft.refresh_from_db()
+    assert approved_draft.status == Draft.Status.PUBLISHED
+    assert (data_dir / "outbox" / post.platform_post_id / "post.json").is_file()
+    assert post.published_by == approver
+    assert post.approved_by == approver
+    assert post.draft.author == office
+    assert post.gate_run.passed and post.gate_run.phase == GateRun.Phase.PUBLISH
+    assert all(r.status == "pass" for r in post.gate_run.results.all())
+
+
+def test_an_illegal_transition_is_refused_and_changes_nothing(office, facebook):
+    draft = link_draft(office, facebook)
+    entries = AuditEntry.objects.count()
+    with pytest.raises(IllegalTransition, match="being written"):
+        draft.transition("mark_published", by=office)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.DRAFT
+    assert AuditEntry.objects.count() == entries
+
+
+def test_a_draft_cannot_be_published_twice_at_once(approved_draft, approver):
+    first, second = Draft.objects.get(pk=approved_draft.pk), Draft.objects.get(pk=approved_draft.pk)
+    first.transition("start_publishing", by=approver)
+    with pytest.raises(IllegalTransition):
+        second.transition("start_publishing", by=approver)
+
+
+def test_a_status_cannot_be_changed_by_an_ordinary_save(office, facebook):
+    draft = link_draft(office, facebook)
+    draft.status = Draft.Status.PUBLISHED
+    draft.save()
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.DRAFT
+
+
+def test_a_scheduled_draft_is_not_published_before_its_time(office, approver, facebook):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    draft = link_draft(office, facebook, publish_at=timezone.now() + timedelta(days=1))
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    with pytest.raises(ValidationError, match="not before"):
+        services.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.APPROVED
+
+
+def test_an_approver_cannot_publish_a_draft_that_was_never_approved(office, approver, facebook):
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    with pytest.raises(IllegalTransition):
+        services.publish(draft, approver)
+
+
+def test_a_draft_with_text_fails_closed_while_the_text_gates_are_not_available(office, facebook):
+    draft = link_draft(office, facebook, text="Well done to Year 4 for their river project!")
+    run = services.submit(draft, office)
+    assert not run.passed
+    results = results_by_gate(run)
+    assert results["no-personal-data"].status == "unavailable"
+    assert results["respectful-language"].status == "unavailable"
+    assert "not yet available" in results["no-personal-data"].message
+
+
+def test_every_state_change_of_a_draft_writes_an_audit_entry(approved_draft, approver):
+    services.publish(approved_draft, approver)
+    actions = list(approved_draft.audit_entries.order_by("at", "id").values_list("action", flat=True))
+    assert actions == [
+        "draft.created", "draft.submit", "draft.approve", "draft.start_publishing", "draft.mark_published",
+    ]
+
+
+def test_audit_entries_cannot_be_edited_or_deleted(office, facebook):
+    link_draft(office, facebook)
+    entry = AuditEntry.objects.first()
+    entry.summary = "something else"
+    with pytest.raises(PermissionError):
+        entry.save()
+    with pytest.raises(PermissionError):
+        entry.delete()
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.all().update(summary="x")
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.all().delete()
+
+
+def test_a_new_aup_version_must_be_accepted_before_drafting_or_approving(office, approver, facebook, settings):
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "aup_version": "2027-1"})
+    with pytest.raises(services.AUPNotAccepted):
+        link_draft(office, facebook)
+    with pytest.raises(services.AUPNotAccepted):
+        services.approve(draft, approver, dict(ATTESTATIONS))
+    services.accept_aup(approver)
+    # The author has not accepted the new version either, so the checks fail at approval.
+    with pytest.raises(ValidationError, match="authorised-author"):
+        services.approve(draft, approver, dict(ATTESTATIONS))
+    services.accept_aup(office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+
+
+def test_staff_not_authorised_for_a_channel_cannot_draft_for_it(db, facebook):
+    from moderation import roles
+
+    newcomer = make_user("newcomer", roles.OFFICE_STAFF)
+    with pytest.raises(PermissionDenied, match="not authorised"):
+        link_draft(newcomer, facebook)
+
+
+def test_only_the_author_can_edit_or_submit_a_draft(office, approver, facebook):
+    draft = link_draft(office, facebook)
+    with pytest.raises(PermissionDenied):
+        services.update_draft(draft, approver, link="https://example.com")
+    with pytest.raises(PermissionDenied):
+        services.submit(draft, approver)
