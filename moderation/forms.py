@@ -74,7 +74,7 @@ class MediaForm(forms.Form):
 
 
 class ApprovalForm(forms.Form):
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Comment (optional)")
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Comment for the author and the log")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

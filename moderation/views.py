@@ -141,6 +141,7 @@ def draft_detail(request, pk):
         "draft": draft,
         "run": run,
         "results": run.results.all() if run else [],
+        "failed": services.failures(run) if run and draft.status in (Draft.Status.RETURNED, Draft.Status.HELD) and not run.passed else [],
         "pipeline": PIPELINE,
         "approval": approval,
         "is_author": user.pk == draft.author_id,

@@ -26,6 +26,7 @@ NOT_YET_AVAILABLE = {
         'Section 5: "written parental consent will be obtained"; image use policy; 4.1: photos of children not shared.',
         needs=lambda content: content.has_media,
         what="photos or videos",
+        remedy="Remove them, or keep the draft until the check is available.",
     ),
     "no-location-metadata": NotYetAvailable(
         "no-location-metadata",
@@ -33,6 +34,7 @@ NOT_YET_AVAILABLE = {
         "Section 4.1: location sharing; data protection.",
         needs=lambda content: content.has_media,
         what="photos or videos",
+        remedy="Remove them, or keep the draft until the check is available.",
     ),
     "no-personal-data": NotYetAvailable(
         "no-personal-data",
@@ -40,6 +42,7 @@ NOT_YET_AVAILABLE = {
         "Section 4.1: personal information about children and families is not shared; data protection, confidentiality.",
         needs=lambda content: content.has_text,
         what="text or title",
+        remedy="Post a link on its own, or keep the draft until the check is available.",
     ),
     "respectful-language": NotYetAvailable(
         "respectful-language",
@@ -47,6 +50,7 @@ NOT_YET_AVAILABLE = {
         "Section 3: nothing threatening, hurtful or defamatory.",
         needs=lambda content: content.has_text,
         what="text or title",
+        remedy="Post a link on its own, or keep the draft until the check is available.",
     ),
 }
 

@@ -25,14 +25,13 @@ class Attestations(Gate):
             return failed("Declare the source and rights of " + ", ".join(undeclared) + ".")
         approval = ctx.draft.approvals.filter(voided_at__isnull=True).first()
         if approval is None:
-            return waiting(
-                f"Source and rights declared for {len(ctx.content.media)} media file(s). "
-                "The approver must confirm each attestation."
-            )
+            declared = f"Source and rights declared for all {len(ctx.content.media)} media files. " if ctx.content.media else ""
+            return waiting(declared + "The approver must confirm each attestation.")
         unconfirmed = [key for key, words in ATTESTATIONS if approval.attestations.get(key) != words]
         if unconfirmed:
             return failed("The approver did not confirm: " + ", ".join(unconfirmed) + ". It must be approved again.")
-        return passed(f"All {len(ATTESTATIONS)} attestations confirmed; source and rights declared for every media file.")
+        declared = "; source and rights declared for every media file" if ctx.content.media else ""
+        return passed(f"All {len(ATTESTATIONS)} attestations confirmed{declared}.")
 
 
 gate = Attestations()

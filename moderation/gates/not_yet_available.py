@@ -4,9 +4,9 @@ from moderation.gates.base import UNAVAILABLE, Gate, Outcome, passed
 class NotYetAvailable(Gate):
     """A gate of the policy map that is not built yet. It fails closed on whatever it would check."""
 
-    def __init__(self, gate_id, title, clause, needs, what):
+    def __init__(self, gate_id, title, clause, needs, what, remedy):
         self.id, self.title, self._clause = gate_id, title, clause
-        self._needs, self._what = needs, what
+        self._needs, self._what, self._remedy = needs, what, remedy
 
     @property
     def clause(self):
@@ -16,6 +16,6 @@ class NotYetAvailable(Gate):
         if self._needs(ctx.content):
             return Outcome(
                 UNAVAILABLE,
-                f"This check is not yet available, so a draft with {self._what} cannot be published yet.",
+                f"This check is not yet available, so a draft with {self._what} cannot be published yet. {self._remedy}",
             )
         return passed(f"Nothing to check: this draft has no {self._what}.")
