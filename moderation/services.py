@@ -316,7 +316,7 @@ def send_back(draft: Draft, by, comment: str):
         raise PermissionDenied("You wrote this draft: a second colleague must review it.")
     if not comment.strip():
         raise ValidationError("Say what the author should change.")
-    draft.transition("send_back", by=by, note=comment.strip())
+    draft.transition("send_back", by=by, note=f"{display_name(by)} asks: {comment.strip()}")
 
 
 def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> Approval:

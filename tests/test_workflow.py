@@ -248,3 +248,25 @@ def test_only_the_author_can_edit_or_submit_a_draft(office, approver, facebook):
         services.update_draft(draft, approver, link="https://example.com")
     with pytest.raises(PermissionDenied):
         services.submit(draft, approver)
+
+
+def test_an_approver_sends_a_draft_back_with_a_comment_the_author_sees(client, office, approver, facebook):
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    with pytest.raises(ValidationError):
+        services.send_back(draft, approver, "   ")
+    services.send_back(draft, approver, "Please link to the newsletter page, not the PDF.")
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.RETURNED
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert "Jo Okafor asks: Please link to the newsletter page, not the PDF." in page
+
+
+def test_an_author_cannot_send_back_their_own_draft(office, facebook):
+    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    office = type(office).objects.get(pk=office.pk)
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    with pytest.raises(PermissionDenied):
+        services.send_back(draft, office, "Changing my mind")
