@@ -202,3 +202,10 @@ def test_the_whole_flow_through_the_pages(client, office, approver, head, facebo
     assert "https://www.aycliffe.kent.sch.uk/news" in client.get("/log/").content.decode()
     client.logout()
     assert "https://www.aycliffe.kent.sch.uk/news" in client.get("/mirror/").content.decode()
+
+
+def test_a_refusal_says_why(client, dsl, facebook):
+    client.force_login(dsl)
+    response = client.post(f"/channels/{facebook.pk}/risk-assessment/", {"summary": "ok", "confirm": "on"})
+    assert response.status_code == 403
+    assert "Not allowed" in response.content.decode()
