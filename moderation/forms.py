@@ -17,9 +17,9 @@ class UserChoiceField(forms.ModelMultipleChoiceField):
 class DraftForm(forms.ModelForm):
     publish_at = forms.DateTimeField(
         required=False,
-        label="Publish at (optional)",
+        label="Publish at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty to publish as soon as it is approved.",
+        help_text="Leave empty if it can go out as soon as it is approved.",
     )
     link = forms.URLField(label="Link", required=False, max_length=500, assume_scheme="https")
 
@@ -37,6 +37,10 @@ class DraftForm(forms.ModelForm):
         channel = channel or getattr(self.instance, "channel", None)
         self.fields["objective"].choices = Draft.Objective.choices
         self.fields["objective"].required = False
+        # A draft may be saved unfinished; the clear-objective check needs these before it goes further.
+        for name in ("objective", "intended_outcome"):
+            self.fields[name].needed_to_submit = True
+        self.fields["intended_outcome"].help_text += " At least three words."
         if channel and channel.kind == Channel.Kind.YOUTUBE:
             del self.fields["link"]
             self.fields["text"].label = "Video description"

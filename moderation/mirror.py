@@ -55,7 +55,7 @@ class MirrorFeed(Feed):
         return mirrored_posts()[:50]
 
     def item_title(self, post):
-        return post.title or (post.text.splitlines()[0][:80] if post.text.strip() else f"{post.channel.get_kind_display()} post")
+        return post.title or (post.text.strip().splitlines()[0][:80] if post.text.strip() else post.link) or f"{post.channel.get_kind_display()} post"
 
     def item_link(self, post):
         return reverse("mirror_post", args=[post.pk])

@@ -2,6 +2,7 @@
 
 import csv
 import functools
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -34,7 +35,7 @@ def aup_required(view):
     def wrapped(request, *args, **kwargs):
         if not services.has_accepted_aup(request.user):
             messages.info(request, f"Please accept version {settings.SCHOOL.aup_version} of the Acceptable Use Policy first.")
-            return redirect(f"{reverse('aup')}?next={request.get_full_path()}")
+            return redirect(f"{reverse('aup')}?{urlencode({'next': request.get_full_path()})}")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -53,7 +54,7 @@ def _act(request, draft, action, success):
     except (ValidationError, services.PublishRefused, MediaRejected, IllegalTransition) as error:
         messages.error(request, _message_for(error))
     except services.AUPNotAccepted:
-        return redirect(f"{reverse('aup')}?next={draft.get_absolute_url()}")
+        return redirect(f"{reverse('aup')}?{urlencode({'next': draft.get_absolute_url()})}")
     else:
         if success:
             messages.success(request, success)

@@ -1,0 +1,375 @@
+"""End to end, in a real browser: a link post from first login to the public news page.
+
+Drives Debian's chromium through chromedriver (Selenium) against pytest-django's live server.
+Every step goes through the pages a person would use: the fixtures only create the users and
+the channel record. A screenshot of each step is kept in test-results/screenshots/.
+
+    env -u DATABASE_URL uv run --frozen pytest tests/test_browser.py -x -q
+"""
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from moderation import roles
+from moderation.attestations import ATTESTATIONS
+from moderation.gates import PIPELINE
+from moderation.gates.clear_objective import gate as clear_objective_gate
+from moderation.models import Draft, PublishedPost
+from tests.conftest import PASSWORD, complete_channel, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = PROJECT_ROOT / "test-results" / "screenshots"
+LINK = "https://www.example.sch.uk/newsletter"
+OUTCOME = "Families read the spring newsletter online."
+ATOM = "{http://www.w3.org/2005/Atom}"
+WAIT_SECONDS = 20
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _missing_browser() -> str | None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.is_file() and os.access(p, os.X_OK))]
+    if not missing:
+        return None
+    return (
+        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: "
+        "install Debian's chromium and its driver with `apt-get install chromium chromium-driver`."
+    )
+
+
+@contextlib.contextmanager
+def chromium(tmp_path):
+    """Headless chromium through Debian's chromedriver; fails under CI, skips elsewhere, when absent.
+
+    Called from the test body (not a fixture) so that a missing browser under CI is a test
+    failure rather than a setup error.
+    """
+    reason = _missing_browser()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"The browser test cannot be skipped under CI: {reason}")
+        pytest.skip(reason)
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--window-size=1280,1600",
+    ):
+        options.add_argument(argument)
+    # An explicit driver path: Selenium Manager never runs, so nothing is downloaded.
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Visit:
+    """A person at the browser: open pages, click, wait for the next page, keep screenshots."""
+
+    def __init__(self, driver, base_url):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.base_url = driver, base_url
+        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        self.shots = 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for old in SCREENSHOTS.glob("*.png"):
+            old.unlink()
+
+    # --- finding things -------------------------------------------------------------------
+    def find(self, css):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+
+        return self.wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def all(self, css):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def link(self, text, within="body"):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+
+        return self.wait.until(
+            EC.element_to_be_clickable((By.XPATH, f"//{within}//a[normalize-space()='{text}']"))
+        )
+
+    def button(self, text, within="main"):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as EC
+
+        return self.wait.until(
+            EC.element_to_be_clickable((By.XPATH, f"//{within}//button[normalize-space()='{text}']"))
+        )
+
+    def text(self, css="main"):
+        return self.find(css).text
+
+    def status(self):
+        """The draft's status badge in the page heading."""
+        return self.find("h1 .status").text
+
+    # --- moving between pages -------------------------------------------------------------
+    def _loaded(self):
+        self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def open(self, path):
+        self.driver.get(self.base_url + path)
+        self._loaded()
+
+    def click(self, element):
+        """Click something that loads a new page, and wait until the new page has fully loaded.
+
+        The old page is marked with a token; the new document does not carry it. (Waiting for
+        the old <html> element to go stale races with chromedriver during navigation: it can
+        answer "Node with given id does not belong to the document" instead of "stale".)
+        """
+        from selenium.common.exceptions import WebDriverException
+
+        token, what = uuid.uuid4().hex, element.text or element.tag_name
+        self.driver.execute_script("window.__visitToken = arguments[0];", token)
+        element.click()
+
+        def new_page_loaded(driver):
+            try:
+                return driver.execute_script(
+                    "return window.__visitToken !== arguments[0] && document.readyState === 'complete';", token
+                )
+            except WebDriverException:  # the page is being replaced
+                return False
+
+        self.wait.until(new_page_loaded, f"no new page loaded after clicking '{what}'")
+
+    def path(self):
+        return self.driver.current_url.removeprefix(self.base_url)
+
+    # --- people ---------------------------------------------------------------------------
+    def log_in(self, username, screenshot=None):
+        self.open("/login/")
+        self.find("#id_username").send_keys(username)
+        self.find("#id_password").send_keys(PASSWORD)
+        if screenshot:
+            self.screenshot(screenshot)
+        self.click(self.button("Log in"))
+        assert self.path() == "/", f"{username} did not reach the home page: {self.path()}\n{self.text()}"
+
+    def log_out(self):
+        self.click(self.button("Log out", within="header"))
+        assert self.path().startswith("/login/")
+        self.find("#id_username")
+
+    # --- evidence -------------------------------------------------------------------------
+    def screenshot(self, name):
+        """The whole page, not just the window, as test-results/screenshots/NN-name.png."""
+        self.shots += 1
+        target = SCREENSHOTS / f"{self.shots:02d}-{name}.png"
+        width, height = self.driver.execute_script(
+            "const e = document.documentElement;"
+            "return [Math.max(e.scrollWidth, e.clientWidth), Math.max(e.scrollHeight, e.clientHeight)];"
+        )
+        try:
+            shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            })
+            target.write_bytes(base64.b64decode(shot["data"]))
+        except Exception:  # a driver without CDP: the window is still evidence
+            self.driver.save_screenshot(str(target))
+        assert target.stat().st_size > 0
+        return target
+
+
+def test_link_post_from_first_login_to_the_news_page(live_server, head, approver, tmp_path):
+    with chromium(tmp_path) as browser:
+        _walk_through(browser, live_server, head, approver)
+
+
+def _walk_through(browser, live_server, head, approver):
+    # The office user has not accepted the AUP yet. They also hold the approver role, so the
+    # check that an author cannot approve their own draft is about authorship, not role.
+    office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel", accept_aup=False)
+    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    channel = complete_channel(head, authors=[office])
+    visit = Visit(browser, live_server.url)
+
+    # 1. Office staff log in; their first attempt to write a draft leads to the AUP.
+    visit.log_in("office", screenshot="login")
+    assert "You have not yet accepted version" in visit.text()
+    visit.click(visit.link("New draft", within="header"))
+    assert visit.path().startswith("/aup/?next=%2Fdrafts%2Fnew%2F")
+    assert "Please accept version" in visit.text(".messages")
+    visit.screenshot("aup")
+    visit.find("input[name=accept]").click()
+    visit.click(visit.button("Accept"))
+    assert visit.path() == "/drafts/new/"
+    assert "you accepted version" in visit.text(".messages")
+
+    # 2. A link-only Facebook post, saved without an objective or an intended outcome.
+    assert visit.find("#id_channel option:checked").text == channel.name
+    visit.find("#id_link").send_keys(LINK)
+    assert visit.find("#id_text").get_attribute("value") == ""
+    visit.screenshot("new-draft")
+    visit.click(visit.button("Save draft"))
+    match = re.fullmatch(r"/drafts/(\d+)/", visit.path())
+    assert match, visit.path()
+    draft_path = match.group(0)
+    draft = Draft.objects.get(pk=int(match.group(1)))
+    assert "Draft saved" in visit.text(".messages")
+    assert visit.status() == "Being written"
+    assert visit.find("main a[href='%s']" % LINK).text == LINK
+    visit.screenshot("draft-saved")
+    visit.click(visit.button("Submit for checking and approval"))
+
+    # 3. It comes back: the clear-objective gate failed, with the policy clause beside it.
+    assert visit.path() == draft_path
+    assert visit.status() == "Returned to author"
+    assert "Some checks failed" in visit.text(".messages")
+    assert "Returned to the author." in visit.text(".banner")
+    row = visit.find('tr[data-gate="clear-objective"]')
+    assert row.find_element("css selector", ".status").text == "Failed"
+    assert "choose its objective" in row.text and "describe its intended outcome" in row.text
+    assert row.find_element("css selector", "td.clause").text == clear_objective_gate.clause
+    assert clear_objective_gate.clause in visit.text()
+    failed = [r.get_attribute("data-gate") for r in visit.all("tr.gate") if "Failed" in r.text]
+    assert failed == ["clear-objective"], failed
+    visit.screenshot("returned-clear-objective-failed")
+
+    # 4. The author adds the objective and intended outcome, and submits again.
+    visit.click(visit.link("Edit the text"))
+    assert visit.path() == f"{draft_path}edit/"
+    visit.find("input[name=objective][value=community]").click()
+    visit.find("#id_intended_outcome").send_keys(OUTCOME)
+    visit.screenshot("edit-objective")
+    visit.click(visit.button("Save draft"))
+    assert visit.path() == draft_path
+    assert "Draft saved." in visit.text(".messages")
+    assert "Community engagement" in visit.text() and OUTCOME in visit.text()
+    visit.click(visit.button("Submit for checking and approval"))
+    assert visit.status() == "Awaiting approval"
+    assert "Every check passed" in visit.text(".messages")
+    assert visit.find('tr[data-gate="clear-objective"] .status').text == "Passed"
+
+    # The author, though an approver, is offered no way to approve their own draft.
+    assert visit.all("#review") == []
+    assert visit.all(f"form[action='{draft_path}approve/']") == []
+    assert [b for b in visit.all("main button") if b.text.strip() == "Approve"] == []
+    assert "A colleague other than you must approve it." in visit.text()
+    visit.screenshot("awaiting-approval-author-cannot-approve")
+    visit.click(visit.link("Approval queue", within="header"))
+    queue_row = visit.find("main table tr:nth-child(2)")
+    assert LINK in queue_row.text and "Your draft: another colleague must review it" in queue_row.text
+    assert [a for a in queue_row.find_elements("css selector", "a") if a.text == "Review"] == []
+    visit.screenshot("author-queue")
+
+    # 5. A second colleague reviews it from the queue and confirms every statement.
+    visit.log_out()
+    visit.log_in("approver")
+    visit.click(visit.link("Approval queue", within="header"))
+    queue_row = visit.find("main table tr:nth-child(2)")
+    assert LINK in queue_row.text and "Sam Patel" in queue_row.text
+    visit.screenshot("approver-queue")
+    visit.click(queue_row.find_element("xpath", ".//a[normalize-space()='Review']"))
+    assert visit.path() == draft_path
+    boxes = visit.all("#review input[type=checkbox]")
+    assert len(boxes) == len(ATTESTATIONS)
+    review = visit.text("#review")
+    for _key, words in ATTESTATIONS:
+        assert words in review
+    for box in boxes:
+        box.click()
+        assert box.is_selected()
+    visit.screenshot("review-attested")
+    visit.click(visit.button("Approve", within="*[@id='review']"))
+    assert visit.path() == draft_path
+    assert visit.status() == "Approved", visit.text(".messages")
+    assert "Approved. It can be published now." in visit.text(".messages")
+    assert "Approved by Jo Okafor" in visit.text()
+    visit.screenshot("approved")
+
+    # 6. Published from the same page.
+    visit.click(visit.button("Publish now"))
+    assert visit.status() == "Published", visit.text(".messages")
+    assert "Published. It is in the log" in visit.text(".messages")
+    run_rows = visit.all("tr.gate[data-gate]")
+    assert len(run_rows) == len(PIPELINE)
+    assert all(r.find_element("css selector", ".status").text == "Passed" for r in run_rows)
+    visit.screenshot("published")
+    post = PublishedPost.objects.get(draft=draft)
+    assert post.link == LINK and post.text == ""
+
+    # 7. The headteacher sees it in the published log: author, approver, the checks.
+    visit.log_out()
+    visit.log_in("head")
+    visit.click(visit.link("Published log", within="header"))
+    assert visit.path() == "/log/"
+    log_row = visit.find("main table tr:nth-child(2)")
+    cells = [c.text for c in log_row.find_elements("css selector", "td")]
+    assert cells[1:7] == [
+        channel.name, LINK, "Sam Patel", "Jo Okafor", "Jo Okafor", f"{len(PIPELINE)} passed",
+    ], cells
+    visit.screenshot("published-log")
+    visit.click(log_row.find_element("css selector", "td:first-child a"))
+    assert visit.path() == f"/log/{post.pk}/"
+    record = {
+        tr.find_element("css selector", "th").text: tr.find_element("css selector", "td").text
+        for tr in visit.all("main .card table tr") if tr.find_elements("css selector", "th + td")
+    }
+    assert record["Author"] == "Sam Patel", record
+    assert record["Approved by"].startswith("Jo Okafor, "), record
+    assert record["Published by"] == "Jo Okafor", record
+    assert record["Objective"] == f"Community engagement: {OUTCOME}", record
+    assert record["Content hash"] == post.content_hash, record
+    gate_rows = visit.all("tr.gate[data-gate]")
+    assert [r.get_attribute("data-gate") for r in gate_rows] == [g.id for g in PIPELINE]
+    assert all(r.find_element("css selector", ".status").text == "Passed" for r in gate_rows)
+    assert visit.find('tr[data-gate="clear-objective"] td.clause').text == clear_objective_gate.clause
+    visit.screenshot("published-log-entry")
+
+    # 8. Anyone, without logging in, finds it on the news page and in the Atom feed.
+    visit.log_out()
+    visit.open("/mirror/")
+    assert visit.path() == "/mirror/"
+    assert visit.all("header form button") == []  # not logged in
+    assert visit.find(f"main article a[href='{LINK}']").text == LINK
+    visit.screenshot("mirror")
+    status, content_type, body = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/mirror/feed/', {credentials: 'same-origin'})"
+        ".then(r => r.text().then(t => done([r.status, r.headers.get('content-type'), t])))"
+        ".catch(e => done([0, '', String(e)]));"
+    )
+    assert status == 200, body
+    assert content_type.startswith("application/atom+xml"), content_type
+    feed = ET.fromstring(body)
+    assert feed.tag == f"{ATOM}feed"
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 1
+    links = [e.get("href") for e in entries[0].findall(f"{ATOM}link")]
+    assert any(href.endswith(f"/mirror/{post.pk}/") for href in links), links
+    assert LINK in (entries[0].findtext(f"{ATOM}summary") or "")
+    visit.open("/mirror/feed/")
+    assert LINK in browser.page_source
+    visit.screenshot("mirror-feed")
