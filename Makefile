@@ -16,6 +16,7 @@ PORT ?= 8000
 
 run: .venv/.synced
 	$(RUN) python manage.py migrate --noinput
+	$(RUN) python manage.py create_face_key
 	$(RUN) python manage.py seed_demo
 	DJANGO_DEBUG=1 $(RUN) python manage.py runserver $(HOST):$(PORT)
 

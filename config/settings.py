@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.syndication",
     "django_filters",
     "moderation",
+    "consent",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 SCHOOL = school.load()
+
+# Face encodings are encrypted with this key (Fernet). From the environment in production;
+# otherwise a key file that `make run` creates with mode 0600.
+FACE_KEY = os.environ.get("FACE_ENCRYPTION_KEY", "")
+FACE_KEY_FILE = Path(os.environ.get("FACE_ENCRYPTION_KEY_FILE", DATA_DIR / "face.key"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

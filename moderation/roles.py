@@ -20,15 +20,19 @@ ROLE_PERMISSIONS = {
         "moderation.approve_channel",
     ],
     DSL: ["moderation.view_publication_log"],
-    # The consent register's permissions arrive with the register itself.
-    REGISTER_KEEPER: [],
+    REGISTER_KEEPER: ["consent.keep_register"],
 }
 
 
 def ensure_groups(**_kwargs):
     """Create the role groups and give each exactly its permissions. Safe to run repeatedly."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
+    # Every app's permissions must exist first, whichever app's migration ran last.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = []
