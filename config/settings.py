@@ -134,3 +134,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Consent register import ------------------------------------------------------------
+# Column profiles: profile name -> {our field: the column heading in the MIS export}. A school
+# adds its own in a JSON file of the same shape named by REGISTER_PROFILES_FILE (see
+# consent/profiles.py for the fields). The largest CSV the register page accepts.
+REGISTER_PROFILES = {
+    "default": {
+        "upn": "UPN",
+        "legal_forename": "Legal Forename",
+        "legal_surname": "Legal Surname",
+        "preferred_forename": "Preferred Forename",
+        "year_group": "Year",
+        "facebook_consent": "Facebook Consent",
+        "youtube_consent": "YouTube Consent",
+        "consent_date": "Consent Date",
+        "consent_expires": "Consent Expires",
+        "biometric_consent": "Biometric Consent",
+        "objects_to_biometrics": "Objects To Biometrics",
+    },
+}
+REGISTER_PROFILES_FILE = os.environ.get("REGISTER_PROFILES_FILE", "")
+REGISTER_UPLOAD_MAX_BYTES = int(os.environ.get("REGISTER_UPLOAD_MAX_BYTES", 2 * 1024 * 1024))
+# --- end of consent register import -----------------------------------------------------

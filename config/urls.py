@@ -5,5 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("register/", include("consent.urls")),
     path("", include("moderation.urls")),
 ]

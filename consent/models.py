@@ -49,6 +49,11 @@ class PhotoConsent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pupil", "channel_kind"], name="one_photo_consent_per_channel_kind")]
 
+    def has_lapsed(self, on=None) -> bool:
+        """Consent once given has been withdrawn or has expired (leaving school is neither)."""
+        on = on or timezone.localdate()
+        return bool(self.withdrawn_on or (self.expires_on and on > self.expires_on) or not self.given)
+
     def is_current(self, on=None) -> bool:
         on = on or timezone.localdate()
         return bool(

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import pillow_heif
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
-from PIL import Image
+from PIL import Image, ImageFile
 
-IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+pillow_heif.register_heif_opener()
+
+IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
+# EXIF orientations that turn the picture on its side: width and height swap once applied.
+SIDEWAYS = {5, 6, 7, 8}
 VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "video/mp4", "matroska,webm": "video/webm"}
 
 
@@ -29,6 +34,8 @@ class Inspected:
 
 def inspect_file(path: Path) -> Inspected:
     """Say what a file really is, or refuse it with a reason."""
+    # The face_recognition package turns this on when imported; a truncated upload must be refused.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     image_error = None
     try:
         with Image.open(path) as image:
@@ -38,9 +45,19 @@ def inspect_file(path: Path) -> Inspected:
                 raise MediaRejected(
                     f"The photo is {width}×{height} pixels, more than the {settings.MEDIA_MAX_PIXELS:,} allowed. Resize it and try again."
                 )
-            image.verify()
+            if getattr(image, "n_frames", 1) > 1 and fmt != "HEIF":
+                raise MediaRejected("Animated images are not accepted: use a still photo, or a video.")
+            if image.getexif().get(0x0112) in SIDEWAYS:
+                width, height = height, width
+        # verify() must come straight after opening, so the file is opened again for it; a
+        # full decode then finds what verify() does not, such as a truncated JPEG.
+        if fmt != "HEIF":  # pillow-heif has no verify()
+            with Image.open(path) as image:
+                image.verify()
+        with Image.open(path) as image:
+            image.load()
         if fmt not in IMAGE_TYPES:
-            raise MediaRejected(f"{fmt} images are not accepted. Use JPEG, PNG or WebP.")
+            raise MediaRejected(f"{fmt} images are not accepted. Use JPEG, PNG, WebP or HEIC.")
         return Inspected("image", IMAGE_TYPES[fmt], width, height)
     except MediaRejected:
         raise
@@ -63,7 +80,7 @@ def inspect_file(path: Path) -> Inspected:
     except Exception:
         raise MediaRejected(
             "The file is not a photo or video that can be read (it may be damaged, or of another kind). "
-            "Use a JPEG, PNG or WebP photo, or an MP4 or WebM video."
+            "Use a JPEG, PNG, WebP or HEIC photo, or an MP4 or WebM video."
         ) from image_error
 
 

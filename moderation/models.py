@@ -133,7 +133,7 @@ class Draft(models.Model):
         "approve": ({S.AWAITING_APPROVAL}, S.APPROVED, "approved"),
         "reopen": ({S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.DRAFT, "reopened for editing"),
         "start_publishing": ({S.APPROVED, S.HELD}, S.PUBLISHING, "publishing started"),
-        "hold": ({S.PUBLISHING}, S.HELD, "held: not published"),
+        "hold": ({S.PUBLISHING, S.APPROVED}, S.HELD, "held: not published"),
         "mark_published": ({S.PUBLISHING}, S.PUBLISHED, "published"),
         "withdraw": ({S.DRAFT, S.RETURNED, S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.WITHDRAWN, "withdrawn"),
     }
@@ -250,6 +250,9 @@ class MediaFile(models.Model):
         "Description for people who cannot see it", max_length=500, blank=True
     )
     added_at = models.DateTimeField(auto_now_add=True)
+    # When detection last ran over these bytes, or why it could not.
+    faces_found_at = models.DateTimeField(null=True, blank=True)
+    detection_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -259,6 +262,43 @@ class MediaFile(models.Model):
         return settings.UPLOAD_DIR / self.stored_name
 
 
+class MediaFace(models.Model):
+    """A face in a photo: found by detection or marked by a person, and what people decided about it.
+
+    The automatic match is worked out again at every check against the register as it is
+    then; what is stored here is the box and the people's decisions, which are part of the
+    approved content.
+    """
+
+    class Source(models.TextChoices):
+        DETECTED = "detected", "Found automatically"
+        MARKED = "marked", "Marked by a person"
+
+    media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="faces")
+    top = models.PositiveIntegerField()
+    right = models.PositiveIntegerField()
+    bottom = models.PositiveIntegerField()
+    left = models.PositiveIntegerField()
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
+    marked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_at = models.DateTimeField(null=True, blank=True)
+    blur = models.BooleanField(default=False)
+    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The latest automatic result, kept for display: worked out again at every check.
+    auto_status = models.CharField(max_length=12, blank=True)
+    auto_pupil = models.ForeignKey("consent.Pupil", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    auto_distance = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["left", "top", "id"]
+
+    @property
+    def box(self):
+        return (self.top, self.right, self.bottom, self.left)
+
+
 class GateRun(models.Model):
     """One run of the whole pipeline over a draft's exact content."""
 
@@ -266,6 +306,7 @@ class GateRun(models.Model):
         SUBMIT = "submit", "On submission"
         APPROVE = "approve", "On approval"
         PUBLISH = "publish", "At publishing"
+        RECHECK = "recheck", "After a consent change"
 
     draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="gate_runs")
     phase = models.CharField(max_length=10, choices=Phase.choices)
@@ -347,6 +388,18 @@ class PublishedPost(models.Model):
     @property
     def approved_by(self):
         return self.approval.approver
+
+
+class PublishedPupil(models.Model):
+    """A pupil shown (not blurred) in a published post: what a consent withdrawal must find."""
+
+    class How(models.TextChoices):
+        AUTOMATIC = "automatic", "Recognised automatically"
+        CONFIRMED = "confirmed", "Identified by a person"
+
+    post = models.ForeignKey(PublishedPost, on_delete=models.PROTECT, related_name="pupils_shown")
+    pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, related_name="+")
+    how = models.CharField(max_length=10, choices=How.choices)
 
 
 class PublishedMedia(models.Model):

@@ -18,6 +18,7 @@ ROLE_PERMISSIONS = {
         "moderation.view_publication_log",
         "moderation.manage_channel",
         "moderation.approve_channel",
+        "consent.keep_register",
     ],
     DSL: ["moderation.view_publication_log"],
     REGISTER_KEEPER: ["consent.keep_register"],

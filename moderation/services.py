@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import uuid
+from dataclasses import replace
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from django.utils import timezone
 
 from connectors import base as connectors
 from moderation import attestations as attestation_text
+from moderation import face_review, imaging
 from moderation.gates import PIPELINE
-from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, MediaItem
+from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem
 from moderation.media import MediaRejected, sha256_of, store_upload
 from moderation.models import (
     Approval,
+    IllegalTransition,
     AuditEntry,
     AUPAcceptance,
     Channel,
@@ -30,8 +33,10 @@ from moderation.models import (
     GateResult,
     GateRun,
     MediaFile,
+    MediaFace,
     PublishedMedia,
     PublishedPost,
+    PublishedPupil,
     RiskAssessment,
 )
 from moderation.roles import HEADTEACHER, has_role
@@ -157,6 +162,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
     except BaseException:
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise
+    face_review.find_faces(media)
     return media
 
 
@@ -201,16 +207,16 @@ def withdraw(draft: Draft, by):
 def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
     """Take the draft's content as it is now, hashing every media file's bytes.
 
-    With copy_to, each file is first copied there and the copy is what is hashed and later
-    published, so the bytes checked are the bytes sent.
+    With copy_to, each upload is first copied there and that frozen copy is what is hashed,
+    checked and turned into the published copy, so the bytes checked are the bytes sent.
     """
     items = []
-    for media in draft.media.all():
+    for media in draft.media.prefetch_related("faces__identified_by"):
         path = media.path
         try:
             if copy_to is not None:
                 copy_to.mkdir(parents=True, exist_ok=True)
-                copied = copy_to / f"{media.position:03d}-{uuid.uuid4().hex}"
+                copied = copy_to / f"{media.position:03d}-original-{uuid.uuid4().hex}"
                 shutil.copyfile(path, copied)
                 path = copied
             digest = sha256_of(path)
@@ -218,15 +224,43 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             raise ContentUnreadable(
                 f"'{media.original_name}' cannot be read ({error.strerror or error}). Remove it and upload it again."
             ) from error
+        faces = tuple(
+            FaceItem(
+                id=f.pk, box=f.box, source=f.source, identified_pupil_id=f.identified_pupil_id,
+                identified_by=display_name(f.identified_by) if f.identified_by_id else "", blur=f.blur,
+            )
+            for f in media.faces.all()
+        )
         items.append(MediaItem(
-            position=media.position, kind=media.kind, path=path, sha256=digest, content_type=media.content_type,
-            original_name=media.original_name, alt_text=media.alt_text, source=media.source, rights=media.rights,
+            position=media.position, kind=media.kind, source_path=path, path=path, sha256=digest,
+            content_type=media.content_type, original_name=media.original_name, alt_text=media.alt_text,
+            source=media.source, rights=media.rights, media_id=media.pk, faces=faces,
+            faces_found=media.faces_found_at is not None, detection_error=media.detection_error,
         ))
     content = Content(
         draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
         text=draft.text, title=draft.title, link=draft.link, publish_at=draft.publish_at, media=tuple(items),
     )
-    return Content(**{**content.__dict__, "hash": content_hash(content)})
+    return replace(content, hash=content_hash(content))
+
+
+def derive_published_copies(content: Content, copy_to: Path) -> Content:
+    """Turn each frozen photo into the copy that is published: oriented, blurred as decided, stripped."""
+    from consent import faces as engine
+
+    derived = []
+    for item in content.media:
+        if item.kind != MediaFile.Kind.IMAGE:
+            derived.append(item)
+            continue
+        destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.jpg"
+        try:
+            image = engine.load_image(item.source_path)
+            imaging.write_published_copy(image, [f.box for f in item.faces if f.blur], destination)
+        except Exception as error:
+            raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
+        derived.append(replace(item, path=destination, content_type="image/jpeg"))
+    return replace(content, media=tuple(derived))
 
 
 def content_hash(content: Content) -> str:
@@ -238,7 +272,15 @@ def content_hash(content: Content) -> str:
         "title": content.title,
         "link": content.link,
         "publish_at": content.publish_at.astimezone(dt_timezone.utc).isoformat() if content.publish_at else None,
-        "media": [{"sha256": m.sha256, "alt_text": m.alt_text, "kind": m.kind} for m in content.media],
+        "media": [
+            {
+                "sha256": m.sha256, "alt_text": m.alt_text, "kind": m.kind,
+                "faces": sorted(
+                    [list(f.box), f.source, f.identified_pupil_id, f.blur] for f in m.faces
+                ),
+            }
+            for m in content.media
+        ],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -252,7 +294,8 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> G
             content = freeze(draft)
         except ContentUnreadable as error:
             unreadable = str(error)
-    for position, gate in enumerate(PIPELINE):
+    gates = list(PIPELINE)
+    for position, gate in enumerate(gates):
         if unreadable:
             status, message = FAIL, f"Could not be checked: {unreadable}"
         else:
@@ -262,10 +305,7 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> G
             except Exception as error:  # a gate that cannot run fails closed
                 status, message = FAIL, f"This check could not run ({type(error).__name__}: {error}), so the draft cannot go further."
         results.append(GateResult(position=position, gate_id=gate.id, clause=gate.clause, status=status, message=message))
-    acceptable = {PASS} if phase == GateRun.Phase.PUBLISH else {PASS, WAITING}
-    gate_passed = all(
-        r.status == PASS or (r.status in acceptable and PIPELINE[r.position].decided_by_person) for r in results
-    )
+    gate_passed = all(_acceptable(gates[r.position], r.status, phase) for r in results)
     with transaction.atomic():
         run = GateRun.objects.create(
             draft=draft, phase=phase, run_by=by, run_at=now, content_hash=content.hash if content else "", passed=gate_passed
@@ -276,12 +316,27 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> G
     return run
 
 
+def _acceptable(gate, status, phase) -> bool:
+    """A gate waiting for a person holds nothing up until that person's turn has come."""
+    if status == PASS:
+        return True
+    if status != WAITING:
+        return False
+    if phase == GateRun.Phase.SUBMIT:
+        return gate.decided_by_person or gate.reviewed_by_person
+    if phase == GateRun.Phase.APPROVE:
+        return gate.decided_by_person
+    return False
+
+
 def latest_run(draft: Draft) -> GateRun | None:
     return draft.gate_runs.prefetch_related("results").first()
 
 
 def failures(run: GateRun) -> list[GateResult]:
-    return [r for r in run.results.all() if r.status in (FAIL, "unavailable")]
+    """The results that hold the draft up at this run's phase."""
+    gates = {gate.id: gate for gate in PIPELINE}
+    return [r for r in run.results.all() if r.gate_id not in gates or not _acceptable(gates[r.gate_id], r.status, run.phase)]
 
 
 def _summarise(results) -> str:
@@ -335,7 +390,9 @@ def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> A
         content = freeze(locked)
         run = run_gates(locked, GateRun.Phase.APPROVE, by, content=content)
         if not run.passed:
-            raise ValidationError("The checks no longer pass: " + _summarise(failures(run)) + " Send it back to its author.")
+            raise ValidationError(
+                "It cannot be approved yet: " + _summarise(failures(run)) + " Settle these, or send it back to its author."
+            )
         approval = Approval.objects.create(
             draft=locked, approver=by, content_hash=content.hash, aup_version=settings.SCHOOL.aup_version,
             attestations=dict(attestation_text.ATTESTATIONS), comment=comment.strip(),
@@ -367,7 +424,7 @@ def publish(draft: Draft, by) -> PublishedPost:
     draft.transition("start_publishing", by=by)
     copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
     try:
-        content = freeze(draft, copy_to=copies)
+        content = derive_published_copies(freeze(draft, copy_to=copies), copies)
     except ContentUnreadable as error:
         shutil.rmtree(copies, ignore_errors=True)
         run = run_gates(draft, GateRun.Phase.PUBLISH, by)
@@ -406,11 +463,66 @@ def publish(draft: Draft, by) -> PublishedPost:
             )
             for m in content.media
         )
+        PublishedPupil.objects.bulk_create(
+            PublishedPupil(post=post, pupil_id=pupil_id, how=how) for pupil_id, how in pupils_shown(draft).items()
+        )
         draft.transition(
             "mark_published", by=by, note=f"{channel}: {result.platform_post_id}",
             data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash},
         )
+    # The originals are no longer needed: only the published copies are kept.
+    for item in content.media:
+        if item.source_path != item.path:
+            item.source_path.unlink(missing_ok=True)
+    for media in draft.media.all():
+        media.path.unlink(missing_ok=True)
     return post
+
+
+# --- Consent changes -----------------------------------------------------------------------
+
+
+def pupils_shown(draft: Draft) -> dict[int, str]:
+    """The pupils whose faces the draft shows unblurred, by how they were identified."""
+    shown = {}
+    for face in MediaFace.objects.filter(media__draft=draft, blur=False):
+        if face.identified_pupil_id:
+            shown[face.identified_pupil_id] = PublishedPupil.How.CONFIRMED
+        elif face.auto_status == "consented" and face.auto_pupil_id:
+            shown.setdefault(face.auto_pupil_id, PublishedPupil.How.AUTOMATIC)
+    return shown
+
+
+def hold_drafts_showing(pupil, by) -> list[Draft]:
+    """After a pupil's consent changes: every approved draft showing them is checked again, and held if it fails."""
+    from django.db.models import Q
+
+    drafts = Draft.objects.filter(status=Draft.Status.APPROVED).filter(
+        Q(media__faces__identified_pupil=pupil) | Q(media__faces__auto_pupil=pupil)
+    ).distinct()
+    held = []
+    for draft in drafts:
+        run = run_gates(draft, GateRun.Phase.RECHECK, by)
+        if not run.passed:
+            try:
+                draft.transition("hold", by=by, note="Consent changed: " + _summarise(failures(run)), data={"gate_run": run.pk})
+            except IllegalTransition:
+                continue  # it moved on meanwhile (published or reopened): nothing to hold
+            held.append(draft)
+    return held
+
+
+def posts_to_take_down():
+    """Published posts showing a pupil who no longer has current written consent for that channel."""
+    from consent.models import PhotoConsent
+
+    today = timezone.localdate()
+    listed = []
+    for shown in PublishedPupil.objects.select_related("post__channel", "pupil").order_by("-post__published_at"):
+        consent = PhotoConsent.objects.filter(pupil=shown.pupil, channel_kind=shown.post.channel.kind).select_related("pupil").first()
+        if consent is None or consent.has_lapsed(today):
+            listed.append((shown.post, shown.pupil, consent))
+    return listed
 
 
 # --- Channels ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import services
+from moderation import face_review, services
 from moderation.forms import (
     ApprovalForm,
     ChannelForm,
@@ -27,7 +27,7 @@ from moderation.forms import (
 )
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
-from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, PublishedPost
+from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, PublishedPost
 
 
 def aup_required(view):
@@ -80,6 +80,7 @@ def home(request):
         "blocked_channels": [(c, services.channel_problems(c)) for c in Channel.objects.filter(active=True)],
         "aup_accepted": services.has_accepted_aup(user),
         "recent": PublishedPost.objects.select_related("channel")[:5],
+        "takedown_count": len(services.posts_to_take_down()) if user.has_perm("moderation.view_publication_log") else 0,
     }
     context["blocked_channels"] = [(c, p) for c, p in context["blocked_channels"] if p]
     return render(request, "moderation/home.html", context)
@@ -138,7 +139,16 @@ def draft_detail(request, pk):
     user = request.user
     run = services.latest_run(draft)
     approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
+    media = list(draft.media.all())
+    for m in media:
+        m.face_rows = _face_rows(draft, m) if m.kind == "image" else []
+        m.label_size = max(12, (m.width or 400) // 35)
+    is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
     context = {
+        "media": media,
+        "can_decide_faces": is_reviewing or (user.pk == draft.author_id and draft.is_editable),
+        "can_identify_faces": is_reviewing,
+        "pupils": _pupils_for_identification() if is_reviewing else [],
         "draft": draft,
         "run": run,
         "results": run.results.all() if run else [],
@@ -201,6 +211,98 @@ def add_media(request, pk):
 def remove_media(request, pk, media_id):
     draft = _visible_draft(request, pk)
     return _act(request, draft, lambda: services.remove_media(draft, request.user, media_id), "File removed.")
+
+
+FACE_LABELS = {
+    "consented": "Consent", "confirmed": "Consent, confirmed", "uncertain": "Uncertain",
+    "no-consent": "No consent", "unknown": "Unknown", "blurred": "Blurred",
+}
+
+
+def _face_rows(draft, media):
+    """Each face with its status as the checks would see it now, for the page."""
+    from types import SimpleNamespace
+
+    from moderation.gates.image_consent import face_status
+
+    rows = []
+    for face in media.faces.select_related("marked_by", "identified_by", "auto_pupil"):
+        item = SimpleNamespace(
+            blur=face.blur, identified_pupil_id=face.identified_pupil_id,
+            identified_by=services.display_name(face.identified_by) if face.identified_by_id else "",
+        )
+        match = SimpleNamespace(status=face.auto_status, pupil=face.auto_pupil, distance=face.auto_distance) if face.auto_status else None
+        status, why = face_status(item, match, draft.channel.kind)
+        if match is None and status == "unknown":
+            why = "not checked against the register yet: submit the draft to check it"
+        rows.append({"face": face, "status": status, "label": FACE_LABELS[status], "why": why,
+                     "width": face.right - face.left, "height": face.bottom - face.top})
+    return rows
+
+
+def _pupils_for_identification():
+    from consent.models import Pupil
+
+    return Pupil.objects.filter(on_roll=True).order_by("year_group", "legal_surname", "legal_forename")
+
+
+def media_preview(request, pk, media_id):
+    """The photo as it will be shown (orientation applied), as a JPEG any browser can display."""
+    import io
+
+    from consent import faces as engine
+
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="image")
+    try:
+        image = engine.load_image(media.path)
+    except Exception:
+        raise Http404("The photo cannot be shown.")
+    image.thumbnail((1600, 1600))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=85)
+    return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def _face(draft, face_id):
+    return get_object_or_404(MediaFace.objects.select_related("media__draft"), pk=face_id, media__draft=draft)
+
+
+@require_POST
+def face_blur(request, pk, face_id):
+    draft = _visible_draft(request, pk)
+    blur = request.POST.get("blur") == "yes"
+    return _act(request, draft, lambda: face_review.set_blur(_face(draft, face_id), blur, request.user),
+                "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
+
+
+@require_POST
+def face_identify(request, pk, face_id):
+    from consent.models import Pupil
+
+    draft = _visible_draft(request, pk)
+    upn = request.POST.get("upn", "").strip()
+    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
+    return _act(request, draft, lambda: face_review.identify(_face(draft, face_id), pupil, request.user),
+                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
+
+
+@require_POST
+def face_mark(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id)
+    try:
+        box = [int(request.POST[k]) for k in ("top", "right", "bottom", "left")]
+    except (KeyError, ValueError):
+        messages.error(request, "Drag a box around the face on the photo first.")
+        return redirect("draft", pk=pk)
+    return _act(request, draft, lambda: face_review.mark(media, box, request.user), "The face was marked. It counts like any other face.")
+
+
+@require_POST
+def face_unmark(request, pk, face_id):
+    draft = _visible_draft(request, pk)
+    return _act(request, draft, lambda: face_review.unmark(_face(draft, face_id), request.user), "The mark was removed.")
 
 
 def media_original(request, pk, media_id):
@@ -367,6 +469,11 @@ def publication_log_entry(request, pk):
         "results": post.gate_run.results.all(),
         "audit": post.draft.audit_entries.select_related("actor").order_by("at", "id"),
     })
+
+
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def takedown_list(request):
+    return render(request, "moderation/takedown.html", {"rows": services.posts_to_take_down()})
 
 
 @permission_required("moderation.view_publication_log", raise_exception=True)

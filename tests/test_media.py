@@ -107,3 +107,39 @@ def test_changing_a_photos_bytes_changes_the_content_hash(draft, office):
     before = services.freeze(draft).hash
     media.path.write_bytes(png_bytes((41, 30)))
     assert services.freeze(draft).hash != before
+
+
+def test_a_truncated_photo_is_refused(draft, office, tmp_path):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "whole.jpg"
+    PILImage.effect_noise((400, 300), 60).convert("RGB").save(path, "JPEG")
+    with pytest.raises(MediaRejected):
+        add(draft, office, "cut.jpg", path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_an_animated_image_is_refused(draft, office):
+    frames = [Image.new("RGB", (20, 20), colour) for colour in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(MediaRejected, match="Animated"):
+        add(draft, office, "wave.gif", buffer.getvalue())
+
+
+def test_an_iphone_heic_photo_is_accepted(draft, office):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(buffer, "HEIF")
+    media = add(draft, office, "IMG_0001.HEIC", buffer.getvalue())
+    assert media.content_type == "image/heic" and (media.width, media.height) == (64, 48)
+
+
+def test_a_sideways_phone_photo_is_measured_as_it_will_be_shown(draft, office):
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    Image.new("RGB", (80, 40), "white").save(buffer, "JPEG", exif=exif)
+    media = add(draft, office, "phone.jpg", buffer.getvalue())
+    assert (media.width, media.height) == (40, 80)

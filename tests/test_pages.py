@@ -23,7 +23,9 @@ def named_urls():
 
 
 def concrete(route: str) -> str:
-    return route.replace("<int:pk>", "1").replace("<int:media_id>", "1").replace("<int:position>", "0").replace("//", "/")
+    import re
+
+    return re.sub(r"<(int:)?\w+>", "1", re.sub(r"<str:\w+>", "A123456789012", route)).replace("//", "/")
 
 
 @pytest.fixture
@@ -209,3 +211,13 @@ def test_a_refusal_says_why(client, dsl, facebook):
     response = client.post(f"/channels/{facebook.pk}/risk-assessment/", {"summary": "ok", "confirm": "on"})
     assert response.status_code == 403
     assert "Not allowed" in response.content.decode()
+
+
+def test_history_written_by_no_person_is_shown_as_the_system(client, office, facebook):
+    from moderation.models import AuditEntry
+
+    draft = link_draft(office, facebook)
+    AuditEntry.objects.create(actor=None, action="draft.hold", draft=draft, summary="Held after a consent change")
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert "Held after a consent change" in page and "the system" in page

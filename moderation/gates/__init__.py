@@ -10,7 +10,9 @@ from moderation.gates import (
     channel_risk_assessed,
     clear_objective,
     community_informed,
+    image_consent,
     inclusive_mirror,
+    no_location_metadata,
     official_channel,
     second_colleague,
 )
@@ -19,23 +21,9 @@ from moderation.gates.not_yet_available import NotYetAvailable
 # TEMPORARY, FAIL CLOSED: the gates of the policy map that are not built yet. Until a gate
 # is built, any draft carrying what it would check (media, or text) fails it, so nothing
 # unchecked can publish. Building a gate means replacing its line here with its module.
+# The photo gates are built; their video half is not yet: see videos_waiting() in
+# not_yet_available.py, which both call.
 NOT_YET_AVAILABLE = {
-    "image-consent": NotYetAvailable(
-        "image-consent",
-        "Image consent",
-        'Section 5: "written parental consent will be obtained"; image use policy; 4.1: photos of children not shared.',
-        needs=lambda content: content.has_media,
-        what="photos or videos",
-        remedy="Remove them, or keep the draft until the check is available.",
-    ),
-    "no-location-metadata": NotYetAvailable(
-        "no-location-metadata",
-        "No location metadata",
-        "Section 4.1: location sharing; data protection.",
-        needs=lambda content: content.has_media,
-        what="photos or videos",
-        remedy="Remove them, or keep the draft until the check is available.",
-    ),
     "no-personal-data": NotYetAvailable(
         "no-personal-data",
         "No personal data",
@@ -61,8 +49,8 @@ PIPELINE = [
     community_informed.gate,
     clear_objective.gate,
     authorised_author.gate,
-    NOT_YET_AVAILABLE["image-consent"],
-    NOT_YET_AVAILABLE["no-location-metadata"],
+    image_consent.gate,
+    no_location_metadata.gate,
     NOT_YET_AVAILABLE["no-personal-data"],
     NOT_YET_AVAILABLE["respectful-language"],
     second_colleague.gate,

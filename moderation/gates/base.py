@@ -27,9 +27,24 @@ def waiting(message: str) -> Outcome:
 
 
 @dataclass(frozen=True)
+class FaceItem:
+    """A face and what people decided about it: part of the approved content."""
+
+    id: int
+    box: tuple[int, int, int, int]  # top, right, bottom, left, in the photo as shown
+    source: str
+    identified_pupil_id: int | None
+    identified_by: str
+    blur: bool
+
+
+@dataclass(frozen=True)
 class MediaItem:
     position: int
     kind: str
+    # The bytes checked: the upload itself, or at publishing a frozen copy of it.
+    source_path: Path
+    # What goes to the platform: the same as source_path until the published copy is derived.
     path: Path
     sha256: str
     content_type: str
@@ -37,6 +52,10 @@ class MediaItem:
     alt_text: str
     source: str
     rights: str
+    media_id: int = 0
+    faces: tuple[FaceItem, ...] = ()
+    faces_found: bool = False
+    detection_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,9 @@ class Gate:
     title = ""
     # Decided by a person: "waiting" is acceptable until the approver has acted.
     decided_by_person = False
+    # Partly left to the reviewing colleague (who a face is): "waiting" lets the draft reach
+    # them, but it must pass before approval.
+    reviewed_by_person = False
 
     @property
     def clause(self) -> str:

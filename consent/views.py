@@ -1,0 +1,121 @@
+"""Thin views of the consent register: they read forms, call consent.services, and show the result."""
+
+import secrets
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from consent import services
+from consent.forms import HandChangeForm, ImportForm, RegisterFilterForm
+from consent.models import Pupil
+from consent.profiles import ProfileError
+
+keeper_only = permission_required(services.PERMISSION, raise_exception=True)
+
+# The uploaded file waits here, as text, between the preview and the confirmation: never on disk.
+PENDING = "consent.pending_import"
+
+
+@keeper_only
+def register(request):
+    form = RegisterFilterForm(request.GET or None, years=services.year_groups())
+    filters = form.cleaned_data if form.is_valid() else {}
+    lines = services.find_pupils(
+        request.user, search=filters.get("search", ""), year=filters.get("year", ""), status=filters.get("status") or services.ON_ROLL
+    )
+    return render(request, "consent/register.html", {"form": form, "lines": lines})
+
+
+def _record(request, upn):
+    try:
+        return services.pupil_record(request.user, upn)
+    except Pupil.DoesNotExist:
+        raise Http404("There is no pupil with this UPN in the register.") from None
+
+
+@keeper_only
+def pupil(request, upn):
+    record = _record(request, upn)
+    return render(request, "consent/pupil.html", {**record, "form": HandChangeForm(pupil=record["pupil"])})
+
+
+@keeper_only
+@require_POST
+def hand_change(request, upn):
+    record = _record(request, upn)
+    form = HandChangeForm(request.POST, pupil=record["pupil"])
+    if form.is_valid():
+        try:
+            done = services.record_hand_change(record["pupil"], form.cleaned_data["change"], request.user, form.cleaned_data["note"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{record['pupil']}: {done}")
+            return redirect("register_pupil", upn=record["pupil"].upn)
+    return render(request, "consent/pupil.html", {**record, "form": form})
+
+
+@keeper_only
+def register_import(request):
+    if request.method == "POST" and "cancel" in request.POST:
+        request.session.pop(PENDING, None)
+        messages.info(request, "Import cancelled: nothing was changed.")
+        return redirect("register_import")
+    if request.method == "POST" and "token" in request.POST:
+        return _confirm(request)
+    try:
+        form = ImportForm(request.POST or None, request.FILES or None)
+    except ProfileError as error:
+        return render(request, "consent/import.html", {"profile_error": str(error)})
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            report = services.import_register(
+                request.user, upload.read(), file_name=upload.name, profile=form.cleaned_data["profile"],
+                partial=form.cleaned_data["partial"], dry_run=True,
+            )
+        except ProfileError as error:
+            messages.error(request, str(error))
+            return render(request, "consent/import.html", {"form": form})
+        return _preview(request, report)
+    return render(request, "consent/import.html", {"form": form})
+
+
+def _preview(request, report):
+    token = ""
+    request.session.pop(PENDING, None)
+    if not report.rejected:
+        token = secrets.token_urlsafe(16)
+        request.session[PENDING] = {
+            "token": token, "text": report.text, "file_name": report.file_name, "profile": report.profile,
+            "partial": report.partial, "fingerprint": report.fingerprint,
+        }
+    return render(request, "consent/import_report.html", {"report": report, "token": token})
+
+
+def _confirm(request):
+    pending = request.session.get(PENDING)
+    if not pending or not secrets.compare_digest(pending["token"], request.POST.get("token", "")):
+        messages.error(request, "There is no file waiting to be imported (it was imported, cancelled or replaced by another upload). Upload it again.")
+        return redirect("register_import")
+    try:
+        report = services.import_register(
+            request.user, pending["text"].encode("utf-8"), file_name=pending["file_name"], profile=pending["profile"],
+            partial=pending["partial"], expect_fingerprint=pending["fingerprint"],
+        )
+    except services.RegisterChanged as changed:
+        messages.error(request, str(changed))
+        return _preview(request, changed.report)
+    except ProfileError as error:
+        request.session.pop(PENDING, None)
+        messages.error(request, str(error))
+        return redirect("register_import")
+    request.session.pop(PENDING, None)
+    if report.rejected:
+        return _preview(request, report)
+    messages.success(request, f"Imported {report.file_name}: {report.counts_in_words()}.")
+    return render(request, "consent/import_report.html", {"report": report})

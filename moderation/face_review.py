@@ -1,0 +1,115 @@
+"""Faces in a draft's photos: finding them, and what people decide about each one.
+
+A person's decision (who a face is, or that it is blurred) is recorded with their name and
+is part of the approved content: it is in the content hash, so changing it voids an approval.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.models import AuditEntry, Draft, MediaFace, MediaFile
+
+# Who may decide what, and when: the author fixes their draft while it is theirs; the
+# approver reviews it while it waits for approval.
+REVIEWABLE = {Draft.Status.DRAFT, Draft.Status.RETURNED, Draft.Status.AWAITING_APPROVAL}
+
+
+def find_faces(media: MediaFile) -> None:
+    """Detect the faces in a photo and store their boxes. A failure is recorded, never hidden."""
+    from consent import faces as engine
+
+    if media.kind != MediaFile.Kind.IMAGE:
+        return
+    try:
+        image = engine.load_image(media.path)
+        boxes = engine.detect(image)
+    except Exception as error:  # the gate fails closed on a photo whose faces were not found
+        media.detection_error = f"The faces in this photo could not be found: {error}"[:300]
+        media.faces_found_at = None
+        media.save(update_fields=["detection_error", "faces_found_at"])
+        return
+    with transaction.atomic():
+        media.faces.filter(source=MediaFace.Source.DETECTED).delete()
+        MediaFace.objects.bulk_create(
+            MediaFace(media=media, top=t, right=r, bottom=b, left=l, source=MediaFace.Source.DETECTED)
+            for t, r, b, l in boxes
+        )
+        media.detection_error = ""
+        media.faces_found_at = timezone.now()
+        media.save(update_fields=["detection_error", "faces_found_at"])
+
+
+def _check_may_decide(draft: Draft, user, *, approver_only=False):
+    if draft.status not in REVIEWABLE:
+        raise ValidationError(
+            f"This draft is {draft.get_status_display().lower()}: faces can be changed only before it is approved."
+        )
+    is_author = user.pk == draft.author_id
+    is_reviewer = not is_author and user.has_perm("moderation.approve_draft") and draft.status == Draft.Status.AWAITING_APPROVAL
+    if approver_only and not is_reviewer:
+        raise PermissionDenied("Only a colleague reviewing the draft can confirm who a face is.")
+    if not (is_reviewer or (is_author and draft.status in Draft.EDITABLE)):
+        raise PermissionDenied("Only the author (before submitting) or the reviewing colleague can change this.")
+
+
+def _audit(face_or_media, by, action, summary, **data):
+    media = face_or_media if isinstance(face_or_media, MediaFile) else face_or_media.media
+    AuditEntry.objects.create(
+        actor=by, action=action, draft=media.draft, channel_id=media.draft.channel_id, summary=summary,
+        data={"media": media.pk, **data},
+    )
+
+
+def identify(face: MediaFace, pupil, by) -> None:
+    """A reviewing colleague confirms or corrects who a face is (pupil None: not a pupil on the register)."""
+    _check_may_decide(face.media.draft, by, approver_only=True)
+    with transaction.atomic():
+        face.identified_pupil = pupil
+        face.identified_by = by if pupil else None
+        face.identified_at = timezone.now() if pupil else None
+        face.save(update_fields=["identified_pupil", "identified_by", "identified_at"])
+        _audit(
+            face, by, "faces.identified",
+            f"Face {face.pk} in '{face.media.original_name}' identified by hand" if pupil else f"Identification of face {face.pk} cleared",
+            face=face.pk, upn=pupil.upn if pupil else None,
+        )
+
+
+def set_blur(face: MediaFace, blur: bool, by) -> None:
+    _check_may_decide(face.media.draft, by)
+    with transaction.atomic():
+        face.blur = blur
+        face.blur_by = by if blur else None
+        face.save(update_fields=["blur", "blur_by"])
+        _audit(
+            face, by, "faces.blurred" if blur else "faces.unblurred",
+            f"Face {face.pk} in '{face.media.original_name}' {'to be blurred' if blur else 'no longer blurred'} in the published copy",
+            face=face.pk,
+        )
+
+
+def mark(media: MediaFile, box, by) -> MediaFace:
+    """A person marks a face that detection missed. It then counts like any other face."""
+    _check_may_decide(media.draft, by)
+    top, right, bottom, left = (int(v) for v in box)
+    if media.width and media.height:
+        top, bottom = max(0, top), min(media.height, bottom)
+        left, right = max(0, left), min(media.width, right)
+    if bottom - top < 4 or right - left < 4:
+        raise ValidationError("Draw a box around the face: it is too small.")
+    with transaction.atomic():
+        face = MediaFace.objects.create(
+            media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by
+        )
+        _audit(media, by, "faces.marked", f"A face detection missed was marked in '{media.original_name}'", face=face.pk, box=[top, right, bottom, left])
+    return face
+
+
+def unmark(face: MediaFace, by) -> None:
+    if face.source != MediaFace.Source.MARKED:
+        raise ValidationError("Only a face marked by a person can be removed.")
+    _check_may_decide(face.media.draft, by)
+    with transaction.atomic():
+        _audit(face, by, "faces.unmarked", f"Marked face {face.pk} removed from '{face.media.original_name}'", face=face.pk)
+        face.delete()

@@ -1,0 +1,100 @@
+from django.utils import timezone
+
+from moderation.gates.base import UNAVAILABLE, Gate, Outcome, failed, passed, waiting
+from moderation.gates.not_yet_available import videos_waiting
+
+# What a face may end as for the gate to pass.
+ACCEPTED = {"consented", "confirmed", "blurred"}
+# What the reviewing colleague can settle by saying who it is (or blurring it).
+FOR_THE_REVIEWER = {"uncertain", "unknown"}
+
+
+def face_status(face, match, channel_kind, on=None):
+    """One face's final status, and why, from the people's decisions and the automatic match.
+
+    face: a FaceItem; match: the automatic result for it (None when a person decided).
+    """
+    from consent.models import PhotoConsent, Pupil
+
+    if face.blur:
+        return "blurred", "blurred in the published copy"
+    if face.identified_pupil_id:
+        pupil = Pupil.objects.get(pk=face.identified_pupil_id)
+        consent = PhotoConsent.objects.filter(pupil=pupil, channel_kind=channel_kind).select_related("pupil").first()
+        if consent and consent.is_current(on or timezone.localdate()):
+            return "confirmed", f"{pupil} (identified by {face.identified_by}), with written consent"
+        return "no-consent", f"{pupil} (identified by {face.identified_by}) has no current written consent for {channel_kind.title()}"
+    if match is None:
+        return "unknown", "not identified"
+    who = str(match.pupil) if match.pupil else "nobody on the register"
+    return {
+        "consented": ("consented", f"{who}, with written consent"),
+        "uncertain": ("uncertain", f"perhaps {who}: a person must confirm who it is"),
+        "no-consent": ("no-consent", f"{who} has no current written consent for {channel_kind.title()}"),
+    }.get(match.status, ("unknown", "not on the register, or not enrolled: identify them by hand or blur the face"))
+
+
+class ImageConsent(Gate):
+    """Section 5: "written parental consent will be obtained as required"; the image use policy; 4.1: photos of children are not shared.
+
+    Every face in every image is identified as a person with current written consent for this
+    channel; an unknown face, or a face without consent, fails the gate unless that face is
+    blurred in the published copy.
+    """
+
+    id = "image-consent"
+    title = "Image consent"
+    reviewed_by_person = True
+
+    def check(self, ctx):
+        from consent import faces as engine
+        from moderation.models import MediaFace
+
+        media = ctx.content.media
+        if not media:
+            return passed("Nothing to check: this draft has no photos or videos.")
+        problems, to_identify, summary, register = [], [], [], None
+        for item in media:
+            if item.kind != "image":
+                continue
+            if item.detection_error or not item.faces_found:
+                problems.append(f"{item.original_name}: {item.detection_error or 'its faces have not been looked for yet; upload it again'}")
+                continue
+            undecided = [f for f in item.faces if not f.blur and not f.identified_pupil_id]
+            matches = {}
+            if undecided:
+                if register is None:  # decrypted once per check, and only when needed
+                    register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
+                image = engine.load_image(item.source_path)
+                found = engine.match(image, [f.box for f in undecided], ctx.content.channel_kind, register)
+                matches = {face.id: match for face, match in zip(undecided, found)}
+            for number, face in enumerate(item.faces, start=1):
+                match = matches.get(face.id)
+                status, why = face_status(face, match, ctx.content.channel_kind, ctx.now.date())
+                if match is not None:  # kept for the approver's view of the photo
+                    MediaFace.objects.filter(pk=face.id).update(
+                        auto_status=match.status, auto_pupil=match.pupil, auto_distance=match.distance
+                    )
+                if status in FOR_THE_REVIEWER:
+                    to_identify.append(f"{item.original_name}, face {number}: {why}")
+                elif status not in ACCEPTED:
+                    problems.append(f"{item.original_name}, face {number}: {why}")
+            summary.append(f"{item.original_name}: {len(item.faces)} face(s)")
+        videos = videos_waiting(ctx.content, "faces in videos")
+        if problems:
+            return failed(
+                "; ".join(problems + to_identify) + ". Blur each face without consent."
+                + (" The reviewing colleague can say who the others are." if to_identify else "")
+                + (f" {videos}" if videos else "")
+            )
+        if videos:
+            return Outcome(UNAVAILABLE, videos)
+        if to_identify:
+            return waiting(
+                "; ".join(to_identify) + ". The reviewing colleague must say who each of these is (the consent register "
+                "then decides), or blur the face."
+            )
+        return passed("Every face has written consent for this channel or is blurred (" + "; ".join(summary) + ").")
+
+
+gate = ImageConsent()

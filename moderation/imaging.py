@@ -1,0 +1,52 @@
+"""The published copy of a photo: derived by the product, never the upload itself.
+
+Orientation applied, chosen faces pixelated beyond recovery, every EXIF, XMP and IPTC block
+left behind, re-encoded as a fresh JPEG.
+"""
+
+from pathlib import Path
+
+from PIL import Image
+
+# A face is reduced to this many blocks across: too few to recognise anyone, and the
+# original pixels are gone (unlike a Gaussian blur, which can be partly undone).
+PIXELATE_BLOCKS = 6
+# Boxes from detection hug the face; widen them so hair and ears go too.
+BLUR_MARGIN = 0.35
+JPEG_QUALITY = 90
+
+
+def widen(box, size, margin=BLUR_MARGIN):
+    top, right, bottom, left = box
+    width, height = right - left, bottom - top
+    dx, dy = int(width * margin), int(height * margin)
+    return max(0, top - dy), min(size[0], right + dx), min(size[1], bottom + dy), max(0, left - dx)
+
+
+def pixelate(image: Image.Image, box) -> None:
+    """Replace the box (top, right, bottom, left) in place with a few flat blocks."""
+    top, right, bottom, left = widen(box, image.size)
+    if right <= left or bottom <= top:
+        return
+    region = image.crop((left, top, right, bottom))
+    blocks_x = max(1, min(PIXELATE_BLOCKS, region.width))
+    blocks_y = max(1, round(blocks_x * region.height / max(region.width, 1)))
+    small = region.resize((blocks_x, blocks_y), Image.Resampling.BOX)
+    image.paste(small.resize(region.size, Image.Resampling.NEAREST), (left, top))
+
+
+def write_published_copy(image: Image.Image, blur_boxes, destination: Path) -> Path:
+    """Save a clean JPEG of an already oriented image with the given faces pixelated."""
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    else:
+        image = image.convert("RGB")
+    for box in blur_boxes:
+        pixelate(image, box)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # No exif=, no xmp=, no icc_profile=: Pillow writes none of them unless asked.
+    image.save(destination, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return destination

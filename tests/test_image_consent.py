@@ -1,0 +1,248 @@
+"""The photo gates: every face has written consent for the channel, or is blurred in the published copy."""
+
+import datetime
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from consent import crypto, faces
+from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
+from moderation import face_review, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import Draft, MediaFace, PublishedPupil
+from tests.conftest import link_draft
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason="../shared/testdata is not beside the project")
+
+# The people of the shared test photos stand in for pupils.
+PEOPLE = {
+    "obama": ("A100000000001", "Barry", "Obama", True),
+    "biden": ("A100000000002", "Joe", "Biden", False),
+    "alex_lacamoire": ("A100000000003", "Alex", "Lacamoire", True),
+}
+
+
+@pytest.fixture(autouse=True)
+def face_key(settings):
+    settings.FACE_KEY = Fernet.generate_key().decode()
+
+
+def pupil(person, enrol=True):
+    upn, forename, surname, facebook = PEOPLE[person]
+    p = Pupil.objects.create(upn=upn, legal_forename=forename, legal_surname=surname, year_group="Year 5")
+    PhotoConsent.objects.create(
+        pupil=p, channel_kind="facebook", given=facebook, given_on=datetime.date(2026, 9, 1) if facebook else None,
+        form_reference="Form 2026/1" if facebook else "",
+    )
+    BiometricConsent.objects.create(pupil=p, parent_consent=enrol, given_on=datetime.date(2026, 9, 1))
+    if enrol:
+        for photo in sorted((TESTDATA / "enrol" / person).iterdir()):
+            image = faces.load_image(photo)
+            [box] = faces.detect(image)
+            encoding = faces.encode(image, box)
+            FaceEncoding.objects.create(pupil=p, encrypted=crypto.encrypt_encoding(encoding), source_sha256="0" * 64)
+    return p
+
+
+@pytest.fixture
+def register(db):
+    return {"obama": pupil("obama"), "biden": pupil("biden"), "alex": pupil("alex_lacamoire", enrol=False)}
+
+
+def with_photo(draft, office, name, data=None, alt="Pupils at the science fair"):
+    data = data if data is not None else (TESTDATA / "posts" / name).read_bytes()
+    return services.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school camera", rights="school", alt_text=alt)
+
+
+def gate(run, gate_id):
+    return run.results.get(gate_id=gate_id)
+
+
+def test_every_face_in_a_photo_is_found_when_it_is_added(office, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "2008_002470.jpg")
+    assert media.faces.count() == 6 and media.faces_found_at is not None
+
+
+def test_a_pupil_with_written_consent_for_the_channel_passes(office, facebook, register):
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "obama_small.jpg")
+    run = services.submit(draft, office)
+    assert gate(run, "image-consent").status == "pass", gate(run, "image-consent").message
+    assert gate(run, "no-location-metadata").status == "pass"
+    assert MediaFace.objects.get().auto_status == "consented"
+
+
+def test_a_pupil_without_consent_fails_the_gate_and_is_named(office, facebook, register):
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "two_people.jpg")
+    run = services.submit(draft, office)
+    result = gate(run, "image-consent")
+    assert result.status == "fail"
+    assert "Joe Biden has no current written consent for Facebook" in result.message
+
+
+def test_a_face_without_consent_passes_once_it_is_blurred(office, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "two_people.jpg")
+    services.submit(draft, office)
+    biden = MediaFace.objects.get(media=media, auto_status="no-consent")
+    draft.refresh_from_db()
+    face_review.set_blur(biden, True, office)
+    run = services.submit(draft, office)
+    assert gate(run, "image-consent").status == "pass"
+
+
+def test_an_unknown_face_waits_for_a_person(office, facebook, register):
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "2008_002470.jpg")
+    result = gate(services.submit(draft, office), "image-consent")
+    assert result.status == "waiting" and "not on the register" in result.message
+
+
+def test_an_unknown_face_goes_to_the_reviewing_colleague_to_identify(office, facebook, register):
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "alex_lacamoire1.jpg")  # a pupil who is not enrolled
+    run = services.submit(draft, office)
+    assert run.passed and draft.status == Draft.Status.AWAITING_APPROVAL
+    assert gate(run, "image-consent").status == "waiting"
+
+
+def test_a_draft_with_an_unidentified_face_cannot_be_approved(office, approver, facebook, register):
+    from django.core.exceptions import ValidationError
+
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "alex_lacamoire1.jpg")
+    services.submit(draft, office)
+    with pytest.raises(ValidationError, match="image-consent"):
+        services.approve(draft, approver, dict(ATTESTATIONS))
+
+
+def test_the_reviewing_colleague_identifies_a_pupil_who_is_not_enrolled_and_consent_decides(office, approver, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "alex_lacamoire1.jpg")
+    services.submit(draft, office)
+    face = media.faces.get()
+    with pytest.raises(PermissionDenied):
+        face_review.identify(face, register["alex"], office)  # not the author: a second pair of eyes
+    face_review.identify(face, register["alex"], approver)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    result = services.latest_run(draft).results.get(gate_id="image-consent")
+    assert result.status == "pass"
+    assert draft.audit_entries.filter(action="faces.identified", actor=approver).exists()
+
+
+def test_a_pupil_identified_by_hand_without_consent_fails(office, approver, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "alex_lacamoire1.jpg")
+    services.submit(draft, office)
+    face_review.identify(media.faces.get(), register["biden"], approver)
+    draft.refresh_from_db()
+    run = services.run_gates(draft, "approve", approver)
+    assert gate(run, "image-consent").status == "fail"
+    assert "Joe Biden (identified by Jo Okafor) has no current written consent" in gate(run, "image-consent").message
+
+
+def test_a_face_that_detection_missed_counts_once_a_person_marks_it(office, approver, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "dogs.jpg", alt="Two dogs")
+    assert media.faces.count() == 0
+    face = face_review.mark(media, (100, 300, 300, 100), office)
+    result = gate(services.submit(draft, office), "image-consent")
+    assert result.status == "waiting" and "face 1" in result.message
+    face_review.set_blur(face, True, approver)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
+
+
+def test_a_persons_decision_about_a_face_is_part_of_the_approved_content(office, facebook, register):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "two_people.jpg")
+    before = services.freeze(draft).hash
+    face_review.set_blur(media.faces.first(), True, office)
+    assert services.freeze(draft).hash != before
+
+
+def test_the_published_copy_is_blurred_oriented_and_stripped_of_location(office, approver, facebook, register, data_dir):
+    original = Image.open(TESTDATA / "posts" / "two_people.jpg")
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif[0x0110] = "iPhone 15"
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPS latitude
+    buffer = io.BytesIO()
+    original.save(buffer, "JPEG", exif=exif)
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "two_people.jpg", data=buffer.getvalue())
+    services.submit(draft, office)
+    biden = MediaFace.objects.get(media=media, auto_status="no-consent")
+    draft.refresh_from_db()
+    face_review.set_blur(biden, True, office)
+    run = services.submit(draft, office)
+    assert "GPS" in gate(run, "no-location-metadata").message
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+    folder = data_dir / "outbox" / post.platform_post_id
+    record = json.loads((folder / "post.json").read_text())
+    published = Image.open(folder / record["media"][0]["file"])
+    assert not published.getexif() and "xmp" not in published.info and "exif" not in published.info
+    face = np.asarray(published.convert("L").crop((biden.left, biden.top, biden.right, biden.bottom)), dtype=float)
+    # Pixelated: a handful of flat blocks, nothing like a face's detail.
+    assert len(np.unique(face.round())) < 80
+    assert not media.path.exists()  # the original upload is gone once published
+    assert list(PublishedPupil.objects.values_list("pupil__upn", flat=True)) == ["A100000000001"]
+
+
+def test_withdrawn_consent_lists_the_published_post_for_takedown(office, approver, head, facebook, register):
+    from consent import services as register_services
+
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "obama_small.jpg")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+    assert services.posts_to_take_down() == []
+    register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Letter from parent")
+    [(listed, listed_pupil, _)] = services.posts_to_take_down()
+    assert listed == post and listed_pupil == register["obama"]
+
+
+def test_withdrawn_consent_holds_an_approved_draft_showing_the_pupil(office, approver, head, facebook, register):
+    from consent import services as register_services
+
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "obama_small.jpg")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Parent's email")
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD
+    assert "image-consent" in draft.status_note
+
+
+def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register, monkeypatch):
+    def broken(image):
+        raise RuntimeError("the face model could not be loaded")
+
+    monkeypatch.setattr(faces, "detect", broken)
+    draft = link_draft(office, facebook)
+    with_photo(draft, office, "obama_small.jpg")
+    result = gate(services.submit(draft, office), "image-consent")
+    assert result.status == "fail" and "could not be loaded" in result.message
+
+
+def test_a_video_cannot_be_published_until_videos_are_checked(office, facebook, register):
+    video = TESTDATA.parent / "video" / "short_hamilton_clip.mp4"
+    draft = link_draft(office, facebook)
+    services.add_media(draft, office, SimpleUploadedFile("clip.mp4", video.read_bytes()), source="School", rights="school", alt_text="A song")
+    run = services.submit(draft, office)
+    assert gate(run, "image-consent").status == "unavailable"
+    assert not run.passed
