@@ -46,7 +46,7 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 #     with no false detection, dogs included, at these settings.
 # A false detection costs a person a look; a missed face can publish a child without consent.
 FACE_DETECT_SCALE = 3.0
-FACE_DETECT_TILE = 1024
+FACE_DETECT_TILE = 1536
 FACE_DETECT_OVERLAP = 128
 FACE_DETECT_THRESHOLD = -0.8
 FACE_DETECT_ACCEPT = 0.0

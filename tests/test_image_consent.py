@@ -1,6 +1,7 @@
 """The photo gates: every face has written consent for the channel, or is blurred in the published copy."""
 
 import datetime
+import functools
 import io
 import json
 import shutil
@@ -31,6 +32,17 @@ PEOPLE = {
 }
 
 
+@functools.cache
+def enrolment_encodings(person):
+    """Worked out once for the whole run: finding faces in the large enrolment photos is slow."""
+    encodings = []
+    for photo in sorted((TESTDATA / "enrol" / person).iterdir()):
+        image = faces.load_image(photo)
+        [box] = faces.detect(image)
+        encodings.append(faces.encode(image, box))
+    return encodings
+
+
 @pytest.fixture(autouse=True)
 def face_key(settings):
     settings.FACE_KEY = Fernet.generate_key().decode()
@@ -45,10 +57,7 @@ def pupil(person, enrol=True):
     )
     BiometricConsent.objects.create(pupil=p, parent_consent=enrol, given_on=datetime.date(2026, 9, 1))
     if enrol:
-        for photo in sorted((TESTDATA / "enrol" / person).iterdir()):
-            image = faces.load_image(photo)
-            [box] = faces.detect(image)
-            encoding = faces.encode(image, box)
+        for encoding in enrolment_encodings(person):
             FaceEncoding.objects.create(pupil=p, encrypted=crypto.encrypt_encoding(encoding), source_sha256="0" * 64)
     return p
 
