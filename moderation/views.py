@@ -152,6 +152,7 @@ def draft_detail(request, pk):
         "draft": draft,
         "run": run,
         "results": run.results.all() if run else [],
+        "run_waiting": bool(run) and run.results.filter(status="waiting").exists(),
         "failed": services.failures(run) if run and draft.status in (Draft.Status.RETURNED, Draft.Status.HELD) and not run.passed else [],
         "pipeline": PIPELINE,
         "approval": approval,
