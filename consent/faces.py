@@ -33,18 +33,35 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 # --- Settings ------------------------------------------------------------------------------
 # Each can be overridden in Django settings under the same name.
 
-# Detection: dlib's HOG detector, which finds faces of about 80 pixels and more. The photo is
-# cut into tiles of FACE_DETECT_TILE pixels overlapping by FACE_DETECT_OVERLAP, each enlarged
-# FACE_DETECT_SCALE times, so faces down to about 80 / FACE_DETECT_SCALE pixels are found; one
-# more pass over the whole photo (reduced) finds the faces too large to lie within one tile.
-# Measured by `manage.py bench` on this project's 2-core machine (see the report there):
-#   - on a 12-megapixel class photo with 35 faces 25 px across, the bare library at its own
-#     defaults (upsample 1) finds none; a scale of 2 finds 6, 2.5 finds 28, 3 finds 32 and
-#     3.5 and 4 find no more at the detector's own threshold; lowering the threshold by 0.5
-#     finds all 35 at a scale of 3 (the three missed faces scored between -0.49 and -0.05);
-#   - on the labelled photos (22 faces, 20 of them in group photos, 37-53 px) recall is 22/22
-#     with no false detection, dogs included, at these settings.
-# A false detection costs a person a look; a missed face can publish a child without consent.
+# Detection. dlib's HOG detector (what face_recognition uses by default) finds faces of about
+# 80 px and more, so the photo is cut into tiles of FACE_DETECT_TILE px overlapping by
+# FACE_DETECT_OVERLAP, each enlarged FACE_DETECT_SCALE times: faces down to about 80 / 3 = 27 px
+# reach the detector at full size, and a 25-px face still scores. One more pass over the whole
+# photo, reduced, finds faces too large to lie within one tile. Tiles run on a thread pool:
+# dlib releases the GIL while it scans (measured: two threads, 1.9 times one).
+# HOG candidates down to FACE_DETECT_THRESHOLD are kept; those scoring under
+# FACE_DETECT_ACCEPT (dlib's own threshold, 0) count only when dlib's CNN face detector also
+# finds a face there, on the candidate's neighbourhood (FACE_VERIFY_MARGIN of the box on each
+# side) scaled so the box is FACE_VERIFY_PX across.
+# Measured on this 2-core machine (`manage.py bench` measures recall again):
+#   - 12-megapixel class photos with 35 faces 25 px across, built from the labelled faces:
+#     face_recognition at its defaults (upsample 1) finds 5 of 35, upsampled twice 32 of 35
+#     in 29 s on one core. Enlarging tiles 2, 2.5, 3 times finds 6, 28, 32 at HOG's own
+#     threshold. Over 10 such photos (350 faces) the lowest true-face HOG scores at x3 were
+#     -0.71, -0.59, -0.48: a threshold of -0.8 keeps all 350, -0.6 keeps 349.
+#   - lowering HOG's threshold alone floods ordinary photos with false faces (10 in the 10
+#     single-person enrolment photos at -0.6); the CNN, on a 200-px crop (about 0.3 s), confirmed
+#     every true face among the candidates (350 of 350 at 100 px; at 80 px it lost one whose
+#     HOG box was too large) and not one of the false candidates (about 48 a photo at -0.8,
+#     7 at -0.6). The CNN on whole photos would take minutes (43 s for the 8 small labelled
+#     posts at 1x).
+#   - labelled posts at these settings: 25 of 25 faces, no false face; enrolment photos: exactly
+#     one face each.
+# A false face costs a person a look; a missed face can publish a child without consent: the
+# threshold is set below the lowest true score seen, at the price of about 15 s of CNN checks on
+# a busy 12-megapixel photo (-0.6 would halve that and missed 1 face in 350).
+# Colour, not grey: grey scans 25% faster, but it was not measured across skin tones and
+# backgrounds, and colour edges are what the library uses.
 FACE_DETECT_SCALE = 3.0
 FACE_DETECT_TILE = 1536
 FACE_DETECT_OVERLAP = 128
@@ -53,17 +70,25 @@ FACE_DETECT_ACCEPT = 0.0
 FACE_VERIFY_PX = 100
 FACE_VERIFY_MARGIN = 0.5
 FACE_DETECT_GRAY = False
-# Threads for detection (dlib releases the GIL while it scans): all the machine's cores.
+# Threads for detection: all the machine's cores.
 FACE_WORKERS = os.cpu_count() or 2
 
-# Matching: the Euclidean distance between 128-number encodings (dlib's ResNet model, whose
-# own suggested cut-off is 0.6). Measured on the labelled photos (see `manage.py bench`):
-# same-person distances 0.24-0.50, different-person distances 0.68 and above.
-# `consented` needs a distance at or below FACE_MATCH_CONFIDENT *and* the second-nearest pupil
-# at least FACE_MATCH_MARGIN further; up to FACE_MATCH_POSSIBLE the face is `uncertain` (a
-# person confirms); beyond it, `unknown`. Faces narrower than FACE_MIN_IDENTIFY_PX carry too
-# little detail to identify anyone with confidence: they are at best `uncertain`.
-FACE_MATCH_CONFIDENT = 0.45
+# Matching: the Euclidean distance between 128-number encodings (dlib's ResNet model; the
+# library's suggested cut-off is 0.6). Measured on the labelled data, each person of
+# faces/enrol enrolled, every face of faces/posts and of the video matched
+# (`manage.py bench` prints these again):
+#   - same person, different photo: 0.34-0.41 (stills), 0.31-0.60 (video frames, 50-100 px);
+#     the same face downscaled to 25 px: 0.32-0.49, to 40 px 0.19-0.42;
+#   - different people (145 pairs, 20 of them strangers from the group photos): lowest 0.649,
+#     and the closest were all small faces (35-41 px); at 25 px, lowest 0.65.
+# `consented` needs a distance at or below FACE_MATCH_CONFIDENT (0.25 under the closest
+# stranger seen; children are known to look more alike to such models than adults, and with
+# 2,000 pupils the nearest stranger is nearer than with 6), *and* the second-nearest pupil at
+# least FACE_MATCH_MARGIN further. Up to FACE_MATCH_POSSIBLE the face is `uncertain`: a person
+# confirms it. Beyond it, `unknown`. A face narrower than FACE_MIN_IDENTIFY_PX is at best
+# `uncertain`: at 25 px the same person's distance nearly doubles (median 0.40 against 0.24 at
+# 40 px), too close to the strangers to be sure with a child's face.
+FACE_MATCH_CONFIDENT = 0.40
 FACE_MATCH_POSSIBLE = 0.60
 FACE_MATCH_MARGIN = 0.10
 FACE_MIN_IDENTIFY_PX = 40
@@ -495,28 +520,46 @@ class Register:
 
     @classmethod
     def load(cls, channel_kind: str, on=None):
-        from consent import crypto
-        from consent.models import FaceEncoding, PhotoConsent, Pupil
+        """The pupils who may be recognised now, with their consent for this kind of channel."""
+        from consent.models import PhotoConsent, Pupil
 
         pupils = [
             p for p in Pupil.objects.filter(on_roll=True, face_encodings__isnull=False).distinct()
             .select_related("biometric_consent").order_by("pk")
             if may_be_recognised(p)
         ]
+        consents = {
+            c.pupil_id: c
+            for c in PhotoConsent.objects.filter(pupil__in=pupils, channel_kind=channel_kind).select_related("pupil")
+        }
+        return cls._with_encodings(pupils, [bool(consents.get(p.pk) and consents[p.pk].is_current(on)) for p in pupils])
+
+    @classmethod
+    def load_all(cls, exclude=None):
+        """Every enrolled pupil, whatever their consent (to check a new enrolment against)."""
+        from consent.models import Pupil
+
+        pupils = Pupil.objects.filter(face_encodings__isnull=False).distinct().order_by("pk")
+        if exclude is not None:
+            pupils = pupils.exclude(pk=exclude.pk)
+        pupils = list(pupils)
+        return cls._with_encodings(pupils, [False] * len(pupils))
+
+    @classmethod
+    def _with_encodings(cls, pupils, consented):
+        from consent import crypto
+        from consent.models import FaceEncoding
+
         if not pupils:
             return cls([], [], np.zeros((0, 128)), [])
         index = {p.pk: i for i, p in enumerate(pupils)}
-        consents = {
-            c.pupil_id: c for c in PhotoConsent.objects.filter(pupil__in=pupils, channel_kind=channel_kind).select_related("pupil")
-        }
-        consented = [bool(consents.get(p.pk) and consents[p.pk].is_current(on)) for p in pupils]
         box = crypto.fernet()
         rows = FaceEncoding.objects.filter(pupil_id__in=index).order_by("pupil_id", "pk").values_list("pupil_id", "encrypted")
         owners, encodings = [], []
-        for pupil_id, token in rows:
+        for pupil_id, token in rows.iterator(chunk_size=2000):
             owners.append(index[pupil_id])
             encodings.append(crypto.decrypt_encoding(token, box))
-        return cls(pupils, consented, np.array(encodings), owners)
+        return cls(pupils, consented, np.array(encodings).reshape(-1, 128), owners)
 
     def nearest(self, encoding) -> tuple[int | None, float | None, float | None]:
         """(index of the nearest pupil, its distance, the second-nearest pupil's distance)."""

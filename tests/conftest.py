@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
@@ -17,6 +18,8 @@ def data_dir(tmp_path, settings):
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.PUBLISHED_DIR = tmp_path / "published"
     settings.OUTBOX_DIR = tmp_path / "outbox"
+    # Each test has its own key for the face encodings (none is read from disk).
+    settings.FACE_KEY = Fernet.generate_key().decode()
     # A fast hasher: the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path

@@ -4,9 +4,11 @@ Running it again changes nothing and prints the logins again.
 """
 
 import datetime
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files import File
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +18,15 @@ from moderation.attestations import ATTESTATIONS
 from moderation.models import Channel
 
 DEMO_PASSWORD = "aycliffe-demo-2026"
+DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo"
+
+# Made-up pupils; the people in the demo photos stand in for them.
+DEMO_REGISTER = """UPN,Legal Forename,Legal Surname,Preferred Forename,Year,Facebook Consent,YouTube Consent,Consent Date,Consent Expires,Biometric Consent,Objects To Biometrics
+A100000000001,Barack,Obama,Barry,Year 6,Yes,Yes,01/09/2026,,Yes,No
+A100000000002,Joseph,Biden,Joe,Year 6,No,No,01/09/2026,,No,No
+A100000000003,Amira,Khan,,Year 3,Yes,No,01/09/2026,31/08/2027,No,No
+A100000000004,Oliver,Wright,Ollie,Year 4,Yes,Yes,02/09/2026,,Yes,Yes
+"""
 
 USERS = [
     ("office", "Sam", "Patel", roles.OFFICE_STAFF, "writes drafts"),
@@ -98,6 +109,8 @@ class Command(BaseCommand):
         )
         services.submit(calendar, office)
 
+        self.register_and_photo(users, facebook)
+
         sports = services.create_draft(
             office, facebook, text="What a sports day! Thank you to every family who came to cheer.",
             objective="community", intended_outcome="Thank families for coming to sports day.",
@@ -105,3 +118,27 @@ class Command(BaseCommand):
         )
         services.submit(sports, office)
         return True
+
+    def register_and_photo(self, users, facebook):
+        """A small consent register, one enrolled face, and a photo draft for the approver to review."""
+        from consent import crypto, faces
+        from consent import services as register
+        from consent.models import FaceEncoding, Pupil
+
+        register.import_register(users["register"], DEMO_REGISTER.encode(), file_name="demo-register.csv")
+        crypto.require_key()
+        barry = Pupil.objects.get(upn="A100000000001")
+        image = faces.load_image(DEMO_PHOTOS / "enrol-barry.jpg")
+        [box] = faces.detect(image)
+        FaceEncoding.objects.create(pupil=barry, encrypted=crypto.encrypt_encoding(faces.encode(image, box)), source_sha256="demo")
+        office = users["office"]
+        assembly = services.create_draft(
+            office, facebook, link="https://www.aycliffe.kent.sch.uk/news/assembly-visitors",
+            objective="community", intended_outcome="Families see who visited our Friday assembly.",
+        )
+        with open(DEMO_PHOTOS / "assembly.jpg", "rb") as handle:
+            services.add_media(
+                assembly, office, File(handle, name="assembly.jpg"), source="Mrs Patel, school camera, Friday assembly",
+                rights="school", alt_text="Two visitors standing in front of the school hall curtains",
+            )
+        services.submit(assembly, office)
