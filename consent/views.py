@@ -119,3 +119,45 @@ def _confirm(request):
         return _preview(request, report)
     messages.success(request, f"Imported {report.file_name}: {report.counts_in_words()}.")
     return render(request, "consent/import_report.html", {"report": report})
+
+
+@keeper_only
+@require_POST
+def enrol_faces(request, upn):
+    """Enrol from uploaded photos. They are read from a private temporary folder and never kept."""
+    import tempfile
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from consent.enrolment import EnrolmentRefused, enrol
+
+    record = _record(request, upn)
+    uploads = request.FILES.getlist("photos")
+    if not uploads:
+        messages.error(request, "Choose one or more photos of the pupil, each showing their face and no other.")
+        return redirect("register_pupil", upn=record["pupil"].upn)
+    with tempfile.TemporaryDirectory(prefix="enrol-") as folder:
+        paths = []
+        for number, upload in enumerate(uploads, start=1):
+            if upload.size > settings.MEDIA_MAX_BYTES:
+                messages.error(request, f"'{upload.name}' is too large. Nothing was enrolled.")
+                return redirect("register_pupil", upn=record["pupil"].upn)
+            # A generated name: the user's file name never reaches the file system.
+            path = Path(folder) / f"photo-{number}"
+            with open(path, "wb") as handle:
+                for chunk in upload.chunks():
+                    handle.write(chunk)
+            paths.append(path)
+        try:
+            rows = enrol(record["pupil"], paths, request.user)
+        except (EnrolmentRefused, ImproperlyConfigured) as error:
+            names = {f"photo-{n}": u.name for n, u in enumerate(uploads, start=1)}
+            message = str(error)
+            for generated, original in names.items():
+                message = message.replace(generated, original)
+            messages.error(request, message)
+        else:
+            messages.success(request, f"Enrolled {len(rows)} face{'s' if len(rows) != 1 else ''} for {record['pupil']}, stored encrypted. The photos were not kept.")
+    return redirect("register_pupil", upn=record["pupil"].upn)

@@ -614,3 +614,39 @@ def test_an_unknown_pupil_is_not_found(client, register_keeper):
     client.force_login(register_keeper)
 
     assert client.get("/register/Z000000000000/").status_code == 404
+
+
+def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is_not_kept(client, db, settings):
+    from pathlib import Path
+
+    from consent.models import BiometricConsent, FaceEncoding
+    from moderation import roles
+    from tests.conftest import make_user
+
+    photo = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces" / "posts" / "obama_small.jpg"
+    if not photo.exists():
+        pytest.skip("../shared/testdata is not beside the project")
+    keeper = make_user("keeper", roles.REGISTER_KEEPER)
+    pupil = Pupil.objects.create(upn="A100000000001", legal_forename="Barry", legal_surname="Obama")
+    BiometricConsent.objects.create(pupil=pupil, parent_consent=True)
+    client.force_login(keeper)
+    with open(photo, "rb") as handle:
+        response = client.post(f"/register/{pupil.upn}/enrol/", {"photos": handle}, follow=True)
+    assert "Enrolled 1 face" in response.content.decode()
+    assert FaceEncoding.objects.filter(pupil=pupil).count() == 1
+    assert not Path(settings.UPLOAD_DIR).exists() or not any(Path(settings.UPLOAD_DIR).iterdir())
+
+
+def test_a_pupil_who_objects_is_refused_enrolment_on_their_page(client, db):
+    from consent.models import BiometricConsent, FaceEncoding
+    from moderation import roles
+    from tests.conftest import make_user
+
+    keeper = make_user("keeper", roles.REGISTER_KEEPER)
+    pupil = Pupil.objects.create(upn="A100000000001", legal_forename="Ollie", legal_surname="Wright")
+    BiometricConsent.objects.create(pupil=pupil, parent_consent=True, pupil_objects=True)
+    client.force_login(keeper)
+    page = client.get(f"/register/{pupil.upn}/").content.decode()
+    assert "cannot be enrolled" in page and "objects" in page
+    client.post(f"/register/{pupil.upn}/enrol/", {"photos": io.BytesIO(b"x")})
+    assert not FaceEncoding.objects.exists()
