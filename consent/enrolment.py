@@ -86,7 +86,7 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
     _check_consistent(pupil, encodings, box)
 
     with transaction.atomic():
-        locked = Pupil.objects.select_for_update().select_related("biometric_consent").get(pk=pupil.pk)
+        locked = Pupil.objects.select_for_update(of=("self",)).select_related("biometric_consent").get(pk=pupil.pk)
         reason = refusal(locked)  # consent may have been withdrawn while the photos were read
         if reason:
             raise EnrolmentRefused(f"{pupil.upn} cannot be enrolled: {reason}")

@@ -199,6 +199,9 @@ def withdraw(draft: Draft, by):
     with transaction.atomic():
         void_approvals(draft, "Draft withdrawn")
         draft.transition("withdraw", by=by)
+    # A withdrawn draft will never be published: its uploads are no longer needed.
+    for media in draft.media.all():
+        media.path.unlink(missing_ok=True)
 
 
 # --- The exact content, and the gates ------------------------------------------------------

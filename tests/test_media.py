@@ -143,3 +143,9 @@ def test_a_sideways_phone_photo_is_measured_as_it_will_be_shown(draft, office):
     Image.new("RGB", (80, 40), "white").save(buffer, "JPEG", exif=exif)
     media = add(draft, office, "phone.jpg", buffer.getvalue())
     assert (media.width, media.height) == (40, 80)
+
+
+def test_the_uploads_of_a_withdrawn_draft_are_deleted(draft, office):
+    media = add(draft, office, "a.png", png_bytes())
+    services.withdraw(draft, office)
+    assert not media.path.exists()
