@@ -34,7 +34,7 @@ test: .venv/.synced
 	fi
 
 bench:
-	@echo "nothing to measure yet: the benchmarks arrive with face detection and recognition."
+	$(RUN) python manage.py bench
 
 clean:
 	rm -rf .venv test-results

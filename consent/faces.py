@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 from django.conf import settings
-from PIL import Image, ImageOps, IptcImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, IptcImagePlugin, UnidentifiedImageError
 
 pillow_heif.register_heif_opener()
 
@@ -39,27 +39,28 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 # reach the detector at full size, and a 25-px face still scores. One more pass over the whole
 # photo, reduced, finds faces too large to lie within one tile. Tiles run on a thread pool:
 # dlib releases the GIL while it scans (measured: two threads, 1.9 times one).
-# HOG candidates down to FACE_DETECT_THRESHOLD are kept; those scoring under
-# FACE_DETECT_ACCEPT (dlib's own threshold, 0) count only when dlib's CNN face detector also
-# finds a face there, on the candidate's neighbourhood (FACE_VERIFY_MARGIN of the box on each
-# side) scaled so the box is FACE_VERIFY_PX across.
-# Measured on this 2-core machine (`manage.py bench` measures recall again):
+# HOG candidates down to FACE_DETECT_THRESHOLD are kept. Those scoring under FACE_DETECT_ACCEPT
+# (dlib's own threshold, 0) count only if, scanned again on their own at three sizes, they score
+# at least FACE_DETECT_RESCAN, and dlib's CNN face detector then finds a face there too (on the
+# candidate's neighbourhood, FACE_VERIFY_MARGIN of the box on each side, scaled so the box is
+# FACE_VERIFY_PX across).
+# Measured on this 2-core machine (`manage.py bench` measures recall and time again):
 #   - 12-megapixel class photos with 35 faces 25 px across, built from the labelled faces:
-#     face_recognition at its defaults (upsample 1) finds 5 of 35, upsampled twice 32 of 35
-#     in 29 s on one core. Enlarging tiles 2, 2.5, 3 times finds 6, 28, 32 at HOG's own
+#     face_recognition at its defaults (upsample 1) finds 5 of 35; upsampled twice, 32 of 35
+#     in 29 s on one core. Tiles enlarged 2, 2.5, 3 times find 6, 28, 32 at HOG's own
 #     threshold. Over 10 such photos (350 faces) the lowest true-face HOG scores at x3 were
-#     -0.71, -0.59, -0.48: a threshold of -0.8 keeps all 350, -0.6 keeps 349.
+#     -0.71, -0.59, -0.48: a threshold of -0.8 keeps all 350 (-0.6 kept 349).
 #   - lowering HOG's threshold alone floods ordinary photos with false faces (10 in the 10
-#     single-person enrolment photos at -0.6); the CNN, on a 200-px crop (about 0.3 s), confirmed
-#     every true face among the candidates (350 of 350 at 100 px; at 80 px it lost one whose
-#     HOG box was too large) and not one of the false candidates (about 48 a photo at -0.8,
-#     7 at -0.6). The CNN on whole photos would take minutes (43 s for the 8 small labelled
-#     posts at 1x).
-#   - labelled posts at these settings: 25 of 25 faces, no false face; enrolment photos: exactly
-#     one face each.
-# A false face costs a person a look; a missed face can publish a child without consent: the
-# threshold is set below the lowest true score seen, at the price of about 15 s of CNN checks on
-# a busy 12-megapixel photo (-0.6 would halve that and missed 1 face in 350).
+#     single-person enrolment photos at -0.6; about 48 candidates a class photo at -0.8). The
+#     CNN confirmed every true face among them and none of the false ones (at 100 px; at 80 px
+#     it lost one whose HOG box was too large), but costs about 0.3 s a candidate and holds
+#     the GIL; on whole photos it would take minutes. Scanned again on their own, the true
+#     candidates scored -0.32 or better (even the one at -0.71) and 92% of the false ones
+#     under -0.5, so only about 4 a class photo reach the CNN.
+#   - over 6 class photos: 210 of 210 faces, no false face, 10-14 s each on 2 cores (16 s
+#     of it HOG's CPU time). Labelled posts: 25 of 25 faces, none false; enrolment photos:
+#     exactly one face each.
+# A false face costs a person a look; a missed face can publish a child without consent.
 # Colour, not grey: grey scans 25% faster, but it was not measured across skin tones and
 # backgrounds, and colour edges are what the library uses.
 FACE_DETECT_SCALE = 3.0
@@ -67,6 +68,7 @@ FACE_DETECT_TILE = 1536
 FACE_DETECT_OVERLAP = 128
 FACE_DETECT_THRESHOLD = -0.8
 FACE_DETECT_ACCEPT = 0.0
+FACE_DETECT_RESCAN = -0.5
 FACE_VERIFY_PX = 100
 FACE_VERIFY_MARGIN = 0.5
 FACE_DETECT_GRAY = False
@@ -77,10 +79,13 @@ FACE_WORKERS = os.cpu_count() or 2
 # library's suggested cut-off is 0.6). Measured on the labelled data, each person of
 # faces/enrol enrolled, every face of faces/posts and of the video matched
 # (`manage.py bench` prints these again):
-#   - same person, different photo: 0.34-0.41 (stills), 0.31-0.60 (video frames, 50-100 px);
-#     the same face downscaled to 25 px: 0.32-0.49, to 40 px 0.19-0.42;
-#   - different people (145 pairs, 20 of them strangers from the group photos): lowest 0.649,
-#     and the closest were all small faces (35-41 px); at 25 px, lowest 0.65.
+#   - same person, different photo: 0.34-0.41 (stills), 0.31-0.55 (video frames, 86-103 px);
+#     the same faces downscaled to 25 px: 0.32-0.49, to 40 px 0.19-0.42;
+#   - different people (190 pairs, 120 of them with the 20 strangers of the group photos):
+#     lowest 0.649, 5th percentile 0.709; the closest were all small faces (35-41 px); at
+#     25 px, lowest 0.65.
+#   - at these settings: no false accept; 6 of the 14 known faces `consented`, the rest
+#     `uncertain` for a person to confirm.
 # `consented` needs a distance at or below FACE_MATCH_CONFIDENT (0.25 under the closest
 # stranger seen; children are known to look more alike to such models than adults, and with
 # 2,000 pupils the nearest stranger is nearer than with 6), *and* the second-nearest pupil at
@@ -154,14 +159,6 @@ def _open_checked(path, name=None) -> Image.Image:
         raise ImageRejected(f"{who} is damaged and cannot be read ({error}).") from None
     try:
         fmt = image.format
-        if fmt not in ACCEPTED:
-            raise ImageRejected(f"{who} is a {fmt} image: only {ACCEPTED_IN_WORDS} photos are accepted.")
-        suffix = path.suffix.lower() if name is None else Path(name).suffix.lower()
-        if suffix and suffix not in EXTENSIONS[fmt]:
-            raise ImageRejected(
-                f"{who} is named as a {suffix[1:].upper()} file but its content is a {ACCEPTED[fmt]} image. "
-                "Give it the right extension, or check where it came from."
-            )
         width, height = image.size
         if width * height > limit:
             raise ImageRejected(
@@ -169,9 +166,19 @@ def _open_checked(path, name=None) -> Image.Image:
                 f"{limit / 1e6:g} megapixels allowed (it may be a decompression bomb). It was not opened."
             )
         if fmt != "HEIF" and (getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) > 1):
+            # (A HEIC photo's other images, such as a burst, are never published: only its primary one.)
+            kind = f"an animated {ACCEPTED.get(fmt, fmt)}"
             raise ImageRejected(
-                f"{who} is an animated image ({getattr(image, 'n_frames', '?')} frames): only still photos are checked. "
+                f"{who} is {kind} ({getattr(image, 'n_frames', '?')} frames): only still photos can be checked. "
                 "Use a still photo, or upload it as a video."
+            )
+        if fmt not in ACCEPTED:
+            raise ImageRejected(f"{who} is a {fmt} image: only {ACCEPTED_IN_WORDS} photos are accepted.")
+        suffix = path.suffix.lower() if name is None else Path(name).suffix.lower()
+        if suffix and suffix not in EXTENSIONS[fmt]:
+            raise ImageRejected(
+                f"{who} is named as a {suffix[1:].upper()} file but its content is a {ACCEPTED[fmt]} image. "
+                "Give it the right extension, or check where it came from."
             )
     except BaseException:
         image.close()
@@ -199,6 +206,9 @@ def load_image(path, name=None) -> Image.Image:
     applied, transparency flattened onto white, in RGB. ImageRejected says what is wrong."""
     who = _name(path, name)
     image = _open_checked(path, name)
+    # face_recognition sets this to True when it is imported, which would let a truncated or
+    # damaged photo through with grey where the picture is missing: refuse such photos.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with image:
             image.load()
@@ -245,7 +255,8 @@ def metadata_names(path) -> list[str]:
         device = False
         if exif is not None:
             try:
-                gps = bool(exif.get_ifd(GPS_IFD))
+                # GPSVersionID (tag 0) on its own says nothing about where the photo was taken.
+                gps = any(tag != 0 for tag in exif.get_ifd(GPS_IFD))
             except Exception:
                 gps = GPS_IFD in exif
             try:
@@ -336,6 +347,7 @@ class DetectionSettings:
     threshold: float
     accept: float
     verify_px: int
+    rescan: float = -0.5
     gray: bool = False
 
     @classmethod
@@ -344,7 +356,7 @@ class DetectionSettings:
             scale=float(setting("FACE_DETECT_SCALE")), tile=int(setting("FACE_DETECT_TILE")),
             overlap=int(setting("FACE_DETECT_OVERLAP")), threshold=float(setting("FACE_DETECT_THRESHOLD")),
             accept=float(setting("FACE_DETECT_ACCEPT")), verify_px=int(setting("FACE_VERIFY_PX")),
-            gray=bool(setting("FACE_DETECT_GRAY")),
+            rescan=float(setting("FACE_DETECT_RESCAN")), gray=bool(setting("FACE_DETECT_GRAY")),
         )
 
     def describe(self) -> str:
@@ -352,8 +364,8 @@ class DetectionSettings:
             f"HOG (dlib frontal face detector) on {'grey' if self.gray else 'colour'} tiles of {self.tile} px overlapping by "
             f"{self.overlap} px, each enlarged x{self.scale:g} (smallest face about {80 / self.scale:.0f} px), plus one pass over "
             f"the whole photo for faces over {self.overlap} px; candidates down to a HOG score of {self.threshold:+g}; "
-            f"those under {self.accept:+g} kept only when dlib's CNN face detector confirms them "
-            f"(on the face's neighbourhood scaled so the face is {self.verify_px} px)"
+            f"those under {self.accept:+g} kept only when, scanned again on their own, they score at least {self.rescan:+g} "
+            f"and dlib's CNN face detector confirms them (on the face's neighbourhood scaled so the face is {self.verify_px} px)"
         )
 
 
@@ -416,6 +428,31 @@ def _confirmed(image: Image.Image, face: Found, params: DetectionSettings) -> bo
     )
 
 
+def _rescored(image: Image.Image, face: Found) -> float:
+    """HOG's best score for a doubtful candidate scanned again on its own, at three sizes.
+
+    A face at the detector's size limit scores low where the tile's pyramid happened to fall;
+    scanned again around it, a true face scores far better and most false candidates do not.
+    This costs about 20 ms, where the CNN costs about 300."""
+    size = max(face.right - face.left, face.bottom - face.top, 1)
+    half = size // 2
+    crop = image.crop((face.left - half, face.top - half, face.right + half, face.bottom + half))
+    best = -9.0
+    for target in (84, 96, 110):
+        side = 2 * target
+        rects, scores, _ = _detector().run(np.asarray(crop.resize((side, side), Image.Resampling.BILINEAR)), 0, -1.5)
+        for r, score in zip(rects, scores):
+            if abs((r.left() + r.right()) / 2 - target) < 0.4 * target and abs((r.top() + r.bottom()) / 2 - target) < 0.4 * target:
+                best = max(best, float(score))
+    return best
+
+
+def _kept(image: Image.Image, face: Found, params: DetectionSettings) -> bool:
+    if face.score >= params.accept:
+        return True
+    return _rescored(image, face) >= params.rescan and _confirmed(image, face, params)
+
+
 def _same_face(a: Found, b: Found) -> bool:
     width = min(a.right, b.right) - max(a.left, b.left)
     height = min(a.bottom, b.bottom) - max(a.top, b.top)
@@ -441,7 +478,7 @@ def _merge(found: list[Found], width: int, height: int) -> list[Found]:
 def _scan_and_confirm(image: Image.Image, region, scale: float, params: DetectionSettings) -> list[Found]:
     # Doubtful candidates are confirmed here, in the same task as their scan: the CNN holds
     # the GIL while HOG scans of other tiles, which release it, keep the other cores busy.
-    return [f for f in _scan(image, region, scale, params) if f.score >= params.accept or _confirmed(image, f, params)]
+    return [f for f in _scan(image, region, scale, params) if _kept(image, f, params)]
 
 
 def _run_regions(image: Image.Image, params: DetectionSettings, task, pool=None) -> list[Found]:
@@ -636,15 +673,19 @@ def match(image: Image.Image, boxes, channel_kind: str, register: Register | Non
 FAILING = {NO_CONSENT, UNKNOWN}
 
 
-def check_file(path, channel_kind: str, register: Register, display=None) -> dict:
+def check_file(path, channel_kind: str, register: Register, display=None, pool=None) -> dict:
     display = display if display is not None else str(path)
     try:
         image = load_image(path, name=display)
         metadata = metadata_names(path)
     except ImageRejected as error:
         return {"file": display, "error": str(error), "faces": [], "metadata": []}
-    found = detect_faces(image)
-    matches = match(image, [f.box for f in found], channel_kind, register)
+    try:
+        found = detect_faces(image, pool=pool)
+        matches = match(image, [f.box for f in found], channel_kind, register)
+    except Exception as error:  # never a crash, never a pass: the file is reported as not checked
+        return {"file": display, "error": f"'{display}' could not be checked ({type(error).__name__}: {error}).",
+                "faces": [], "metadata": metadata}
     faces = [
         {"box": list(m.box), "status": m.status, "upn": m.upn,
          "distance": None if m.distance is None else round(m.distance, 4)}
