@@ -7,7 +7,6 @@ many faces for which UPN, never the encodings. Erasing them when consent goes or
 leaves is done by the register (consent.services.erase_encodings).
 """
 
-import hashlib
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -16,19 +15,12 @@ from django.db import transaction
 from consent import crypto, faces
 from consent.models import BiometricConsent, FaceEncoding, Pupil
 from consent.services import COMMAND_LINE
+from moderation.media import sha256_of
 from moderation.models import AuditEntry
 
 
 class EnrolmentRefused(Exception):
     """Nothing was stored. The message says why, in words for the register keeper."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def refusal(pupil: Pupil) -> str:
@@ -64,7 +56,7 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
             image = faces.load_image(path)
         except faces.ImageRejected as error:
             raise EnrolmentRefused(f"{error} Nothing was enrolled.") from None
-        digest = _sha256(path)
+        digest = sha256_of(path)
         if digest in seen:
             raise EnrolmentRefused(f"'{path.name}' is the same file as '{seen[digest]}'. Nothing was enrolled.")
         seen[digest] = path.name
