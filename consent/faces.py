@@ -6,10 +6,12 @@ the labelled photos in shared/testdata (`python manage.py bench` measures them a
 """
 
 import math
+import multiprocessing
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,26 +42,26 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 # photo, reduced, finds faces too large to lie within one tile. Tiles run on a thread pool:
 # dlib releases the GIL while it scans (measured: two threads, 1.9 times one).
 # HOG candidates down to FACE_DETECT_THRESHOLD are kept. Those scoring under FACE_DETECT_ACCEPT
-# (dlib's own threshold, 0) count only if, scanned again on their own at three sizes, they score
-# at least FACE_DETECT_RESCAN, and dlib's CNN face detector then finds a face there too (on the
-# candidate's neighbourhood, FACE_VERIFY_MARGIN of the box on each side, scaled so the box is
-# FACE_VERIFY_PX across).
+# (dlib's own threshold, 0) count only when dlib's CNN face detector also finds a face there, on
+# the candidate's neighbourhood (FACE_VERIFY_MARGIN of the box on each side) scaled so the box
+# is FACE_VERIFY_PX across.
 # Measured on this 2-core machine (`manage.py bench` measures recall and time again):
 #   - 12-megapixel class photos with 35 faces 25 px across, built from the labelled faces:
 #     face_recognition at its defaults (upsample 1) finds 5 of 35; upsampled twice, 32 of 35
-#     in 29 s on one core. Tiles enlarged 2, 2.5, 3 times find 6, 28, 32 at HOG's own
+#     in 27-29 s on one core. Tiles enlarged 2, 2.5, 3 times find 6, 28, 32 at HOG's own
 #     threshold. Over 10 such photos (350 faces) the lowest true-face HOG scores at x3 were
-#     -0.71, -0.59, -0.48: a threshold of -0.8 keeps all 350 (-0.6 kept 349).
+#     -0.71, -0.59, -0.48: a threshold of -0.8 keeps all 350 (-0.6 kept 349). In the video,
+#     three turned faces of the audience scored -0.66 to -0.74.
 #   - lowering HOG's threshold alone floods ordinary photos with false faces (10 in the 10
 #     single-person enrolment photos at -0.6; about 48 candidates a class photo at -0.8). The
-#     CNN confirmed every true face among them and none of the false ones (at 100 px; at 80 px
-#     it lost one whose HOG box was too large), but costs about 0.3 s a candidate and holds
-#     the GIL; on whole photos it would take minutes. Scanned again on their own, the true
-#     candidates scored -0.32 or better (even the one at -0.71) and 92% of the false ones
-#     under -0.5, so only about 4 a class photo reach the CNN.
-#   - over 6 class photos: 210 of 210 faces, no false face, 10-14 s each on 2 cores (16 s
-#     of it HOG's CPU time). Labelled posts: 25 of 25 faces, none false; enrolment photos:
-#     exactly one face each.
+#     CNN confirmed every true face among them, the turned faces of the video too, and none of
+#     the false ones (at 100 px; at 80 px it lost one whose HOG box was too large). It costs
+#     about 0.3 s a candidate and holds the GIL, so it runs beside the scans of other tiles;
+#     on whole photos it would take minutes (43 s for the 8 small labelled posts at 1x).
+#     (Scanning each candidate again with HOG before the CNN would have spared 90% of the CNN
+#     checks on the class photos, but dropped those three real turned faces: not done.)
+#   - labelled posts at these settings: 25 of 25 faces, none false; enrolment photos: exactly
+#     one face each; class photos: every face, none false.
 # A false face costs a person a look; a missed face can publish a child without consent.
 # Colour, not grey: grey scans 25% faster, but it was not measured across skin tones and
 # backgrounds, and colour edges are what the library uses.
@@ -68,12 +70,13 @@ FACE_DETECT_TILE = 1536
 FACE_DETECT_OVERLAP = 128
 FACE_DETECT_THRESHOLD = -0.8
 FACE_DETECT_ACCEPT = 0.0
-FACE_DETECT_RESCAN = -0.5
 FACE_VERIFY_PX = 100
 FACE_VERIFY_MARGIN = 0.5
 FACE_DETECT_GRAY = False
-# Threads for detection: all the machine's cores.
+# Threads for detection: all the machine's cores. The CNN checks and the encodings hold the GIL,
+# so they run in FACE_PROCESSES worker processes (0: in the calling thread).
 FACE_WORKERS = os.cpu_count() or 2
+FACE_PROCESSES = os.cpu_count() or 2
 
 # Matching: the Euclidean distance between 128-number encodings (dlib's ResNet model; the
 # library's suggested cut-off is 0.6). Measured on the labelled data, each person of
@@ -119,7 +122,13 @@ ACCEPTED_IN_WORDS = "JPEG, PNG, WebP or HEIC"
 
 
 class ImageRejected(ValueError):
-    """The file cannot be checked. The message names the file and says what is wrong."""
+    """The file cannot be checked. The message names the file and says what is wrong.
+
+    not_an_image: Pillow did not recognise the content as a picture at all (it may be a video)."""
+
+    def __init__(self, message, *, not_an_image=False):
+        super().__init__(message)
+        self.not_an_image = not_an_image
 
 
 def _name(path, name=None) -> str:
@@ -153,7 +162,8 @@ def _open_checked(path, name=None) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageRejected(
             f"{who} is not a photo that can be read: its content is not a {ACCEPTED_IN_WORDS} image "
-            "(it may be damaged, or another kind of file with a photo's name)."
+            "(it may be damaged, or another kind of file with a photo's name).",
+            not_an_image=True,
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageRejected(f"{who} is damaged and cannot be read ({error}).") from None
@@ -204,8 +214,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def load_image(path, name=None) -> Image.Image:
     """The photo as people will see it: checked by content, fully decoded, EXIF orientation
     applied, transparency flattened onto white, in RGB. ImageRejected says what is wrong."""
+    return read_photo(path, name)[1]
+
+
+def read_photo(path, name=None) -> tuple[str, Image.Image]:
+    """(Pillow's format name, the photo as load_image gives it). name is the file's name as
+    its owner knows it, when the file on disk is stored under another."""
     who = _name(path, name)
     image = _open_checked(path, name)
+    fmt = image.format
     # face_recognition sets this to True when it is imported, which would let a truncated or
     # damaged photo through with grey where the picture is missing: refuse such photos.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -213,7 +230,7 @@ def load_image(path, name=None) -> Image.Image:
         with image:
             image.load()
             oriented = ImageOps.exif_transpose(image)
-            return _to_rgb(oriented)
+            return fmt, _to_rgb(oriented)
     except ImageRejected:
         raise
     except Image.DecompressionBombError:
@@ -322,6 +339,59 @@ def detection_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_processes = None
+
+
+def process_pool() -> ProcessPoolExecutor | None:
+    """Worker processes for the work that holds the GIL, or None to do it in the calling thread.
+
+    They are forked from a fresh forkserver (never from this process, whose threads may hold
+    locks), which has imported this module and dlib already.
+    """
+    global _processes
+    count = int(setting("FACE_PROCESSES"))
+    if count < 1:
+        return None
+    with _pool_lock:
+        if _processes is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            _processes = ProcessPoolExecutor(max_workers=count, mp_context=context)
+        return _processes
+
+
+def _in_worker(function, *args):
+    """Run function(*args) in a worker process; in this thread when there are none or they broke."""
+    global _processes
+    pool = process_pool()
+    if pool is not None:
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            with _pool_lock:
+                _processes = None
+    return function(*args)
+
+
+def _cnn_sees_face(pixels: np.ndarray, verify_px: int) -> bool:
+    """In a worker: does the CNN find a face near the middle of these pixels?"""
+    centre = pixels.shape[0] / 2
+    with _cnn_lock:
+        found = _model("cnn")(pixels, 0)
+    return any(
+        abs((d.rect.left() + d.rect.right()) / 2 - centre) < verify_px / 2
+        and abs((d.rect.top() + d.rect.bottom()) / 2 - centre) < verify_px / 2
+        for d in found
+    )
+
+
+def _encode_pixels(pixels: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """In a worker: the encoding of the face in rect (left, top, right, bottom) of these pixels."""
+    with _encode_lock:
+        shape = _model("landmarks")(pixels, dlib.rectangle(*rect))
+        return np.array(_model("encoder").compute_face_descriptor(pixels, shape, 1), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Found:
     top: int
@@ -347,7 +417,6 @@ class DetectionSettings:
     threshold: float
     accept: float
     verify_px: int
-    rescan: float = -0.5
     gray: bool = False
 
     @classmethod
@@ -356,7 +425,7 @@ class DetectionSettings:
             scale=float(setting("FACE_DETECT_SCALE")), tile=int(setting("FACE_DETECT_TILE")),
             overlap=int(setting("FACE_DETECT_OVERLAP")), threshold=float(setting("FACE_DETECT_THRESHOLD")),
             accept=float(setting("FACE_DETECT_ACCEPT")), verify_px=int(setting("FACE_VERIFY_PX")),
-            rescan=float(setting("FACE_DETECT_RESCAN")), gray=bool(setting("FACE_DETECT_GRAY")),
+            gray=bool(setting("FACE_DETECT_GRAY")),
         )
 
     def describe(self) -> str:
@@ -364,8 +433,8 @@ class DetectionSettings:
             f"HOG (dlib frontal face detector) on {'grey' if self.gray else 'colour'} tiles of {self.tile} px overlapping by "
             f"{self.overlap} px, each enlarged x{self.scale:g} (smallest face about {80 / self.scale:.0f} px), plus one pass over "
             f"the whole photo for faces over {self.overlap} px; candidates down to a HOG score of {self.threshold:+g}; "
-            f"those under {self.accept:+g} kept only when, scanned again on their own, they score at least {self.rescan:+g} "
-            f"and dlib's CNN face detector confirms them (on the face's neighbourhood scaled so the face is {self.verify_px} px)"
+            f"those under {self.accept:+g} kept only when dlib's CNN face detector confirms them "
+            f"(on the candidate's neighbourhood scaled so the face is {self.verify_px} px)"
         )
 
 
@@ -418,39 +487,13 @@ def _confirmed(image: Image.Image, face: Found, params: DetectionSettings) -> bo
     side = round(params.verify_px * (1 + 2 * float(setting("FACE_VERIFY_MARGIN"))))
     # crop() pads with black beyond the edges, so a face at the border stays centred.
     pixels = np.asarray(image.crop(box).resize((side, side), Image.Resampling.BICUBIC))
-    centre = side / 2
-    with _cnn_lock:
-        found = _model("cnn")(pixels, 0)
-    return any(
-        abs((d.rect.left() + d.rect.right()) / 2 - centre) < params.verify_px / 2
-        and abs((d.rect.top() + d.rect.bottom()) / 2 - centre) < params.verify_px / 2
-        for d in found
-    )
-
-
-def _rescored(image: Image.Image, face: Found) -> float:
-    """HOG's best score for a doubtful candidate scanned again on its own, at three sizes.
-
-    A face at the detector's size limit scores low where the tile's pyramid happened to fall;
-    scanned again around it, a true face scores far better and most false candidates do not.
-    This costs about 20 ms, where the CNN costs about 300."""
-    size = max(face.right - face.left, face.bottom - face.top, 1)
-    half = size // 2
-    crop = image.crop((face.left - half, face.top - half, face.right + half, face.bottom + half))
-    best = -9.0
-    for target in (84, 96, 110):
-        side = 2 * target
-        rects, scores, _ = _detector().run(np.asarray(crop.resize((side, side), Image.Resampling.BILINEAR)), 0, -1.5)
-        for r, score in zip(rects, scores):
-            if abs((r.left() + r.right()) / 2 - target) < 0.4 * target and abs((r.top() + r.bottom()) / 2 - target) < 0.4 * target:
-                best = max(best, float(score))
-    return best
+    return _in_worker(_cnn_sees_face, pixels, params.verify_px)
 
 
 def _kept(image: Image.Image, face: Found, params: DetectionSettings) -> bool:
     if face.score >= params.accept:
         return True
-    return _rescored(image, face) >= params.rescan and _confirmed(image, face, params)
+    return _confirmed(image, face, params)
 
 
 def _same_face(a: Found, b: Found) -> bool:
@@ -515,23 +558,33 @@ def detect(image: Image.Image) -> list[tuple[int, int, int, int]]:
 # --- Encoding ------------------------------------------------------------------------------
 
 
-def encode(image: Image.Image, box) -> np.ndarray:
-    """The 128-number encoding of the face in box (top, right, bottom, left)."""
+def _neighbourhood(image: Image.Image, box) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    # Only the neighbourhood of the face is handed to dlib: it converts the whole array it gets.
     top, right, bottom, left = (int(v) for v in box)
     margin = max(right - left, bottom - top, 1)
     width, height = image.size
     crop_box = (max(0, left - margin), max(0, top - margin), min(width, right + margin), min(height, bottom + margin))
-    # Only the neighbourhood of the face is handed to dlib: it converts the whole array it gets.
     pixels = np.asarray((image if image.mode == "RGB" else _to_rgb(image)).crop(crop_box))
-    rect = dlib.rectangle(left - crop_box[0], top - crop_box[1], right - crop_box[0], bottom - crop_box[1])
-    with _encode_lock:  # dlib holds the GIL here anyway; the lock makes sharing the models explicit
-        shape = _model("landmarks")(pixels, rect)
-        return np.array(_model("encoder").compute_face_descriptor(pixels, shape, 1), dtype=np.float64)
+    return pixels, (left - crop_box[0], top - crop_box[1], right - crop_box[0], bottom - crop_box[1])
+
+
+def encode(image: Image.Image, box) -> np.ndarray:
+    """The 128-number encoding of the face in box (top, right, bottom, left)."""
+    return _in_worker(_encode_pixels, *_neighbourhood(image, box))
 
 
 def encode_all(image: Image.Image, boxes) -> np.ndarray:
     rgb = image if image.mode == "RGB" else _to_rgb(image)
-    return np.array([encode(rgb, box) for box in boxes], dtype=np.float64).reshape(-1, 128)
+    parts = [_neighbourhood(rgb, box) for box in boxes]
+    pool = process_pool()
+    if pool is not None and len(parts) > 1:
+        try:
+            vectors = list(pool.map(_encode_pixels, *zip(*parts)))
+        except BrokenProcessPool:
+            vectors = [_encode_pixels(*part) for part in parts]
+    else:
+        vectors = [_in_worker(_encode_pixels, *part) for part in parts]
+    return np.array(vectors, dtype=np.float64).reshape(-1, 128)
 
 
 # --- The register and matching -------------------------------------------------------------
