@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from consent import crypto, faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
-from tests.test_faces import BAD_FILES
+from tests.bad_files import BAD_FILES
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 ENROL = TESTDATA / "faces" / "enrol"

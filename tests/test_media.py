@@ -10,6 +10,7 @@ from PIL import Image
 from moderation import services
 from moderation.media import MediaRejected
 from moderation.models import MediaFile
+from tests.bad_files import BAD_FILES
 from tests.conftest import link_draft
 
 
@@ -37,37 +38,41 @@ def test_a_photo_is_stored_under_a_generated_name_with_its_hash(draft, office, s
     assert len(media.sha256) == 64
 
 
+UPLOAD_BAD_FILES = [
+    (name, make, "is not a photo or video that can be read" if name == "notes.jpg" else message)
+    for name, make, message in BAD_FILES
+]
+
+
+@pytest.mark.parametrize("name, make, message", UPLOAD_BAD_FILES, ids=[b[0] for b in UPLOAD_BAD_FILES])
+def test_a_bad_upload_is_refused_naming_the_file_and_the_draft_loses_nothing(draft, office, settings, name, make, message):
+    kept = add(draft, office, "kept.png", png_bytes())
+    with pytest.raises(MediaRejected) as refused:
+        add(draft, office, name, make())
+    assert f"'{name}'" in str(refused.value) and message in str(refused.value)
+    draft.refresh_from_db()
+    assert list(draft.media.all()) == [kept] and kept.path.exists()
+    assert sorted(p.name for p in settings.UPLOAD_DIR.iterdir()) == [kept.stored_name]
+
+
 def test_a_file_renamed_as_a_photo_is_refused_by_its_content(draft, office, settings):
-    with pytest.raises(MediaRejected, match="not a photo or video"):
+    with pytest.raises(MediaRejected, match="'holiday.jpg' is not a photo or video"):
         add(draft, office, "holiday.jpg", b"%PDF-1.4 not really a photo")
     assert not MediaFile.objects.exists()
     assert not any(settings.UPLOAD_DIR.iterdir())
 
 
-def test_a_corrupt_photo_is_refused_and_nothing_is_kept(draft, office, settings):
-    data = bytearray(png_bytes())
-    data[40:80] = b"\x00" * 40
-    with pytest.raises(MediaRejected):
-        add(draft, office, "broken.png", bytes(data))
-    assert not any(settings.UPLOAD_DIR.iterdir())
-
-
-def test_a_decompression_bomb_is_refused(draft, office, settings):
+def test_a_photo_over_the_pixel_limit_is_refused(draft, office, settings):
     settings.MEDIA_MAX_PIXELS = 1000
-    with pytest.raises(MediaRejected, match="pixels"):
+    with pytest.raises(MediaRejected, match="'big.png' is 100×100 pixels"):
         add(draft, office, "big.png", png_bytes((100, 100)))
 
 
 def test_an_oversized_file_is_refused(draft, office, settings):
     settings.MEDIA_MAX_BYTES = 50
-    with pytest.raises(MediaRejected, match="larger than"):
+    with pytest.raises(MediaRejected, match="'photo.png' is larger than"):
         add(draft, office, "photo.png", png_bytes())
     assert not any(settings.UPLOAD_DIR.iterdir())
-
-
-def test_an_empty_file_is_refused(draft, office):
-    with pytest.raises(MediaRejected, match="empty"):
-        add(draft, office, "empty.png", b"")
 
 
 def test_the_author_must_declare_the_source_and_rights_of_every_file(draft, office):
@@ -107,23 +112,6 @@ def test_changing_a_photos_bytes_changes_the_content_hash(draft, office):
     before = services.freeze(draft).hash
     media.path.write_bytes(png_bytes((41, 30)))
     assert services.freeze(draft).hash != before
-
-
-def test_a_truncated_photo_is_refused(draft, office, tmp_path):
-    from PIL import Image as PILImage
-
-    path = tmp_path / "whole.jpg"
-    PILImage.effect_noise((400, 300), 60).convert("RGB").save(path, "JPEG")
-    with pytest.raises(MediaRejected):
-        add(draft, office, "cut.jpg", path.read_bytes()[: path.stat().st_size // 2])
-
-
-def test_an_animated_image_is_refused(draft, office):
-    frames = [Image.new("RGB", (20, 20), colour) for colour in ("red", "blue")]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
-    with pytest.raises(MediaRejected, match="Animated"):
-        add(draft, office, "wave.gif", buffer.getvalue())
 
 
 def test_an_iphone_heic_photo_is_accepted(draft, office):

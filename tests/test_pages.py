@@ -221,3 +221,24 @@ def test_history_written_by_no_person_is_shown_as_the_system(client, office, fac
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert "Held after a consent change" in page and "the system" in page
+
+
+def test_a_bad_upload_on_the_draft_page_says_which_file_and_why_and_the_draft_stays(client, office, facebook):
+    import html
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.bad_files import bomb_png
+
+    draft = link_draft(office, facebook)
+    client.force_login(office)
+    response = client.post(
+        f"/drafts/{draft.pk}/media/",
+        {"file": SimpleUploadedFile("bomb.png", bomb_png()), "source": "Mrs Patel, school camera", "rights": "school", "alt_text": ""},
+        follow=True,
+    )
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == f"/drafts/{draft.pk}/"
+    assert "'bomb.png' declares far more pixels" in page and "decompression bomb" in page
+    draft.refresh_from_db()
+    assert draft.status == "draft" and not draft.media.exists()
