@@ -4,11 +4,15 @@ A person's decision (who a face is, or that it is blurred) is recorded with thei
 is part of the approved content: it is in the content hash, so changing it voids an approval.
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from moderation.models import AuditEntry, Draft, MediaFace, MediaFile
+
+logger = logging.getLogger(__name__)
 
 # Who may decide what, and when: the author fixes their draft while it is theirs; the
 # approver reviews it while it waits for approval.
@@ -38,6 +42,28 @@ def find_faces(media: MediaFile) -> None:
         media.detection_error = ""
         media.faces_found_at = timezone.now()
         media.save(update_fields=["detection_error", "faces_found_at"])
+    match_faces(media, image)
+
+
+def match_faces(media: MediaFile, image=None, faces=None) -> None:
+    """Match faces against the register as it is now, so that the author sees at once who is
+    who. Only a preview: the gate matches again at every check, and fails closed on its own."""
+    from consent import faces as engine
+
+    faces = list(faces if faces is not None else media.faces.all())
+    if not faces:
+        return
+    try:
+        image = image if image is not None else engine.load_image(media.path)
+        register = engine.Register.load(media.draft.channel.kind)
+        found = engine.match(image, [f.box for f in faces], media.draft.channel.kind, register)
+    except Exception:  # the page then says the faces are not checked yet; the gate says why
+        logger.warning("Faces in media %s could not be matched for the preview", media.pk, exc_info=True)
+        return
+    for face, result in zip(faces, found):
+        MediaFace.objects.filter(pk=face.pk).update(
+            auto_status=result.status, auto_pupil=result.pupil, auto_distance=result.distance
+        )
 
 
 def _check_may_decide(draft: Draft, user, *, approver_only=False):
@@ -103,6 +129,7 @@ def mark(media: MediaFile, box, by) -> MediaFace:
             media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by
         )
         _audit(media, by, "faces.marked", f"A face detection missed was marked in '{media.original_name}'", face=face.pk, box=[top, right, bottom, left])
+    match_faces(media, faces=[face])
     return face
 
 

@@ -215,7 +215,7 @@ def remove_media(request, pk, media_id):
 
 
 FACE_LABELS = {
-    "consented": "Consent", "confirmed": "Consent, confirmed", "uncertain": "Uncertain",
+    "consented": "Consented", "confirmed": "Confirmed, consented", "uncertain": "Uncertain",
     "no-consent": "No consent", "unknown": "Unknown", "blurred": "Blurred",
 }
 
@@ -235,7 +235,7 @@ def _face_rows(draft, media):
         match = SimpleNamespace(status=face.auto_status, pupil=face.auto_pupil, distance=face.auto_distance) if face.auto_status else None
         status, why = face_status(item, match, draft.channel.kind)
         if match is None and status == "unknown":
-            why = "not checked against the register yet: submit the draft to check it"
+            why = "not yet checked against the register: the checks will match it when the draft is submitted"
         rows.append({"face": face, "status": status, "label": FACE_LABELS[status], "why": why,
                      "width": face.right - face.left, "height": face.bottom - face.top})
     return rows

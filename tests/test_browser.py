@@ -2,7 +2,8 @@
 
 Drives Debian's chromium through chromedriver (Selenium) against pytest-django's live server.
 Every step goes through the pages a person would use: the fixtures only create the users and
-the channel record. A screenshot of each step is kept in test-results/screenshots/.
+the channel record (and, for the photo, the consent register). A screenshot of each step is
+kept in test-results/screenshots/.
 
     env -u DATABASE_URL uv run --frozen pytest tests/test_browser.py -x -q
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
-from moderation import roles
+from moderation import roles, services
 from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.gates.clear_objective import gate as clear_objective_gate
@@ -87,14 +88,15 @@ def chromium(tmp_path):
 class Visit:
     """A person at the browser: open pages, click, wait for the next page, keep screenshots."""
 
-    def __init__(self, driver, base_url):
+    def __init__(self, driver, base_url, folder=""):
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver, self.base_url = driver, base_url
         self.wait = WebDriverWait(driver, WAIT_SECONDS)
         self.shots = 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SCREENSHOTS.glob("*.png"):
+        self.folder = SCREENSHOTS / folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):
             old.unlink()
 
     # --- finding things -------------------------------------------------------------------
@@ -185,7 +187,7 @@ class Visit:
     def screenshot(self, name):
         """The whole page, not just the window, as test-results/screenshots/NN-name.png."""
         self.shots += 1
-        target = SCREENSHOTS / f"{self.shots:02d}-{name}.png"
+        target = self.folder / f"{self.shots:02d}-{name}.png"
         width, height = self.driver.execute_script(
             "const e = document.documentElement;"
             "return [Math.max(e.scrollWidth, e.clientWidth), Math.max(e.scrollHeight, e.clientHeight)];"
@@ -373,3 +375,96 @@ def _walk_through(browser, live_server, head, approver):
     visit.open("/mirror/feed/")
     assert LINK in browser.page_source
     visit.screenshot("mirror-feed")
+
+
+def test_photo_review_faces_boxed_blurred_marked_and_identified_by_hand(live_server, head, approver, tmp_path):
+    with chromium(tmp_path) as browser:
+        _photo_review(browser, live_server, head, approver)
+
+
+def _photo_review(browser, live_server, head, approver):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from consent import faces
+    from tests.test_image_consent import TESTDATA, pupil
+
+    office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel")
+    channel = complete_channel(head, authors=[office])
+    # Barry is enrolled, with consent for Facebook; Joe is enrolled, without; Alex is not
+    # enrolled, with consent.
+    pupil("obama"), pupil("biden"), pupil("alex_lacamoire", enrol=False)
+    draft = services.create_draft(
+        office, channel, text="", link=LINK, objective="community", intended_outcome=OUTCOME,
+    )
+    draft_path = f"/drafts/{draft.pk}/"
+    visit = Visit(browser, live_server.url, folder="photo-review")
+
+    # 1. The author adds a photo from the draft page; every face is boxed and given a status.
+    visit.log_in("office")
+    visit.open(draft_path)
+    visit.find("input[name=file]").send_keys(str(TESTDATA / "posts" / "two_people.jpg"))
+    visit.find("input[name=source]").send_keys("Mrs Patel, school camera, assembly")
+    visit.find("select[name=rights] option[value=school]").click()
+    visit.find("input[name=alt_text]").send_keys("Two visitors at the assembly")
+    visit.click(visit.button("Upload"))
+    assert "'two_people.jpg' added." in visit.text(".messages"), visit.text(".messages")
+    assert len(visit.all("figure.faces rect.facebox")) == 2
+    rows = {row.text.split("\n")[0]: row for row in visit.all("table.face-table tr[data-face]")}
+    assert len(rows) == 2
+    statuses = sorted(row.find_element("css selector", ".status").text for row in rows.values())
+    assert statuses == ["Consented", "No consent"], statuses
+    barry = next(r for r in rows.values() if "Barry Obama" in r.text)
+    joe = next(r for r in rows.values() if "Joe Biden" in r.text)
+    assert "with written consent" in barry.text and "no current written consent for Facebook" in joe.text
+    visit.screenshot("photo-faces-found")
+
+    # 2. Joe has no consent: the author blurs his face.
+    joe_id = joe.get_attribute("data-face")
+    visit.click(joe.find_element("xpath", ".//button[normalize-space()='Blur this face']"))
+    joe = visit.find(f"tr[data-face='{joe_id}']")
+    assert "Blurred" in joe.text, joe.text
+
+    # 3. A face detection missed (say, in the corner): the author drags a box on the photo.
+    photo = visit.find("figure.faces svg")
+    width = photo.size["width"]
+    ActionChains(browser).move_to_element_with_offset(photo, -width // 2 + 10, -photo.size["height"] // 2 + 10) \
+        .click_and_hold().move_by_offset(40, 40).release().perform()
+    filled = {name: visit.find(f"form.mark-face input[name={name}]").get_attribute("value") for name in ("top", "right", "bottom", "left")}
+    assert all(v.isdigit() for v in filled.values()) and int(filled["right"]) > int(filled["left"]), filled
+    visit.screenshot("photo-face-drawn")
+    visit.click(visit.button("Mark a missed face"))
+    assert len(visit.all("figure.faces rect.facebox")) == 3
+    marked = next(r for r in visit.all("table.face-table tr[data-face]") if "marked by Sam Patel" in r.text)
+    assert "Unknown" in marked.text
+
+    # 4. Submitted: the marked face is for the reviewing colleague to identify.
+    visit.click(visit.button("Submit for checking and approval"))
+    assert visit.status() == "Awaiting approval", visit.text(".messages")
+    consent_row = visit.find('tr[data-gate="image-consent"]')
+    assert "must say who each of these is" in consent_row.text
+    visit.screenshot("photo-submitted")
+
+    # 5. The approver says who the marked face is: Alex, not enrolled, whose written consent decides.
+    visit.log_out()
+    visit.log_in("approver")
+    visit.open(draft_path)
+    marked = next(r for r in visit.all("table.face-table tr[data-face]") if "marked by Sam Patel" in r.text)
+    marked.find_element("css selector", "select[name=upn] option[value='A100000000003']").click()
+    visit.click(marked.find_element("xpath", ".//button[normalize-space()='Confirm']"))
+    marked = next(r for r in visit.all("table.face-table tr[data-face]") if "marked by Sam Patel" in r.text)
+    assert "Confirmed" in marked.text and "identified by Jo Okafor" in marked.text, marked.text
+    visit.screenshot("photo-identified-by-hand")
+
+    # 6. Approved and published: the published copy shows Barry, and Joe's face is pixelated.
+    for box in visit.all("#review input[type=checkbox]"):
+        box.click()
+    visit.click(visit.button("Approve", within="*[@id='review']"))
+    assert visit.status() == "Approved", visit.text(".messages")
+    visit.click(visit.button("Publish now"))
+    assert visit.status() == "Published", visit.text(".messages")
+    assert visit.find('tr[data-gate="image-consent"] .status').text == "Passed"
+    visit.screenshot("photo-published")
+    [copy] = PublishedPost.objects.get(draft=draft).media.all()
+    published = faces.load_image(copy.path)
+    assert len(faces.detect(published)) == 1
+    assert faces.metadata_names(copy.path) == []
