@@ -33,8 +33,9 @@ test: .venv/.synced
 		echo "PostgreSQL did not answer on 127.0.0.1:5432 (or at DATABASE_URL): the PostgreSQL run was skipped."; \
 	fi
 
-bench:
+bench: .venv/.synced
 	$(RUN) python manage.py bench
+	$(RUN) python manage.py bench_text
 
 clean:
 	rm -rf .venv test-results

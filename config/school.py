@@ -30,6 +30,13 @@ class School:
     aup_url: str
     # Months a channel's risk assessment stays valid (policy section 7: at least annually).
     risk_assessment_months: int
+    # The school's own postal address, comma-separated: posts may give it (it is not personal data).
+    address: str = ""
+
+    @property
+    def own_address_parts(self) -> tuple[str, ...]:
+        parts = [p.strip() for p in self.address.split(",") if p.strip()]
+        return tuple(parts + ([self.address.strip()] if parts else []))
 
 
 def load() -> School:
@@ -40,4 +47,5 @@ def load() -> School:
         aup_version=os.environ.get("SCHOOL_AUP_VERSION", "2026-1"),
         aup_url=os.environ.get("SCHOOL_AUP_URL", ""),
         risk_assessment_months=12,
+        address=os.environ.get("SCHOOL_ADDRESS", ""),
     )

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import AuditEntry, Draft, MediaFace, MediaFile
+from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,49 @@ def find_faces(media: MediaFile) -> None:
         media.faces_found_at = timezone.now()
         media.save(update_fields=["detection_error", "faces_found_at"])
     match_faces(media, image)
+    read_words(media, image)
+
+
+def read_words(media: MediaFile, image=None) -> None:
+    """Read the words inside a photo and store each line with its box. A failure is recorded:
+    the no-personal-data gate fails closed on a photo whose words were not read."""
+    from consent import faces as engine
+    from moderation import ocr
+
+    if media.kind != MediaFile.Kind.IMAGE:
+        return
+    try:
+        image = image if image is not None else engine.load_image(media.path)
+        lines = ocr.read(image)
+    except Exception as error:
+        media.reading_error = f"The words in this photo could not be read: {error}"[:300]
+        media.words_read_at = None
+        media.save(update_fields=["reading_error", "words_read_at"])
+        return
+    with transaction.atomic():
+        media.words.all().delete()
+        MediaText.objects.bulk_create(
+            MediaText(media=media, top=t, right=r, bottom=b, left=l, text=line.text[:500], confidence=line.confidence)
+            for line in lines
+            for t, r, b, l in [line.box]
+        )
+        media.reading_error = ""
+        media.words_read_at = timezone.now()
+        media.save(update_fields=["reading_error", "words_read_at"])
+
+
+def set_words_blur(words: MediaText, blur: bool, by) -> None:
+    """Blur (or stop blurring) a line of words in the published copy."""
+    _check_may_decide(words.media.draft, by)
+    with transaction.atomic():
+        words.blur = blur
+        words.blur_by = by if blur else None
+        words.save(update_fields=["blur", "blur_by"])
+        _audit(
+            words.media, by, "words.blurred" if blur else "words.unblurred",
+            f"Words “{words.text[:60]}” in '{words.media.original_name}' {'to be blurred' if blur else 'no longer blurred'} in the published copy",
+            words=words.pk,
+        )
 
 
 def match_faces(media: MediaFile, image=None, faces=None) -> None:

@@ -182,6 +182,11 @@ class Draft(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def has_text_to_check(self) -> bool:
+        """Words that respectful-language reads: the text, the title, or a photo's description."""
+        return bool(self.text.strip() or self.title.strip() or self.media.exclude(alt_text="").exists())
+
+    @property
     def is_editable(self):
         return self.status in self.EDITABLE
 
@@ -253,6 +258,9 @@ class MediaFile(models.Model):
     # When detection last ran over these bytes, or why it could not.
     faces_found_at = models.DateTimeField(null=True, blank=True)
     detection_error = models.CharField(max_length=300, blank=True)
+    # When the words inside the photo were read (None: not yet), or why they could not be.
+    words_read_at = models.DateTimeField(null=True, blank=True)
+    reading_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -293,6 +301,31 @@ class MediaFace(models.Model):
 
     class Meta:
         ordering = ["left", "top", "id"]
+
+    @property
+    def box(self):
+        return (self.top, self.right, self.bottom, self.left)
+
+
+class MediaText(models.Model):
+    """A line of words read inside a photo (a certificate, a name label, a whiteboard).
+
+    Words that carry personal data are blurred in the published copy, like a face; whether
+    they are is a person's decision and part of the approved content.
+    """
+
+    media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="words")
+    top = models.PositiveIntegerField()
+    right = models.PositiveIntegerField()
+    bottom = models.PositiveIntegerField()
+    left = models.PositiveIntegerField()
+    text = models.CharField(max_length=500)
+    confidence = models.FloatField()
+    blur = models.BooleanField(default=False)
+    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["top", "left", "id"]
 
     @property
     def box(self):
@@ -453,3 +486,26 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit entries cannot be deleted.")
+
+
+class LanguageReview(models.Model):
+    """The reviewing colleague's judgement of one sentence flagged by `respectful-language`.
+
+    A false alarm is confirmed in words (why it is not abusive); a sentence judged abusive
+    stops the draft from being approved until it is changed.
+    """
+
+    class Verdict(models.TextChoices):
+        FALSE_ALARM = "false-alarm", "A false alarm"
+        ABUSIVE = "abusive", "Abusive"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="language_reviews")
+    where = models.CharField(max_length=300)
+    sentence = models.TextField()
+    verdict = models.CharField(max_length=12, choices=Verdict.choices)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["draft", "where", "sentence"], name="one_review_per_flag")]

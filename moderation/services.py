@@ -21,7 +21,7 @@ from connectors import base as connectors
 from moderation import attestations as attestation_text
 from moderation import face_review, imaging
 from moderation.gates import PIPELINE
-from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem
+from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, WordsItem
 from moderation.media import MediaRejected, sha256_of, store_upload
 from moderation.models import (
     Approval,
@@ -214,7 +214,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
     checked and turned into the published copy, so the bytes checked are the bytes sent.
     """
     items = []
-    for media in draft.media.prefetch_related("faces__identified_by"):
+    for media in draft.media.prefetch_related("faces__identified_by", "words"):
         path = media.path
         try:
             if copy_to is not None:
@@ -239,6 +239,8 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             content_type=media.content_type, original_name=media.original_name, alt_text=media.alt_text,
             source=media.source, rights=media.rights, media_id=media.pk, faces=faces,
             faces_found=media.faces_found_at is not None, detection_error=media.detection_error,
+            words=tuple(WordsItem(id=w.pk, box=w.box, text=w.text, blur=w.blur) for w in media.words.all()),
+            words_read=media.words_read_at is not None, reading_error=media.reading_error,
         ))
     content = Content(
         draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
@@ -259,7 +261,8 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
         destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.jpg"
         try:
             image = engine.load_image(item.source_path)
-            imaging.write_published_copy(image, [f.box for f in item.faces if f.blur], destination)
+            blurred = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
+            imaging.write_published_copy(image, blurred, destination)
         except Exception as error:
             raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
         derived.append(replace(item, path=destination, content_type="image/jpeg"))
@@ -281,6 +284,7 @@ def content_hash(content: Content) -> str:
                 "faces": sorted(
                     [list(f.box), f.source, f.identified_pupil_id, f.blur] for f in m.faces
                 ),
+                "words_blurred": sorted(list(w.box) for w in m.words if w.blur),
             }
             for m in content.media
         ],

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import face_review, services
+from moderation import face_review, language_review, services
+from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
     ChannelForm,
@@ -27,7 +28,7 @@ from moderation.forms import (
 )
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
-from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, PublishedPost
+from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, MediaText, PublishedPost
 
 
 def aup_required(view):
@@ -139,15 +140,19 @@ def draft_detail(request, pk):
     user = request.user
     run = services.latest_run(draft)
     approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
-    media = list(draft.media.all())
+    media = list(draft.media.prefetch_related("words"))
+    names = personal_data.Names.from_register() if any(m.kind == "image" for m in media) else None
     for m in media:
         m.face_rows = _face_rows(draft, m) if m.kind == "image" else []
+        m.word_rows = _word_rows(m, names) if m.kind == "image" else []
         m.label_size = max(12, (m.width or 400) // 35)
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
     context = {
         "media": media,
         "can_decide_faces": is_reviewing or (user.pk == draft.author_id and draft.is_editable),
         "can_identify_faces": is_reviewing,
+        "language_flags": language_review.flags_with_reviews(draft) if draft.has_text_to_check else [],
+        "can_judge_language": is_reviewing,
         "pupils": _pupils_for_identification() if is_reviewing else [],
         "draft": draft,
         "run": run,
@@ -241,6 +246,15 @@ def _face_rows(draft, media):
     return rows
 
 
+def _word_rows(media, names):
+    """Each line of words read in the photo, with the personal data in it."""
+    allowed = settings.SCHOOL.own_address_parts
+    return [
+        {"words": w, "findings": personal_data.find(w.text, "picture", names, allowed)}
+        for w in media.words.all()
+    ]
+
+
 def _pupils_for_identification():
     from consent.models import Pupil
 
@@ -267,6 +281,28 @@ def media_preview(request, pk, media_id):
 
 def _face(draft, face_id):
     return get_object_or_404(MediaFace.objects.select_related("media__draft"), pk=face_id, media__draft=draft)
+
+
+@require_POST
+def words_blur(request, pk, words_id):
+    draft = _visible_draft(request, pk)
+    words = get_object_or_404(MediaText.objects.select_related("media__draft"), pk=words_id, media__draft=draft)
+    blur = request.POST.get("blur") == "yes"
+    return _act(request, draft, lambda: face_review.set_words_blur(words, blur, request.user),
+                "The words will be blurred in the published copy." if blur else "The words will not be blurred.")
+
+
+@require_POST
+def language_judge(request, pk):
+    draft = _visible_draft(request, pk)
+    return _act(
+        request, draft,
+        lambda: language_review.review(
+            draft, request.user, where=request.POST.get("where", ""), sentence=request.POST.get("sentence", ""),
+            verdict=request.POST.get("verdict", ""), reason=request.POST.get("reason", ""),
+        ),
+        "Your judgement of the flagged words is recorded.",
+    )
 
 
 @require_POST

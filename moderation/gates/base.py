@@ -39,6 +39,16 @@ class FaceItem:
 
 
 @dataclass(frozen=True)
+class WordsItem:
+    """A line of words read inside a photo, and whether a person chose to blur it."""
+
+    id: int
+    box: tuple[int, int, int, int]
+    text: str
+    blur: bool
+
+
+@dataclass(frozen=True)
 class MediaItem:
     position: int
     kind: str
@@ -56,6 +66,9 @@ class MediaItem:
     faces: tuple[FaceItem, ...] = ()
     faces_found: bool = False
     detection_error: str = ""
+    words: tuple[WordsItem, ...] = ()
+    words_read: bool = False
+    reading_error: str = ""
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class Command(BaseCommand):
         self.register_and_photo(users, facebook)
 
         sports = services.create_draft(
-            office, facebook, text="What a sports day! Thank you to every family who came to cheer.",
+            office, facebook, text="What a sports day! Thank you to every family who came to cheer. Well done to Barry Obama, winner of the sack race.",
             objective="community", intended_outcome="Thank families for coming to sports day.",
             publish_at=timezone.now() + datetime.timedelta(days=2),
         )

@@ -1,0 +1,50 @@
+"""The reviewing colleague's judgement of the sentences `respectful-language` flags.
+
+Each flag is confirmed as a false alarm, with the reason in words, or judged abusive (then the
+draft cannot be approved until its author changes the words). Every judgement is an audit entry.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from moderation.models import AuditEntry, Draft, LanguageReview
+
+# A reason is a sentence, not a tick: "ok" does not say why a flag is a false alarm.
+MIN_REASON_WORDS = 3
+
+
+def flags_with_reviews(draft: Draft):
+    """[(finding, review or None)] for the draft's words as they are now."""
+    from moderation import services
+    from moderation.gates.respectful_language import flags
+
+    reviews = {(r.where, r.sentence): r for r in draft.language_reviews.select_related("decided_by")}
+    return [(flag, reviews.get((flag.where, flag.text))) for flag in flags(services.freeze(draft))]
+
+
+def review(draft: Draft, by, *, where: str, sentence: str, verdict: str, reason: str = "") -> LanguageReview:
+    from moderation import services
+
+    if draft.status != Draft.Status.AWAITING_APPROVAL:
+        raise ValidationError("Flags are judged while the draft awaits approval.")
+    if not services.can_approve(draft, by):
+        raise PermissionDenied("Only a colleague reviewing the draft, not its author, can judge a flag.")
+    if verdict not in LanguageReview.Verdict.values:
+        raise ValidationError("Say whether the flag is a false alarm or abusive.")
+    reason = " ".join(reason.split())
+    if verdict == LanguageReview.Verdict.FALSE_ALARM and len(reason.split()) < MIN_REASON_WORDS:
+        raise ValidationError("Say in words why this is a false alarm (for example: 'Dick Whittington is the pantomime's title').")
+    if not any(flag.where == where and flag.text == sentence for flag, _ in flags_with_reviews(draft)):
+        raise ValidationError("That sentence is not flagged in the draft as it is now.")
+    with transaction.atomic():
+        judged, _ = LanguageReview.objects.update_or_create(
+            draft=draft, where=where, sentence=sentence,
+            defaults={"verdict": verdict, "reason": reason, "decided_by": by},
+        )
+        AuditEntry.objects.create(
+            actor=by, action="language.reviewed", draft=draft, channel_id=draft.channel_id,
+            summary=f"Flagged words “{sentence[:80]}” ({where}) judged {judged.get_verdict_display().lower()}"
+            + (f": {reason}" if reason else ""),
+            data={"where": where, "sentence": sentence, "verdict": verdict, "reason": reason},
+        )
+    return judged

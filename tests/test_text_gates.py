@@ -1,0 +1,346 @@
+"""The text gates: no pupil's full name or other personal data in the words or in the pictures,
+and language a person must judge before approving."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from PIL import Image, ImageDraw, ImageFont
+
+from consent import faces
+from consent.models import Pupil
+from moderation import face_review, language, language_review, ocr, personal_data, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import LanguageReview
+from tests.conftest import link_draft
+
+TEXT_DRAFT = {"link": ""}
+
+
+@pytest.fixture
+def register(db):
+    Pupil.objects.create(upn="A100000000001", legal_forename="Ava", legal_surname="Smith", year_group="Year 3")
+    Pupil.objects.create(upn="A100000000002", legal_forename="Zoë", legal_surname="Brontë", year_group="Year 4")
+    Pupil.objects.create(upn="A100000000003", legal_forename="Thomas", preferred_forename="Tom", legal_surname="O'Brien", year_group="Year 6")
+    Pupil.objects.create(upn="A100000000004", legal_forename="Ruby", legal_surname="Okoro", year_group="Year 6", on_roll=False)
+
+
+def found(text, where="text"):
+    names = personal_data.Names.from_register()
+    return [(f.kind, f.text) for f in personal_data.find(text, where, names)]
+
+
+# --- Full names --------------------------------------------------------------------------------
+
+
+def test_a_forename_on_its_own_is_allowed(register):
+    assert found("Well done, Ava! A great week for Tom and Zoë.") == []
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Well done Ava Smith!", "Ava Smith"),
+    ("AVA SMITH won the spelling bee", "AVA SMITH"),
+    ("well done ava smith", "ava smith"),
+    ("Certificate for Ava\nSmith", "Ava\nSmith"),
+    ("Zoe Bronte read her poem", "Zoe Bronte"),
+    ("Zoë Brontë read her poem", "Zoë Brontë"),
+    ("Ava Smith's painting won", "Ava Smith's"),
+    ("Ava Smith’s painting won", "Ava Smith’s"),
+    ("Tom O’Brien scored twice", "Tom O’Brien"),
+    ("Thomas O'Brien scored twice", "Thomas O'Brien"),
+    ("SMITH, Ava (Year 3)", "SMITH, Ava"),
+    ("Ava Grace Smith sang", "Ava Grace Smith"),
+    ("Ruby Okoro, who left in July, visited", "Ruby Okoro"),
+])
+def test_a_pupils_full_name_fails_in_any_form(register, text, name):
+    assert found(text) == [("full-name", name)]
+
+
+def test_the_name_of_a_member_of_staff_is_allowed(register, office):
+    assert found("Thank you to Mrs Ava Smith and to Sam Patel for the trip.") == []
+
+
+def test_a_forename_and_an_unrelated_surname_apart_are_not_a_name(register):
+    assert found("Ava met Mr Smith. Ava. Smith Street is closed.") == []
+
+
+# --- Other personal data ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, kind, what", [
+    ("Call the office on 01632 960123.", "phone", "01632 960123"),
+    ("Mobile: 07911 123456", "phone", "07911 123456"),
+    ("From abroad ring +44 20 7946 0958", "phone", "+44 20 7946 0958"),
+    ("Our partner school: +1 202-555-0143", "phone", "+1 202-555-0143"),
+    ("Email ava.smith@example.com for tickets", "email", "ava.smith@example.com"),
+    ("We are at CT1 2AB", "postcode", "CT1 2AB"),
+    ("the party is at sw1a 1aa", "postcode", "sw1a 1aa"),
+    ("Drop it at 12 Acacia Avenue please", "address", "12 Acacia Avenue"),
+    ("Flat 3, 45a High Street", "address", "45a High Street"),
+    ("Ava was born on 3 May 2016", "date-of-birth", "born on 3 May 2016"),
+    ("DOB: 03/05/2016", "date-of-birth", "DOB: 03/05/2016"),
+    ("her birthday is 4th July", "date-of-birth", "birthday is 4th July"),
+])
+def test_phone_email_postcode_address_and_date_of_birth_fail(register, text, kind, what):
+    assert found(text) == [(kind, what)]
+
+
+@pytest.mark.parametrize("text", [
+    "Year 6 results for 2026: 25/11/2026",
+    "Class of 2026 raised £1,200 in room 101",
+    "3 lovely days at the park",
+    "Sports day is on 4 July at 1.30pm",
+    "Ref 2026/1234 and 350 pupils",
+])
+def test_ordinary_school_news_is_not_personal_data(register, text):
+    assert found(text) == []
+
+
+def test_the_schools_own_address_is_allowed(register, settings):
+    settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "address": "1 School Lane, Aycliffe, CT1 2AB"})
+    names = personal_data.Names.from_register()
+    text = "Come to 1 School Lane, CT1 2AB, or write to 12 Acacia Avenue, CT2 3DE."
+    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, settings.SCHOOL.own_address_parts)]
+    assert kinds == [("postcode", "CT2 3DE"), ("address", "12 Acacia Avenue")]
+
+
+# --- Respectful language -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Year 5 loved their trip to Scunthorpe.",
+    "Congratulations to the team on the win at Penistone.",
+    "Our pantomime this year is Dick Whittington: tickets on sale now!",
+    "The Year 6 class completed their assessment today.",
+    "We had a lovely sports day, thank you to all parents.",
+])
+def test_place_names_pantomimes_and_school_words_are_not_flagged(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text", [
+    "This teacher is a useless idiot and should be sacked.",
+    "You stupid little shit.",
+    "What a fucking brilliant day!",
+    "Shut up, nobody likes you, loser.",
+    "I will find you and hurt you.",
+    "Mr Brown is a thief who stole from the school fund.",
+])
+def test_threatening_hurtful_profane_or_defamatory_sentences_are_flagged(text):
+    [flag] = language.flags(text, "text")
+    assert flag.gate == "respectful-language" and flag.kind == "language" and flag.text == text
+
+
+def test_the_allow_list_is_configuration(settings):
+    assert language.flags("Tickets for Dick Whittington.", "text") == []
+    settings.LANGUAGE_ALLOW = ()
+    assert len(language.flags("Tickets for Dick Whittington.", "text")) == 1
+
+
+# --- The gates on a draft --------------------------------------------------------------------
+
+
+def gate(run, gate_id):
+    return run.results.get(gate_id=gate_id)
+
+
+def test_a_full_name_in_the_text_fails_and_says_what_and_where(register, office, facebook):
+    draft = link_draft(office, facebook, text="Congratulations to Ava Smith on her certificate!")
+    run = services.submit(draft, office)
+    result = gate(run, "no-personal-data")
+    assert result.status == "fail"
+    assert "a pupil's full name" in result.message and "“Ava Smith”" in result.message and "(text)" in result.message
+    draft.refresh_from_db()
+    assert draft.status == "returned"
+
+
+def test_a_forename_only_post_passes_the_text_gates(register, office, facebook):
+    run = services.submit(link_draft(office, facebook, text="Well done, Ava! A super week."), office)
+    assert gate(run, "no-personal-data").status == "pass"
+    assert gate(run, "respectful-language").status == "pass"
+    assert run.passed
+
+
+def test_a_youtube_title_is_checked(register, office, youtube):
+    draft = link_draft(office, youtube, link="", text="Our concert", title="Tom O'Brien plays the cello")
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail" and "(title)" in result.message
+
+
+def certificate(name_line="Awarded to Ava Smith") -> bytes:
+    image = Image.new("RGB", (1400, 900), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((150, 120), "Certificate of Achievement", font=ImageFont.load_default(size=72), fill="black")
+    draw.text((250, 400), name_line, font=ImageFont.load_default(size=72), fill="navy")
+    draw.text((250, 650), "for excellent reading", font=ImageFont.load_default(size=44), fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def add_picture(draft, office, data, name="certificate.png", alt="A reading certificate"):
+    return services.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school scanner", rights="school", alt_text=alt)
+
+
+def test_the_words_inside_a_photo_are_read_when_it_is_added(register, office, facebook):
+    media = add_picture(link_draft(office, facebook), office, certificate())
+    assert media.words_read_at is not None and media.reading_error == ""
+    lines = [w.text for w in media.words.all()]
+    assert any("Ava Smith" in line for line in lines), lines
+
+
+def test_a_name_inside_a_photo_fails_until_those_words_are_blurred(register, office, approver, facebook):
+    draft = link_draft(office, facebook)
+    media = add_picture(draft, office, certificate())
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail"
+    assert "'certificate.png', in the picture" in result.message and "Ava Smith" in result.message
+
+    draft.refresh_from_db()
+    line = next(w for w in media.words.all() if "Ava Smith" in w.text)
+    face_review.set_words_blur(line, True, office)
+    run = services.submit(draft, office)
+    assert gate(run, "no-personal-data").status == "pass", gate(run, "no-personal-data").message
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+    [copy] = post.media.all()
+    published = ocr.read(faces.load_image(copy.path))
+    assert not any("Smith" in line.text for line in published), [line.text for line in published]
+    assert any("Certificate" in line.text for line in published)
+
+
+def test_personal_data_in_a_photos_description_fails(register, office, facebook):
+    draft = link_draft(office, facebook)
+    add_picture(draft, office, certificate("Reading award"), alt="Zoë Brontë with her award")
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail" and "the description of 'certificate.png'" in result.message
+
+
+def test_a_photo_whose_words_cannot_be_read_fails_closed_and_says_why(register, office, facebook, monkeypatch):
+    def broken(image):
+        raise RuntimeError("the OCR model could not be loaded")
+
+    monkeypatch.setattr(ocr, "read", broken)
+    draft = link_draft(office, facebook)
+    media = add_picture(draft, office, certificate())
+    assert media.words_read_at is None and "could not be loaded" in media.reading_error
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail" and "could not be read" in result.message
+
+
+# --- Judging flagged language ------------------------------------------------------------------
+
+
+@pytest.fixture
+def flagged(office, facebook):
+    draft = link_draft(office, facebook, text="Our pantomime is Dick Whittington. Kill it on stage tonight, Year 4!")
+    run = services.submit(draft, office)
+    assert gate(run, "respectful-language").status == "waiting"
+    draft.refresh_from_db()
+    assert draft.status == "awaiting_approval"
+    return draft
+
+
+def test_a_flagged_draft_cannot_be_approved_until_each_flag_is_judged(flagged, approver):
+    with pytest.raises(ValidationError, match="respectful-language"):
+        services.approve(flagged, approver, dict(ATTESTATIONS))
+
+
+def test_a_false_alarm_is_confirmed_in_words_and_then_the_draft_can_be_approved(flagged, approver):
+    [(flag, _)] = language_review.flags_with_reviews(flagged)
+    with pytest.raises(ValidationError, match="in words"):
+        language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm", reason="fine")
+    language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm",
+                           reason="'Kill it' means perform brilliantly")
+    services.approve(flagged, approver, dict(ATTESTATIONS))
+    flagged.refresh_from_db()
+    assert flagged.status == "approved"
+    assert flagged.audit_entries.filter(action="language.reviewed").exists()
+
+
+def test_a_draft_judged_abusive_cannot_be_approved(flagged, approver):
+    [(flag, _)] = language_review.flags_with_reviews(flagged)
+    language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="abusive")
+    with pytest.raises(ValidationError, match="judged abusive"):
+        services.approve(flagged, approver, dict(ATTESTATIONS))
+    assert LanguageReview.objects.get().verdict == "abusive"
+
+
+def test_the_author_cannot_judge_their_own_flags(flagged, office):
+    [(flag, _)] = language_review.flags_with_reviews(flagged)
+    with pytest.raises(PermissionDenied):
+        language_review.review(flagged, office, where=flag.where, sentence=flag.text, verdict="false-alarm",
+                               reason="it is only theatre slang")
+
+
+def test_the_reviewer_judges_flags_on_the_draft_page(flagged, approver, client):
+    client.force_login(approver)
+    page = client.get(f"/drafts/{flagged.pk}/").content.decode()
+    assert "Words for a person to judge" in page and "Kill it on stage tonight" in page
+    [(flag, _)] = language_review.flags_with_reviews(flagged)
+    client.post(f"/drafts/{flagged.pk}/language/", {
+        "where": flag.where, "sentence": flag.text, "verdict": "false-alarm", "reason": "theatre slang for performing well",
+    })
+    assert LanguageReview.objects.get().reason == "theatre slang for performing well"
+
+
+# --- check_text ----------------------------------------------------------------------------------
+
+
+def check_text(*args, stdin=None, monkeypatch=None):
+    out = io.StringIO()
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        call_command("check_text", *args, stdout=out)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    return code, out.getvalue()
+
+
+def test_check_text_passes_with_exit_0_and_the_exact_json_shape(register):
+    code, out = check_text("--json", "Well done, Ava! Lovely sports day.")
+    assert code == 0 and out.count("\n") <= 1
+    assert json.loads(out) == {"verdict": "pass", "findings": []}
+
+
+def test_check_text_fails_on_personal_data_with_each_finding(register):
+    code, out = check_text("--json", "--channel", "youtube", "--title", "Ava Smith sings", "Call 07911 123456")
+    report = json.loads(out)
+    assert code == 1 and report["verdict"] == "fail"
+    assert report["findings"] == [
+        {"gate": "no-personal-data", "kind": "phone", "text": "07911 123456", "where": "text"},
+        {"gate": "no-personal-data", "kind": "full-name", "text": "Ava Smith", "where": "title"},
+    ]
+
+
+def test_check_text_asks_for_review_when_only_language_is_flagged(register):
+    code, out = check_text("--json", "You stupid little shit.")
+    report = json.loads(out)
+    assert code == 1 and report["verdict"] == "review"
+    assert report["findings"] == [{"gate": "respectful-language", "kind": "language", "text": "You stupid little shit.", "where": "text"}]
+
+
+def test_check_text_reads_standard_input_for_a_dash(register, monkeypatch):
+    code, out = check_text("--json", "-", stdin="Email ava@example.com\n", monkeypatch=monkeypatch)
+    assert code == 1 and json.loads(out)["findings"][0]["kind"] == "email"
+
+
+def test_check_text_usage_errors_exit_2(tmp_path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("DATABASE_URL", None)
+    for args in (["--channel", "twitter", "hello"], [], ["--bogus", "hello"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check_text", *args], cwd=django_settings.BASE_DIR, env=env,
+            capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
