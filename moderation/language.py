@@ -51,11 +51,13 @@ def _scorer():
         return _predict
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# A sentence ends at . ! or ? followed by a space, or at a line break: not at the dots of an
+# email address, a web address or "1.30pm".
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text or "") if s.strip()]
+    return [s.strip() for s in _SENTENCE_END.split(text or "") if s.strip()]
 
 
 def _mask(sentence: str, allowed) -> str:

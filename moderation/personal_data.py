@@ -26,7 +26,11 @@ class Finding:
     score: float | None = None
 
     def describe(self) -> str:
-        return f"{self.rule}: “{self.text}” ({self.where})"
+        where = self.where
+        if self.box is not None:
+            top, right, bottom, left = self.box
+            where += f", the region from ({left}, {top}) to ({right}, {bottom})"
+        return f"{self.rule}: “{self.text}” ({where})"
 
 
 # --- Folding text so that names match whatever their case, accents and apostrophes -----------

@@ -344,3 +344,49 @@ def test_check_text_usage_errors_exit_2(tmp_path):
         )
         assert result.returncode == 2, (args, result.stderr)
         assert result.stdout == ""
+
+
+def letter_photo() -> bytes:
+    """A photo of a letter home, slightly turned, with the office's number in it."""
+    image = Image.new("RGB", (1600, 1200), (210, 200, 180))
+    page = Image.new("RGB", (1000, 1000), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(["Dear parents and carers,", "The trip to the farm is on Friday.", "Questions? Ring 01632 960123.", "Mrs Patel, School Office"]):
+        draw.text((60, 80 + i * 110), line, font=ImageFont.load_default(size=48), fill="black")
+    image.paste(page.rotate(3, expand=True, fillcolor=(210, 200, 180)), (280, 80))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_phone_number_in_a_photo_of_a_letter_is_found_by_ocr(register, office, facebook):
+    draft = link_draft(office, facebook)
+    add_picture(draft, office, letter_photo(), name="letter.jpg", alt="Our letter about the farm trip")
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail"
+    assert "a phone number" in result.message and "01632 960123" in result.message and "'letter.jpg', in the picture" in result.message
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+def test_an_empty_post_has_nothing_to_find(register):
+    assert found("") == [] and found("   \n ") == []
+    assert language.flags("", "text") == []
+    code, out = check_text("--json", "")
+    assert code == 0 and json.loads(out) == {"verdict": "pass", "findings": []}
+
+
+def test_a_post_of_60000_characters_is_checked_whole(register):
+    text = ("Year 4 enjoyed a wonderful trip to the seaside and built sandcastles. " * 1000)[:59_990] + " Ava Smith"
+    assert len(text) == 60_000
+    assert found(text) == [("full-name", "Ava Smith")]
+    assert language.flags(text, "text") == []
+
+
+def test_right_to_left_scripts_and_emoji_give_clear_results(register):
+    text = "مرحبا بالعائلات 👋 שלום לכולם 🎉 Well done Ava Smith 🏆! 🤝"
+    assert found(text) == [("full-name", "Ava Smith")]
+    assert language.flags(text, "text") == []
+    code, out = check_text("--json", "مرحبا بالعائلات 👋 שלום 🎉")
+    assert code == 0 and json.loads(out)["verdict"] == "pass"
