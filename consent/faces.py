@@ -9,6 +9,7 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -356,8 +357,27 @@ def process_pool() -> ProcessPoolExecutor | None:
         if _processes is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            _processes = ProcessPoolExecutor(max_workers=count, mp_context=context)
+            _processes = ProcessPoolExecutor(
+                max_workers=count, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
+            )
         return _processes
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: stop when the process that started it has gone (killed, or restarted), rather
+    than go on working through what it was sent."""
+
+    def watch():
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid now belongs to another user's process
+                os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _in_worker(function, *args):

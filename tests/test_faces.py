@@ -227,3 +227,44 @@ def test_the_confidence_bands(distance, second, width, consented, status):
 def test_the_bands_can_be_set_in_settings(settings):
     settings.FACE_MATCH_CONFIDENT = 0.2
     assert faces.classify(0.30, 0.90, 120, True) == "uncertain"
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has stopped: it only waits to be reaped
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_face_workers_stop_when_the_process_that_started_them_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+
+    script = (
+        "import os, time, django; django.setup()\n"
+        "from consent import faces\n"
+        "pool = faces.process_pool()\n"
+        "print(' '.join(str(p) for p in sorted({pool.submit(os.getpid).result() for _ in range(8)})), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert workers and all(_running(p) for p in workers)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    for _ in range(100):  # the workers look for their parent every second
+        if not any(_running(p) for p in workers):
+            break
+        time.sleep(0.2)
+    assert not any(_running(p) for p in workers), workers
