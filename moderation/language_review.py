@@ -15,11 +15,12 @@ MIN_REASON_WORDS = 3
 
 def flags_with_reviews(draft: Draft):
     """[(finding, review or None)] for the draft's words as they are now."""
-    from moderation import services
-    from moderation.gates.respectful_language import flags
+    from moderation.gates.respectful_language import flags_in
 
+    # From the draft's own fields, not its files: a published draft's uploads are gone.
+    descriptions = list(draft.media.values_list("original_name", "alt_text"))
     reviews = {(r.where, r.sentence): r for r in draft.language_reviews.select_related("decided_by")}
-    return [(flag, reviews.get((flag.where, flag.text))) for flag in flags(services.freeze(draft))]
+    return [(flag, reviews.get((flag.where, flag.text))) for flag in flags_in(draft.text, draft.title, descriptions)]
 
 
 def review(draft: Draft, by, *, where: str, sentence: str, verdict: str, reason: str = "") -> LanguageReview:

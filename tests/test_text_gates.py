@@ -390,3 +390,15 @@ def test_right_to_left_scripts_and_emoji_give_clear_results(register):
     assert language.flags(text, "text") == []
     code, out = check_text("--json", "مرحبا بالعائلات 👋 שלום 🎉")
     assert code == 0 and json.loads(out)["verdict"] == "pass"
+
+
+def test_a_published_photo_posts_page_still_shows_after_its_upload_is_deleted(register, office, approver, facebook, client):
+    draft = link_draft(office, facebook, text="Our reading award winners.")
+    add_picture(draft, office, certificate("Reading award"), alt="A reading certificate")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    services.publish(draft, approver)
+    assert not draft.media.get().path.exists()  # the original is deleted once published
+    client.force_login(office)
+    response = client.get(f"/drafts/{draft.pk}/")
+    assert response.status_code == 200 and "Published" in response.content.decode()

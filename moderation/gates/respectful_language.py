@@ -2,11 +2,16 @@ from moderation.gates.base import Gate, failed, passed, waiting
 
 
 def flags(content):
+    return flags_in(content.text, content.title, [(item.original_name, item.alt_text) for item in content.media])
+
+
+def flags_in(text, title, descriptions):
+    """The flags in a post's words; descriptions: [(file name, its description)]."""
     from moderation import language
 
-    found = language.flags(content.text, "text") + language.flags(content.title, "title")
-    for item in content.media:
-        found += language.flags(item.alt_text, f"the description of '{item.original_name}'")
+    found = language.flags(text, "text") + language.flags(title, "title")
+    for name, description in descriptions:
+        found += language.flags(description, f"the description of '{name}'")
     return found
 
 
