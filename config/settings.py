@@ -157,3 +157,7 @@ REGISTER_PROFILES = {
 REGISTER_PROFILES_FILE = os.environ.get("REGISTER_PROFILES_FILE", "")
 REGISTER_UPLOAD_MAX_BYTES = int(os.environ.get("REGISTER_UPLOAD_MAX_BYTES", 2 * 1024 * 1024))
 # --- end of consent register import -----------------------------------------------------
+
+# Uploaded files are analysed (faces found, words read) by `python manage.py run_worker`;
+# "inline" analyses them in the web request instead.
+MEDIA_ANALYSIS = os.environ.get("MEDIA_ANALYSIS", "background")

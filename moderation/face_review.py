@@ -19,14 +19,16 @@ logger = logging.getLogger(__name__)
 REVIEWABLE = {Draft.Status.DRAFT, Draft.Status.RETURNED, Draft.Status.AWAITING_APPROVAL}
 
 
-def find_faces(media: MediaFile) -> None:
-    """Detect the faces in a photo and store their boxes. A failure is recorded, never hidden."""
+def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
+    """Detect the faces in a photo and store their boxes, match them, and read the photo's words.
+    A failure is recorded, never hidden. progress(fraction) is told how far it has gone."""
     from consent import faces as engine
 
     if media.kind != MediaFile.Kind.IMAGE:
         return
     try:
         image = engine.load_image(media.path)
+        progress(0.05)
         boxes = engine.detect(image)
     except Exception as error:  # the gate fails closed on a photo whose faces were not found
         media.detection_error = f"The faces in this photo could not be found: {error}"[:300]
@@ -42,7 +44,9 @@ def find_faces(media: MediaFile) -> None:
         media.detection_error = ""
         media.faces_found_at = timezone.now()
         media.save(update_fields=["detection_error", "faces_found_at"])
+    progress(0.75)
     match_faces(media, image)
+    progress(0.8)
     read_words(media, image)
 
 

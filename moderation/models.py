@@ -262,6 +262,32 @@ class MediaFile(models.Model):
     words_read_at = models.DateTimeField(null=True, blank=True)
     reading_error = models.CharField(max_length=300, blank=True)
 
+    class Analysis(models.TextChoices):
+        QUEUED = "queued", "Waiting to be analysed"
+        RUNNING = "running", "Being analysed"
+        DONE = "done", "Analysed"
+        FAILED = "failed", "Could not be analysed"
+
+    # Finding the faces and reading the words runs in the worker, not in the web request. The
+    # worker claims a file by moving it from queued to running; a running file whose heartbeat
+    # stops (the worker was killed or restarted) is queued again.
+    analysis = models.CharField(max_length=10, choices=Analysis.choices, default=Analysis.QUEUED, db_index=True)
+    analysis_progress = models.FloatField(default=0.0)
+    analysis_started_at = models.DateTimeField(null=True, blank=True)
+    analysis_heartbeat = models.DateTimeField(null=True, blank=True)
+    analysis_error = models.CharField(max_length=300, blank=True)
+    # host:pid of the worker analysing it, so that a worker starting on the same host can tell
+    # that the one before it is gone.
+    analysis_worker = models.CharField(max_length=120, blank=True)
+
+    @property
+    def analysis_seconds_left(self) -> int | None:
+        """A guess from the pace so far; None until there is a pace to go by."""
+        if self.analysis != self.Analysis.RUNNING or not self.analysis_started_at or self.analysis_progress <= 0.02:
+            return None
+        elapsed = (self.analysis_heartbeat - self.analysis_started_at).total_seconds()
+        return max(1, round(elapsed / self.analysis_progress * (1 - self.analysis_progress)))
+
     class Meta:
         ordering = ["position", "id"]
 

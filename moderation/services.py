@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors import base as connectors
+from moderation import analysis, imaging
 from moderation import attestations as attestation_text
-from moderation import face_review, imaging
 from moderation.gates import PIPELINE
 from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, WordsItem
 from moderation.media import MediaRejected, sha256_of, store_upload
@@ -162,7 +162,8 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
     except BaseException:
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise
-    face_review.find_faces(media)
+    analysis.queue(media)
+    media.refresh_from_db()
     return media
 
 
@@ -207,6 +208,17 @@ def withdraw(draft: Draft, by):
 # --- The exact content, and the gates ------------------------------------------------------
 
 
+def analysis_note(media: MediaFile) -> str:
+    """What to say about a file the worker has not finished with ("" once it has)."""
+    if media.analysis == MediaFile.Analysis.DONE:
+        return ""
+    if media.analysis == MediaFile.Analysis.FAILED:
+        return f"'{media.original_name}' could not be analysed ({media.analysis_error}). Remove it and upload it again."
+    if media.analysis == MediaFile.Analysis.RUNNING:
+        return f"'{media.original_name}' is still being analysed ({media.analysis_progress:.0%} done)."
+    return f"'{media.original_name}' is waiting to be analysed."
+
+
 def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
     """Take the draft's content as it is now, hashing every media file's bytes.
 
@@ -241,6 +253,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             faces_found=media.faces_found_at is not None, detection_error=media.detection_error,
             words=tuple(WordsItem(id=w.pk, box=w.box, text=w.text, blur=w.blur) for w in media.words.all()),
             words_read=media.words_read_at is not None, reading_error=media.reading_error,
+            analysis=media.analysis, analysis_note=analysis_note(media),
         ))
     content = Content(
         draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
@@ -357,6 +370,9 @@ def submit(draft: Draft, by) -> GateRun:
     require_aup(by)
     if not draft.is_editable:
         raise ValidationError(f"This draft is {draft.get_status_display().lower()} and cannot be submitted.")
+    waiting_for = [analysis_note(m) for m in draft.media.exclude(analysis=MediaFile.Analysis.DONE)]
+    if waiting_for:
+        raise ValidationError(" ".join(waiting_for) + " Submit the draft once every file has been analysed.")
     run = run_gates(draft, GateRun.Phase.SUBMIT, by)
     if run.passed:
         draft.transition("submit", by=by, data={"gate_run": run.pk})

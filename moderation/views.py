@@ -151,6 +151,7 @@ def draft_detail(request, pk):
         "media": media,
         "can_decide_faces": is_reviewing or (user.pk == draft.author_id and draft.is_editable),
         "can_identify_faces": is_reviewing,
+        "analysing": any(m.analysis in ("queued", "running") for m in media),
         "language_flags": language_review.flags_with_reviews(draft) if draft.has_text_to_check else [],
         "can_judge_language": is_reviewing,
         "pupils": _pupils_for_identification() if is_reviewing else [],

@@ -22,6 +22,9 @@ def data_dir(tmp_path, settings):
     settings.FACE_KEY = Fernet.generate_key().decode()
     # A fast hasher: the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Uploads are analysed at once, in the request, unless a test asks for the worker
+    # (tests/test_analysis.py).
+    settings.MEDIA_ANALYSIS = "inline"
     return tmp_path
 
 

@@ -69,6 +69,13 @@ class MediaItem:
     words: tuple[WordsItem, ...] = ()
     words_read: bool = False
     reading_error: str = ""
+    # Whether the worker has finished with it: "queued", "running", "done" or "failed".
+    analysis: str = "done"
+    analysis_note: str = ""  # what to tell a person while it is not done
+
+    @property
+    def analysed(self) -> bool:
+        return self.analysis == "done"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ class ImageConsent(Gate):
         for item in media:
             if item.kind != "image":
                 continue
+            if not item.analysed:
+                problems.append(item.analysis_note)
+                continue
             if item.detection_error or not item.faces_found:
                 problems.append(f"{item.original_name}: {item.detection_error or 'its faces have not been looked for yet; upload it again'}")
                 continue
