@@ -752,6 +752,8 @@ def check_file(path, channel_kind: str, register: Register, display=None, pool=N
         image = load_image(path, name=display)
         metadata = metadata_names(path)
     except ImageRejected as error:
+        if error.not_an_image:  # perhaps a video
+            return _check_video(path, channel_kind, register, display, str(error))
         return {"file": display, "error": str(error), "faces": [], "metadata": []}
     try:
         found = detect_faces(image, pool=pool)
@@ -765,6 +767,21 @@ def check_file(path, channel_kind: str, register: Register, display=None, pool=N
         for m in matches
     ]
     return {"file": display, "error": None, "faces": faces, "metadata": metadata}
+
+
+def _check_video(path, channel_kind: str, register: Register, display: str, not_a_photo: str) -> dict:
+    from consent import video
+
+    if not video.looks_like_video(path):
+        return {"file": display, "error": not_a_photo, "faces": [], "metadata": []}
+    try:
+        report = video.analyse(path, channel_kind, register, name=display)
+        metadata = video.metadata_names(path)
+    except video.VideoRejected as error:
+        return {"file": display, "error": str(error), "faces": [], "metadata": []}
+    except Exception as error:  # never a crash, never a pass
+        return {"file": display, "error": f"'{display}' could not be checked ({type(error).__name__}: {error}).", "faces": [], "metadata": []}
+    return {"file": display, "error": None, "faces": video.report_faces(report), "metadata": metadata}
 
 
 def verdict(files: list[dict]) -> str:

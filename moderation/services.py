@@ -163,7 +163,11 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise
     analysis.queue(media)
-    media.refresh_from_db()
+    # Only what the analysis wrote: the caller's draft object stays the one media.draft points to.
+    media.refresh_from_db(fields=[
+        "analysis", "analysis_progress", "analysis_error", "analysis_started_at", "analysis_heartbeat",
+        "analysis_worker", "faces_found_at", "detection_error", "words_read_at", "reading_error",
+    ])
     return media
 
 

@@ -1,0 +1,197 @@
+"""Faces in videos: every face track found and identified, and bad videos refused clearly."""
+
+import datetime
+import functools
+import io
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import av
+import pytest
+from django.core.management import call_command
+from PIL import Image
+
+from consent import crypto, faces, video
+from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
+
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
+pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="../shared/testdata is not beside the project")
+
+
+@functools.cache
+def lin_encoding():
+    image = faces.load_image(TESTDATA / "faces" / "enrol" / "lin_manuel_miranda" / "lin-manuel-miranda.png")
+    [box] = faces.detect(image)
+    return faces.encode(image, box)
+
+
+@pytest.fixture
+def lin(db):
+    pupil = Pupil.objects.create(upn="A300000000001", legal_forename="Lin", legal_surname="Miranda", year_group="Year 6")
+    PhotoConsent.objects.create(pupil=pupil, channel_kind="youtube", given=True, given_on=datetime.date(2026, 9, 1), form_reference="Form 7")
+    BiometricConsent.objects.create(pupil=pupil, parent_consent=True, given_on=datetime.date(2026, 9, 1))
+    FaceEncoding.objects.create(pupil=pupil, encrypted=crypto.encrypt_encoding(lin_encoding()), source_sha256="0" * 64)
+    return pupil
+
+
+def write_video(path, frames, rate=10, times=None, codec="mpeg4"):
+    """An MP4 of PIL frames; times (seconds) gives each frame's own time (a variable frame rate)."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_image(image)
+            frame.pts = round((times[i] if times else i / rate) * 1000)
+            frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)
+
+
+def turn_in_display_matrix(path, clockwise=True):
+    """Set the MP4 track's display matrix, as a phone does when it films on its side."""
+    data = bytearray(Path(path).read_bytes())
+    i = data.index(b"tkhd")
+    fixed = 4 + 4 + (32 if data[i + 4] == 1 else 20) + 8 + 8
+    matrix = [0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000] if clockwise else [0, -0x10000, 0, 0x10000, 0, 0, 0, 0, 0x40000000]
+    data[i + fixed:i + fixed + 36] = struct.pack(">9i", *matrix)
+    Path(path).write_bytes(bytes(data))
+
+
+def two_people(size=(640, 376)):
+    with Image.open(TESTDATA / "faces" / "posts" / "two_people.jpg") as image:
+        return image.convert("RGB").resize(size)
+
+
+# --- Tracks -----------------------------------------------------------------------------------
+
+
+def test_every_face_track_of_the_labelled_clip_is_found_and_the_enrolled_pupil_identified(lin):
+    report = video.analyse(CLIP, "youtube")
+    assert report.info.width == 640 and report.info.height == 360 and report.every == 7  # four samples a second
+    performer = [t for t in report.tracks if t.match.pupil == lin]
+    assert len(performer) >= 1
+    assert any(t.start <= 3.5 and t.end >= 6.5 for t in performer), [(t.start, t.end) for t in performer]
+    assert all(t.match.status in ("consented", "uncertain") for t in performer)
+    # labels.json: a second performer, in no register, appears near frame 240 (8 s).
+    assert any(t.match.status == "unknown" and t.end >= 7.5 for t in report.tracks)
+
+
+def test_a_face_seen_in_a_few_samples_is_one_track_with_its_time_span(db, tmp_path):
+    still = two_people()
+    blank = Image.new("RGB", still.size, (90, 90, 90))
+    path = write_video(tmp_path / "wave.mp4", [blank] * 10 + [still] * 8 + [blank] * 10, rate=10)  # 0.8 s of faces
+    report = video.analyse(path, "facebook")
+    assert len(report.tracks) == 2
+    for track in report.tracks:
+        assert 0.9 <= track.start <= 1.1 and 1.4 <= track.end <= 1.8, (track.start, track.end)
+
+
+def test_a_rotated_phone_video_is_turned_upright_before_detection(db, tmp_path):
+    sideways = two_people().rotate(90, expand=True)  # as the phone's sensor stored it
+    path = write_video(tmp_path / "phone.mp4", [sideways] * 8)
+    turn_in_display_matrix(path)
+    info = video.inspect(path)
+    assert (info.width, info.height, info.rotation) == (640, 376, 270)
+    assert len(video.analyse(path, "facebook").tracks) == 2
+
+
+def test_a_variable_frame_rate_video_keeps_each_frames_own_time(db, tmp_path):
+    still = two_people()
+    blank = Image.new("RGB", still.size, (90, 90, 90))
+    times = [0.0, 0.05, 0.5, 0.6, 1.9, 2.0, 2.05, 2.1, 2.5, 3.9, 4.0]
+    frames = [blank] * 4 + [still] * 5 + [blank] * 2
+    report = video.analyse(write_video(tmp_path / "vfr.mp4", frames, rate=10, times=times), "facebook")
+    assert report.tracks and all(1.8 <= t.start <= 2.1 and t.end <= 2.6 for t in report.tracks), [(t.start, t.end) for t in report.tracks]
+
+
+# --- Bad input --------------------------------------------------------------------------------
+
+
+def audio_only(path):
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate, frame.pts = 44100, 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def no_frames(path):
+    """A well-formed MP4 whose every frame is noise to the decoder."""
+    write_video(path, [Image.new("RGB", (64, 48), (i * 20, 0, 0)) for i in range(10)])
+    data = bytearray(Path(path).read_bytes())
+    start = data.index(b"mdat") + 4
+    size = struct.unpack(">I", data[start - 8:start - 4])[0] - 8
+    data[start:start + size] = b"\x00" * size
+    Path(path).write_bytes(bytes(data))
+    return path
+
+
+def truncated(path):
+    shutil.copy(CLIP, path)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: len(data) // 2])
+    return path
+
+
+def photo_renamed(path):
+    Image.new("RGB", (64, 48), "red").save(path, "JPEG")
+    return path
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("song.mp4", audio_only, "has no video in it"),
+    ("nothing.mp4", no_frames, "be decoded"),
+    ("cut.mp4", truncated, "is not a video that can be read"),
+    ("photo.mp4", photo_renamed, "is not an MP4, MOV or WebM video"),
+    ("empty.mp4", lambda p: (p.write_bytes(b""), p)[1], "is empty"),
+])
+def test_a_bad_video_is_refused_naming_the_file_and_what_is_wrong(db, tmp_path, name, make, message):
+    path = make(tmp_path / name)
+    with pytest.raises(video.VideoRejected) as refused:
+        video.analyse(path, "youtube")
+    assert f"'{name}'" in str(refused.value) and message in str(refused.value)
+
+
+def test_a_video_over_the_limits_is_refused_with_the_limit(db, settings):
+    settings.VIDEO_MAX_SECONDS = 5
+    with pytest.raises(video.VideoRejected, match=r"lasts 10 s: more than the 5 s allowed"):
+        video.inspect(CLIP)
+    settings.VIDEO_MAX_SECONDS = 600
+    settings.VIDEO_MAX_PIXELS = 640 * 300
+    with pytest.raises(video.VideoRejected, match=r"is 640×360: more than"):
+        video.inspect(CLIP)
+
+
+# --- check_media --------------------------------------------------------------------------------
+
+
+def test_check_media_reports_each_track_of_a_video_with_its_time_span(lin):
+    out = io.StringIO()
+    try:
+        call_command("check_media", "--channel", "youtube", "--json", str(CLIP), stdout=out)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    report = json.loads(out.getvalue())
+    assert code == 1 and report["verdict"] == "fail"  # the second performer is unknown
+    [entry] = report["files"]
+    assert entry["error"] is None and entry["metadata"] == []
+    for face in entry["faces"]:
+        assert set(face) == {"box", "status", "upn", "distance", "start", "end"}
+        assert 0 <= face["start"] <= face["end"] <= 10.1
+    assert any(f["upn"] == "A300000000001" for f in entry["faces"])
