@@ -150,6 +150,7 @@ class Track:
     confirmed: bool = False  # seen once with a score a new face needs
     misses: int = 0
     match: faces.Match | None = None
+    view: View | None = None  # the view that was matched best, its neighbourhood kept
 
     @property
     def start(self) -> float:
@@ -301,9 +302,10 @@ def analyse(path, channel_kind: str, register: faces.Register | None = None, nam
     tracks = tracker.finish()
     register = register if register is not None else faces.Register.load(channel_kind)
     for track in tracks:
-        track.match = _identify(track, register)
+        track.match, track.view = _identify(track, register)
         for view in track.views:
-            view.crop = None
+            if view is not track.view:
+                view.crop = None
     progress(1.0)
     return VideoReport(info, tracks, samples, every)
 
@@ -314,22 +316,23 @@ def _unscale(face: faces.Found, scale: float) -> faces.Found:
     return faces.Found(round(face.top / scale), round(face.right / scale), round(face.bottom / scale), round(face.left / scale), face.score)
 
 
-def _identify(track: Track, register: faces.Register) -> faces.Match:
+def _identify(track: Track, register: faces.Register) -> tuple[faces.Match, View]:
     """Match the track's largest views; views that disagree about who it is make it uncertain."""
-    views = [v for v in track.views if v.crop is not None] or [track.best]
-    results = []
-    for view in views:
-        if view.crop is None:
-            continue
-        encoding = faces.encode(view.crop, view.crop_box)
-        results.append(faces.match_encodings([encoding], [view.face.width], register, [view.face.box])[0])
+    views = [v for v in track.views if v.crop is not None]
+    results = [(identify_view(v.crop, v.crop_box, v.face.width, register), v) for v in views]
     if not results:
-        return faces.Match(faces.UNKNOWN, None, None, track.best.face.box)
-    best = min(results, key=lambda m: m.distance if m.distance is not None else 9)
-    others = {m.pupil.pk for m in results if m.pupil is not None and m.distance is not None and m.distance <= faces.setting("FACE_MATCH_POSSIBLE")}
+        return faces.Match(faces.UNKNOWN, None, None, track.best.face.box), track.best
+    best, view = min(results, key=lambda r: r[0].distance if r[0].distance is not None else 9)
+    others = {m.pupil.pk for m, _ in results if m.pupil is not None and m.distance is not None and m.distance <= faces.setting("FACE_MATCH_POSSIBLE")}
     if best.status == faces.CONSENTED and len(others) > 1:
-        return faces.Match(faces.UNCERTAIN, best.pupil, best.distance, best.box)
-    return best
+        best = faces.Match(faces.UNCERTAIN, best.pupil, best.distance, best.box)
+    return faces.Match(best.status, best.pupil, best.distance, view.face.box), view
+
+
+def identify_view(crop: Image.Image, crop_box, width: int, register: faces.Register) -> faces.Match:
+    """Match one kept view of a face (its neighbourhood, and the face's box inside it)."""
+    encoding = faces.encode(crop, tuple(crop_box))
+    return faces.match_encodings([encoding], [width], register, [tuple(crop_box)])[0]
 
 
 def report_faces(report: VideoReport) -> list[dict]:

@@ -95,7 +95,7 @@ def _progress(media_id: int, fraction: float) -> None:
 
 def run(media_id: int) -> bool:
     """Claim and analyse one file; False when another worker has it or it is not queued."""
-    from moderation import face_review
+    from moderation import face_review, video_review
 
     if not claim(media_id):
         return False
@@ -105,7 +105,8 @@ def run(media_id: int) -> bool:
     try:
         if media.kind == MediaFile.Kind.IMAGE:
             face_review.find_faces(media, progress=lambda f: _progress(media_id, f))
-        # Videos are not analysed yet: the gates fail closed on them (videos_waiting).
+        else:
+            video_review.find_tracks(media, progress=lambda f: _progress(media_id, f))
     except Exception as error:  # recorded, never hidden: the gates fail closed on it
         logger.exception("Analysis of media %s failed", media_id)
         MediaFile.objects.filter(pk=media_id).update(

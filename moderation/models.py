@@ -535,3 +535,41 @@ class LanguageReview(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["draft", "where", "sentence"], name="one_review_per_flag")]
+
+
+class VideoTrack(models.Model):
+    """One face followed through a video, from when it appears to when it goes.
+
+    Like a face in a photo, a track is identified automatically and may be identified or blurred
+    by a person; those decisions are part of the approved content. The best view of the face is
+    kept (its neighbourhood, as a JPEG) so that every check can match it against the register as
+    it is then, without analysing the whole video again.
+    """
+
+    media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="tracks")
+    start = models.FloatField()
+    end = models.FloatField()
+    best_time = models.FloatField()
+    top = models.PositiveIntegerField()
+    right = models.PositiveIntegerField()
+    bottom = models.PositiveIntegerField()
+    left = models.PositiveIntegerField()
+    # Every sighting, [time, top, right, bottom, left]: where to blur, between sightings by interpolation.
+    sightings = models.JSONField(default=list)
+    view = models.BinaryField()  # JPEG of the face's neighbourhood at its best view
+    view_box = models.JSONField()  # the face inside view: [top, right, bottom, left]
+    identified_pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_at = models.DateTimeField(null=True, blank=True)
+    blur = models.BooleanField(default=False)
+    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    auto_status = models.CharField(max_length=12, blank=True)
+    auto_pupil = models.ForeignKey("consent.Pupil", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    auto_distance = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "left", "id"]
+
+    @property
+    def box(self):
+        return (self.top, self.right, self.bottom, self.left)

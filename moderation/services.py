@@ -21,7 +21,7 @@ from connectors import base as connectors
 from moderation import analysis, imaging
 from moderation import attestations as attestation_text
 from moderation.gates import PIPELINE
-from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, WordsItem
+from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, TrackItem, WordsItem
 from moderation.media import MediaRejected, sha256_of, store_upload
 from moderation.models import (
     Approval,
@@ -230,7 +230,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
     checked and turned into the published copy, so the bytes checked are the bytes sent.
     """
     items = []
-    for media in draft.media.prefetch_related("faces__identified_by", "words"):
+    for media in draft.media.prefetch_related("faces__identified_by", "words", "tracks__identified_by"):
         path = media.path
         try:
             if copy_to is not None:
@@ -258,6 +258,11 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             words=tuple(WordsItem(id=w.pk, box=w.box, text=w.text, blur=w.blur) for w in media.words.all()),
             words_read=media.words_read_at is not None, reading_error=media.reading_error,
             analysis=media.analysis, analysis_note=analysis_note(media),
+            tracks=tuple(
+                TrackItem(id=t.pk, start=t.start, end=t.end, box=t.box, identified_pupil_id=t.identified_pupil_id,
+                          identified_by=display_name(t.identified_by) if t.identified_by_id else "", blur=t.blur)
+                for t in media.tracks.all()
+            ),
         ))
     content = Content(
         draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
@@ -302,6 +307,7 @@ def content_hash(content: Content) -> str:
                     [list(f.box), f.source, f.identified_pupil_id, f.blur] for f in m.faces
                 ),
                 "words_blurred": sorted(list(w.box) for w in m.words if w.blur),
+                "tracks": sorted([t.start, t.end, list(t.box), t.identified_pupil_id, t.blur] for t in m.tracks),
             }
             for m in content.media
         ],

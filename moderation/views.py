@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import face_review, language_review, services
+from moderation import face_review, language_review, services, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -28,7 +28,7 @@ from moderation.forms import (
 )
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
-from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, MediaText, PublishedPost
+from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, MediaText, PublishedPost, VideoTrack
 
 
 def aup_required(view):
@@ -145,6 +145,7 @@ def draft_detail(request, pk):
     for m in media:
         m.face_rows = _face_rows(draft, m) if m.kind == "image" else []
         m.word_rows = _word_rows(m, names) if m.kind == "image" else []
+        m.track_rows = _track_rows(draft, m) if m.kind == "video" else []
         m.label_size = max(12, (m.width or 400) // 35)
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
     context = {
@@ -247,6 +248,23 @@ def _face_rows(draft, media):
     return rows
 
 
+def _track_rows(draft, media):
+    """Each face track of a video with its status as the checks last saw it."""
+    from types import SimpleNamespace
+
+    from moderation.gates.image_consent import face_status
+
+    rows = []
+    for track in media.tracks.select_related("identified_by", "auto_pupil"):
+        item = SimpleNamespace(blur=track.blur, identified_pupil_id=track.identified_pupil_id,
+                               identified_by=services.display_name(track.identified_by) if track.identified_by_id else "")
+        match = SimpleNamespace(status=track.auto_status, pupil=track.auto_pupil, distance=track.auto_distance) if track.auto_status else None
+        status, why = face_status(item, match, draft.channel.kind)
+        rows.append({"track": track, "status": status, "label": FACE_LABELS[status], "why": why,
+                     "span": f"{int(track.start // 60)}:{track.start % 60:04.1f}–{int(track.end // 60)}:{track.end % 60:04.1f}"})
+    return rows
+
+
 def _word_rows(media, names):
     """Each line of words read in the photo, with the personal data in it."""
     allowed = settings.SCHOOL.own_address_parts
@@ -322,6 +340,34 @@ def face_identify(request, pk, face_id):
     upn = request.POST.get("upn", "").strip()
     pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
     return _act(request, draft, lambda: face_review.identify(_face(draft, face_id), pupil, request.user),
+                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
+
+
+def track_view(request, pk, track_id):
+    """The best view of a face track, as a JPEG, for the people deciding about it."""
+    draft = _visible_draft(request, pk)
+    track = get_object_or_404(VideoTrack, pk=track_id, media__draft=draft)
+    return HttpResponse(bytes(track.view), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@require_POST
+def track_blur(request, pk, track_id):
+    draft = _visible_draft(request, pk)
+    track = get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
+    blur = request.POST.get("blur") == "yes"
+    return _act(request, draft, lambda: video_review.set_blur(track, blur, request.user),
+                "The face will be blurred in the video." if blur else "The face will not be blurred.")
+
+
+@require_POST
+def track_identify(request, pk, track_id):
+    from consent.models import Pupil
+
+    draft = _visible_draft(request, pk)
+    track = get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
+    upn = request.POST.get("upn", "").strip()
+    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
+    return _act(request, draft, lambda: video_review.identify(track, pupil, request.user),
                 f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
 
 

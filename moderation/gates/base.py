@@ -49,6 +49,19 @@ class WordsItem:
 
 
 @dataclass(frozen=True)
+class TrackItem:
+    """A face followed through a video, and what people decided about it."""
+
+    id: int
+    start: float
+    end: float
+    box: tuple[int, int, int, int]  # at its best view
+    identified_pupil_id: int | None
+    identified_by: str
+    blur: bool
+
+
+@dataclass(frozen=True)
 class MediaItem:
     position: int
     kind: str
@@ -69,6 +82,7 @@ class MediaItem:
     words: tuple[WordsItem, ...] = ()
     words_read: bool = False
     reading_error: str = ""
+    tracks: tuple[TrackItem, ...] = ()
     # Whether the worker has finished with it: "queued", "running", "done" or "failed".
     analysis: str = "done"
     analysis_note: str = ""  # what to tell a person while it is not done

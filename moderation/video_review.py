@@ -1,0 +1,71 @@
+"""Face tracks in a draft's videos: finding them, and what people decide about each one.
+
+The same decisions as for a face in a photo (who it is, blur it), recorded with the person's
+name and part of the approved content.
+"""
+
+import io
+
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.face_review import _audit, _check_may_decide
+from moderation.models import MediaFile, VideoTrack
+
+
+def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
+    """Analyse a video: every face track, matched against the register, stored with its best view.
+    VideoRejected (a bad video) is recorded by the caller as a failed analysis."""
+    from consent import faces, video
+
+    register = faces.Register.load(media.draft.channel.kind)
+    report = video.analyse(media.path, media.draft.channel.kind, register, name=media.original_name, progress=progress)
+    rows = []
+    for track in report.tracks:
+        view = track.view
+        buffer = io.BytesIO()
+        view.crop.convert("RGB").save(buffer, "JPEG", quality=92)
+        rows.append(VideoTrack(
+            media=media, start=track.start, end=track.end, best_time=view.time,
+            top=view.face.top, right=view.face.right, bottom=view.face.bottom, left=view.face.left,
+            sightings=[[round(v.time, 3), *v.face.box] for v in track.views],
+            view=buffer.getvalue(), view_box=list(view.crop_box),
+            auto_status=track.match.status, auto_pupil=track.match.pupil, auto_distance=track.match.distance,
+        ))
+    with transaction.atomic():
+        media.tracks.all().delete()
+        VideoTrack.objects.bulk_create(rows)
+        media.faces_found_at = timezone.now()
+        media.detection_error = ""
+        media.save(update_fields=["faces_found_at", "detection_error"])
+
+
+def view_image(track: VideoTrack):
+    from PIL import Image
+
+    return Image.open(io.BytesIO(bytes(track.view))).convert("RGB")
+
+
+def identify(track: VideoTrack, pupil, by) -> None:
+    """A reviewing colleague confirms or corrects who a face track is (None: not a pupil on the register)."""
+    _check_may_decide(track.media.draft, by, approver_only=True)
+    with transaction.atomic():
+        track.identified_pupil = pupil
+        track.identified_by = by if pupil else None
+        track.identified_at = timezone.now() if pupil else None
+        track.save(update_fields=["identified_pupil", "identified_by", "identified_at"])
+        _audit(track.media, by, "tracks.identified",
+               f"Face track {track.pk} in '{track.media.original_name}' ({track.start:.1f}-{track.end:.1f} s) "
+               + ("identified by hand" if pupil else "no longer identified"),
+               track=track.pk, upn=pupil.upn if pupil else None)
+
+
+def set_blur(track: VideoTrack, blur: bool, by) -> None:
+    _check_may_decide(track.media.draft, by)
+    with transaction.atomic():
+        track.blur = blur
+        track.blur_by = by if blur else None
+        track.save(update_fields=["blur", "blur_by"])
+        _audit(track.media, by, "tracks.blurred" if blur else "tracks.unblurred",
+               f"Face track {track.pk} in '{track.media.original_name}' {'to be blurred' if blur else 'no longer blurred'}",
+               track=track.pk)
