@@ -260,7 +260,8 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             analysis=media.analysis, analysis_note=analysis_note(media),
             tracks=tuple(
                 TrackItem(id=t.pk, start=t.start, end=t.end, box=t.box, identified_pupil_id=t.identified_pupil_id,
-                          identified_by=display_name(t.identified_by) if t.identified_by_id else "", blur=t.blur)
+                          identified_by=display_name(t.identified_by) if t.identified_by_id else "", blur=t.blur,
+                          sightings=tuple(tuple(s) for s in t.sightings))
                 for t in media.tracks.all()
             ),
         ))
@@ -277,8 +278,8 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
 
     derived = []
     for item in content.media:
-        if item.kind != MediaFile.Kind.IMAGE:
-            derived.append(item)
+        if item.kind == MediaFile.Kind.VIDEO:
+            derived.append(_published_video(item, copy_to))
             continue
         destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.jpg"
         try:
@@ -289,6 +290,22 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
             raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
         derived.append(replace(item, path=destination, content_type="image/jpeg"))
     return replace(content, media=tuple(derived))
+
+
+def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
+    """The video as published: the chosen faces pixelated through their tracks, no metadata."""
+    from moderation import video_copy
+
+    destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
+    to_blur = [[list(s) for s in t.sightings] for t in item.tracks if t.blur]
+    try:
+        if to_blur:
+            video_copy.blurred(item.source_path, to_blur, destination)
+        else:
+            video_copy.remux(item.source_path, destination)
+    except Exception as error:
+        raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
+    return replace(item, path=destination, content_type="video/mp4")
 
 
 def content_hash(content: Content) -> str:

@@ -59,6 +59,8 @@ class TrackItem:
     identified_pupil_id: int | None
     identified_by: str
     blur: bool
+    # Where the face was seen: [[time, top, right, bottom, left], ...] (what a blur follows).
+    sightings: tuple = ()
 
 
 @dataclass(frozen=True)

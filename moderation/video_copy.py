@@ -1,0 +1,124 @@
+"""The published copy of a video: the faces chosen for blurring pixelated in every frame of their
+track, the sound kept, and no metadata (no location, no device, no creation software).
+
+With nothing to blur, the streams are copied into a new container as they are (a remux: fast,
+and no loss of quality); with faces to blur, the picture is decoded, pixelated and encoded again
+with H.264, and the sound copied. Either way the new container is written without the
+original's metadata, and `no-location-metadata` reads the bytes that result.
+"""
+
+from pathlib import Path
+
+import av
+from PIL import Image
+
+from moderation import imaging
+
+# A face is blurred from one sample interval before it was first seen to one after it was last
+# seen: it may be on screen a little before and after the samples that found it.
+BLUR_MARGIN_SECONDS = 0.25
+VIDEO_CRF = 20  # H.264 quality of a re-encoded video (lower is better; 18-23 is near the original)
+
+
+class VideoCopyFailed(RuntimeError):
+    pass
+
+
+def box_at(sightings, time: float):
+    """The box of a track at a time: between sightings by straight-line motion, before the first
+    and after the last (within the margin) the nearest sighting's box. None outside the track."""
+    if not sightings or time < sightings[0][0] - BLUR_MARGIN_SECONDS or time > sightings[-1][0] + BLUR_MARGIN_SECONDS:
+        return None
+    before = [s for s in sightings if s[0] <= time] or sightings[:1]
+    after = [s for s in sightings if s[0] >= time] or sightings[-1:]
+    a, b = before[-1], after[0]
+    if b[0] == a[0]:
+        return tuple(a[1:])
+    k = (time - a[0]) / (b[0] - a[0])
+    return tuple(round(x + (y - x) * k) for x, y in zip(a[1:], b[1:]))
+
+
+def remux(source: Path, destination: Path) -> Path:
+    """Copy the picture and the sound into a new MP4 without any metadata."""
+    try:
+        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4") as out:
+            mapping = {}
+            for stream in inp.streams:
+                if stream.type in ("video", "audio"):
+                    mapping[stream.index] = out.add_stream_from_template(stream)
+                    mapping[stream.index].metadata.clear()
+            out.metadata.clear()
+            for packet in inp.demux(*[s for s in inp.streams if s.index in mapping]):
+                if packet.dts is None:  # the demuxer's flush packet
+                    continue
+                packet.stream = mapping[packet.stream.index]
+                out.mux(packet)
+    except av.error.FFmpegError as error:
+        destination.unlink(missing_ok=True)
+        raise VideoCopyFailed(f"the video could not be copied ({error})") from error
+    return destination
+
+
+def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: None) -> Path:
+    """Re-encode the picture with each track's face pixelated (tracks: their sightings,
+    [[time, top, right, bottom, left], ...], times from the first frame); copy the sound."""
+    from consent import video
+
+    try:
+        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4") as out:
+            vin = inp.streams.video[0]
+            vin.thread_type = "AUTO"
+            ain = inp.streams.audio[0] if inp.streams.audio else None
+            rate = vin.average_rate or vin.guessed_rate or 25
+            info = video.inspect(source)
+            vout = out.add_stream("libx264", rate=rate)
+            vout.pix_fmt = "yuv420p"
+            # As shown (rotation applied), and even, as H.264 in 4:2:0 needs.
+            vout.width, vout.height = info.width - info.width % 2, info.height - info.height % 2
+            vout.options = {"crf": str(VIDEO_CRF), "preset": "veryfast"}
+            aout = out.add_stream_from_template(ain) if ain is not None else None
+            if aout is not None:
+                aout.metadata.clear()
+            out.metadata.clear()
+            duration = float(inp.duration / av.time_base) if inp.duration else 0.0
+            first_time = None
+            streams = [vin] + ([ain] if ain is not None else [])
+            for packet in inp.demux(*streams):
+                if packet.stream is ain:
+                    if packet.dts is None:
+                        continue
+                    packet.stream = aout
+                    out.mux(packet)
+                    continue
+                for frame in packet.decode():
+                    time = float(frame.time) if frame.time is not None else 0.0
+                    first_time = time if first_time is None else first_time
+                    image = video.upright(frame).convert("RGB")
+                    for sightings in tracks:
+                        box = box_at(sightings, time - first_time)
+                        if box is not None:
+                            imaging.pixelate(image, box)
+                    if image.size != (vout.width, vout.height):
+                        image = image.crop((0, 0, vout.width, vout.height))
+                    new = av.VideoFrame.from_image(image)
+                    new.pts, new.time_base = frame.pts, frame.time_base
+                    for encoded in vout.encode(new):
+                        out.mux(encoded)
+                    if duration:
+                        progress(min(0.99, (time - first_time) / duration))
+            for encoded in vout.encode():
+                out.mux(encoded)
+    except av.error.FFmpegError as error:
+        destination.unlink(missing_ok=True)
+        raise VideoCopyFailed(f"the blurred copy could not be made ({error})") from error
+    return destination
+
+
+def first_frame(path: Path) -> Image.Image:
+    """The first frame of a video, upright: a picture of what was published."""
+    from consent import video
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            return video.upright(frame).convert("RGB")
+    raise VideoCopyFailed("the video has no frames")
