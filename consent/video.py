@@ -252,9 +252,11 @@ def _params() -> faces.DetectionSettings:
     )
 
 
-def analyse(path, channel_kind: str, register: faces.Register | None = None, name=None, progress=lambda f: None) -> VideoReport:
+def analyse(path, channel_kind: str, register: faces.Register | None = None, name=None, progress=lambda f: None,
+            on_sample=None) -> VideoReport:
     """Every face track of a video, each matched against the register. VideoRejected says what
-    is wrong with a video that cannot be analysed."""
+    is wrong with a video that cannot be analysed. on_sample(time, image) sees each sampled
+    frame, upright and at its own size (for reading its words)."""
     info = inspect(path, name)
     every = max(1, round(info.fps / float(setting("VIDEO_SAMPLES_PER_SECOND"))))
     scale = max(1.0, setting("VIDEO_DETECT_MIN_HEIGHT") / max(info.height, 1))
@@ -287,6 +289,8 @@ def analyse(path, channel_kind: str, register: faces.Register | None = None, nam
                 time = float(frame.time) if frame.time is not None else index / info.fps
                 start = time if start is None else start
                 image = upright(frame).convert("RGB")
+                if on_sample is not None:
+                    on_sample(time - start, image)
                 if scale != 1.0:
                     image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
                 pending.append((time - start, image, pool.submit(detect, image)))

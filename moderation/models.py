@@ -349,9 +349,11 @@ class MediaText(models.Model):
     confidence = models.FloatField()
     blur = models.BooleanField(default=False)
     blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # In a video: when the frame that was read is shown (seconds from the start); None in a photo.
+    time = models.FloatField(null=True, blank=True)
 
     class Meta:
-        ordering = ["top", "left", "id"]
+        ordering = ["time", "top", "left", "id"]
 
     @property
     def box(self):

@@ -255,7 +255,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             content_type=media.content_type, original_name=media.original_name, alt_text=media.alt_text,
             source=media.source, rights=media.rights, media_id=media.pk, faces=faces,
             faces_found=media.faces_found_at is not None, detection_error=media.detection_error,
-            words=tuple(WordsItem(id=w.pk, box=w.box, text=w.text, blur=w.blur) for w in media.words.all()),
+            words=tuple(WordsItem(id=w.pk, box=w.box, text=w.text, blur=w.blur, time=w.time) for w in media.words.all()),
             words_read=media.words_read_at is not None, reading_error=media.reading_error,
             analysis=media.analysis, analysis_note=analysis_note(media),
             tracks=tuple(
@@ -297,7 +297,13 @@ def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
     from moderation import video_copy
 
     destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
+    from moderation.video_review import VIDEO_READ_EVERY_SECONDS
+
     to_blur = [[list(s) for s in t.sightings] for t in item.tracks if t.blur]
+    # Words read in a frame are taken to be on screen, where they were read, from one reading
+    # to the next.
+    every = float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
+    to_blur += [[[w.time - every, *w.box], [w.time + every, *w.box]] for w in item.words if w.blur and w.time is not None]
     try:
         if to_blur:
             video_copy.blurred(item.source_path, to_blur, destination)
@@ -323,7 +329,7 @@ def content_hash(content: Content) -> str:
                 "faces": sorted(
                     [list(f.box), f.source, f.identified_pupil_id, f.blur] for f in m.faces
                 ),
-                "words_blurred": sorted(list(w.box) for w in m.words if w.blur),
+                "words_blurred": sorted([*w.box, w.time or 0.0] for w in m.words if w.blur),
                 "tracks": sorted([t.start, t.end, list(t.box), t.identified_pupil_id, t.blur] for t in m.tracks),
             }
             for m in content.media

@@ -10,16 +10,34 @@ from django.db import transaction
 from django.utils import timezone
 
 from moderation.face_review import _audit, _check_may_decide
-from moderation.models import MediaFile, VideoTrack
+from moderation.models import MediaFile, MediaText, VideoTrack
+
+
+# The words in a video (captions, a whiteboard, name badges) are read from one frame every this
+# many seconds: words stay on screen for seconds, and reading a frame takes about a second.
+VIDEO_READ_EVERY_SECONDS = 2.0
 
 
 def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
-    """Analyse a video: every face track, matched against the register, stored with its best view.
+    """Analyse a video: every face track, matched against the register, stored with its best
+    view; and the words shown in it, read every VIDEO_READ_EVERY_SECONDS.
     VideoRejected (a bad video) is recorded by the caller as a failed analysis."""
+    from django.conf import settings
+
     from consent import faces, video
+    from moderation import ocr
+
+    every = float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
+    lines, last_read = [], [None]
+
+    def read(time, image):
+        if last_read[0] is None or time - last_read[0] >= every - 1e-6:
+            last_read[0] = time
+            lines.extend((time, line) for line in ocr.read(image))
 
     register = faces.Register.load(media.draft.channel.kind)
-    report = video.analyse(media.path, media.draft.channel.kind, register, name=media.original_name, progress=progress)
+    report = video.analyse(media.path, media.draft.channel.kind, register, name=media.original_name, progress=progress,
+                           on_sample=read)
     rows = []
     for track in report.tracks:
         view = track.view
@@ -35,9 +53,15 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
     with transaction.atomic():
         media.tracks.all().delete()
         VideoTrack.objects.bulk_create(rows)
-        media.faces_found_at = timezone.now()
-        media.detection_error = ""
-        media.save(update_fields=["faces_found_at", "detection_error"])
+        media.words.all().delete()
+        MediaText.objects.bulk_create(
+            MediaText(media=media, time=round(time, 3), top=t, right=r, bottom=b, left=l, text=line.text[:500], confidence=line.confidence)
+            for time, line in lines
+            for t, r, b, l in [line.box]
+        )
+        media.faces_found_at = media.words_read_at = timezone.now()
+        media.detection_error = media.reading_error = ""
+        media.save(update_fields=["faces_found_at", "detection_error", "words_read_at", "reading_error"])
 
 
 def view_image(track: VideoTrack):

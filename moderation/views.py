@@ -141,10 +141,10 @@ def draft_detail(request, pk):
     run = services.latest_run(draft)
     approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
     media = list(draft.media.prefetch_related("words"))
-    names = personal_data.Names.from_register() if any(m.kind == "image" for m in media) else None
+    names = personal_data.Names.from_register() if media else None
     for m in media:
         m.face_rows = _face_rows(draft, m) if m.kind == "image" else []
-        m.word_rows = _word_rows(m, names) if m.kind == "image" else []
+        m.word_rows = _word_rows(m, names)
         m.track_rows = _track_rows(draft, m) if m.kind == "video" else []
         m.label_size = max(12, (m.width or 400) // 35)
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
@@ -269,7 +269,8 @@ def _word_rows(media, names):
     """Each line of words read in the photo, with the personal data in it."""
     allowed = settings.SCHOOL.own_address_parts
     return [
-        {"words": w, "findings": personal_data.find(w.text, "picture", names, allowed)}
+        {"words": w, "findings": personal_data.find(w.text, "picture", names, allowed),
+         "when": None if w.time is None else f"{int(w.time // 60)}:{w.time % 60:04.1f}"}
         for w in media.words.all()
     ]
 

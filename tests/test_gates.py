@@ -33,31 +33,6 @@ def test_each_gate_lives_in_a_module_named_by_its_id():
         assert type(gate).__module__ == "moderation.gates." + gate.id.replace("-", "_")
 
 
-def test_a_draft_with_a_video_fails_closed_until_the_words_in_its_frames_can_be_checked(office, facebook, tmp_path):
-    import av
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image
-
-    path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(5):
-            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (64, 48), (i * 40, 0, 0)))):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    draft = link_draft(office, facebook)
-    services.add_media(draft, office, SimpleUploadedFile("clip.mp4", path.read_bytes()), source="Mrs Patel", rights="school")
-    run = services.submit(draft, office)
-    results = {r.gate_id: r for r in run.results.all()}
-    assert results["no-personal-data"].status == "unavailable"
-    assert "clip.mp4" in results["no-personal-data"].message and "not yet available" in results["no-personal-data"].message
-    # Its faces and its metadata are checked: it has none.
-    assert results["image-consent"].status == "pass" and results["no-location-metadata"].status == "pass"
-    assert not run.passed
-
-
 class Exploding(Gate):
     """Test: a gate that cannot run."""
 

@@ -4,7 +4,6 @@ import datetime
 import functools
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -248,11 +247,3 @@ def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register,
     assert result.status == "fail" and "could not be loaded" in result.message
 
 
-def test_a_video_cannot_be_published_until_the_words_in_its_frames_are_checked(office, facebook, register):
-    video = TESTDATA.parent / "video" / "short_hamilton_clip.mp4"
-    draft = link_draft(office, facebook)
-    services.add_media(draft, office, SimpleUploadedFile("clip.mp4", video.read_bytes()), source="School", rights="school", alt_text="A song")
-    run = services.submit(draft, office)
-    assert gate(run, "image-consent").status == "waiting"  # its faces are for the reviewer to identify
-    assert gate(run, "no-personal-data").status == "unavailable"  # the words in its frames are not read yet
-    assert not run.passed

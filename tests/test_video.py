@@ -313,3 +313,39 @@ def test_between_sightings_the_blur_follows_the_face_in_a_straight_line():
     assert box_at(sightings, 1.5) == (20, 60, 60, 20)
     assert box_at(sightings, 0.8) == (10, 50, 50, 10)  # a little before it was first seen
     assert box_at(sightings, 0.5) is None and box_at(sightings, 2.5) is None
+
+
+def captioned_video(path, caption="Questions? Ring 01632 960123", seconds=3, rate=10):
+    from PIL import ImageDraw, ImageFont
+
+    frame = Image.new("RGB", (960, 540), (30, 60, 90))
+    ImageDraw.Draw(frame).text((60, 420), caption, font=ImageFont.load_default(size=44), fill="white")
+    return write_video(path, [frame] * (seconds * rate), rate=rate)
+
+
+def test_a_phone_number_shown_in_a_video_fails_until_those_words_are_blurred(db, office, approver, youtube, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation import face_review, ocr, services
+    from moderation.attestations import ATTESTATIONS
+    from tests.conftest import link_draft
+
+    draft = link_draft(office, youtube, link="", title="Open evening", text="Come to our open evening.")
+    path = captioned_video(tmp_path / "invite.mp4")
+    media = services.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
+                               alt_text="An invitation to our open evening")
+    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    assert result.status == "fail" and "01632 960123" in result.message and "'invite.mp4', on screen at 0:00.0" in result.message
+
+    for words in media.words.filter(text__contains="01632"):
+        face_review.set_words_blur(words, True, office)
+    run = services.submit(draft, office)
+    assert run.passed, [(r.gate_id, r.message) for r in services.failures(run)]
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+    [copy] = post.media.all()
+    assert copy.content_type == "video/mp4" and video.metadata_names(copy.path) == []
+    with av.open(str(copy.path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % 10 == 0:  # a frame each second
+                assert not any("01632" in line.text for line in ocr.read(video.upright(frame))), index

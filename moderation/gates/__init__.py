@@ -19,8 +19,6 @@ from moderation.gates import (
     second_colleague,
 )
 
-# The video half of the photo and text gates is not built yet: see videos_waiting() in
-# not_yet_available.py, which they call. Until it is, a draft with a video fails them.
 PIPELINE = [
     official_channel.gate,
     channel_risk_assessed.gate,

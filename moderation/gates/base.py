@@ -46,6 +46,7 @@ class WordsItem:
     box: tuple[int, int, int, int]
     text: str
     blur: bool
+    time: float | None = None  # in a video: when the frame read is shown
 
 
 @dataclass(frozen=True)

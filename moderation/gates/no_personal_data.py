@@ -1,5 +1,4 @@
-from moderation.gates.base import UNAVAILABLE, Gate, Outcome, failed, passed
-from moderation.gates.not_yet_available import videos_waiting
+from moderation.gates.base import Gate, failed, passed
 
 
 def findings(content, school):
@@ -14,8 +13,6 @@ def findings(content, school):
     unread = []
     for item in content.media:
         found += personal_data.find(item.alt_text, f"the description of '{item.original_name}'", names, allowed)
-        if item.kind != "image":
-            continue
         if not item.analysed:
             unread.append(item.analysis_note)
             continue
@@ -26,6 +23,8 @@ def findings(content, school):
             if words.blur:
                 continue
             where = f"'{item.original_name}', in the picture"
+            if words.time is not None:
+                where = f"'{item.original_name}', on screen at {int(words.time // 60)}:{words.time % 60:04.1f}"
             found += [
                 personal_data.Finding(f.gate, f.kind, f.text, where, f.rule, box=words.box)
                 for f in personal_data.find(words.text, where, names, allowed)
@@ -36,9 +35,10 @@ def findings(content, school):
 class NoPersonalData(Gate):
     """Section 4.1: personal information about children and families is not shared; data protection, confidentiality.
 
-    The text, the title, each photo's description and the words inside each photo hold no
-    pupil's full name from the register, no phone number, email address, postcode, street
-    address or date of birth. Words inside a photo can be blurred in the published copy instead.
+    The text, the title, each photo's or video's description and the words shown inside each
+    photo and video hold no pupil's full name from the register, no phone number, email address,
+    postcode, street address or date of birth. Words inside a picture can be blurred in the
+    published copy instead.
     """
 
     id = "no-personal-data"
@@ -46,21 +46,21 @@ class NoPersonalData(Gate):
 
     def check(self, ctx):
         found, unread = findings(ctx.content, ctx.school)
-        videos = videos_waiting(ctx.content, "words in videos")
         problems = [f.describe() for f in found] + unread
         if problems:
             fixes = []
             if any(f.box is None for f in found):
                 fixes.append("Take it out of the words")
             if any(f.box is not None for f in found):
-                fixes.append("blur the words inside the photo")
-            return failed("; ".join(problems) + ". " + (" or ".join(fixes) + "." if fixes else "") + (f" {videos}" if videos else ""))
-        if videos:
-            return Outcome(UNAVAILABLE, videos)
+                fixes.append("blur the words inside the photo or video")
+            return failed("; ".join(problems) + ". " + (" or ".join(fixes) + "." if fixes else ""))
         checked = ["the text"] + (["the title"] if ctx.content.title else [])
         pictures = sum(1 for item in ctx.content.media if item.kind == "image")
+        videos = sum(1 for item in ctx.content.media if item.kind == "video")
         if pictures:
             checked.append(f"the description and the words inside {pictures} photo{'s' if pictures != 1 else ''}")
+        if videos:
+            checked.append(f"the description and the words shown in {videos} video{'s' if videos != 1 else ''}")
         return passed("No full name of a pupil, phone number, email or postal address, postcode or date of birth in " + ", ".join(checked) + ".")
 
 
