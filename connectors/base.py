@@ -15,6 +15,7 @@ class OutgoingMedia:
     path: Path
     content_type: str
     alt_text: str
+    thumbnail: Path | None = None  # a video's checked thumbnail (JPEG), to be set on the platform
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,9 @@ class MediaFile(models.Model):
     # host:pid of the worker analysing it, so that a worker starting on the same host can tell
     # that the one before it is gone.
     analysis_worker = models.CharField(max_length=120, blank=True)
+    # A video's thumbnail, the picture the platform shows before it plays: the frame at this many
+    # seconds, chosen by the author (None: a third of the way in). It is checked as a photo.
+    thumbnail_time = models.FloatField(null=True, blank=True)
 
     @property
     def analysis_seconds_left(self) -> int | None:

@@ -264,6 +264,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
                           sightings=tuple(tuple(s) for s in t.sightings))
                 for t in media.tracks.all()
             ),
+            thumbnail_time=media.thumbnail_time,
         ))
     content = Content(
         draft_id=draft.pk, channel_id=draft.channel_id, channel_kind=draft.channel.kind,
@@ -299,19 +300,19 @@ def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
     destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
     from moderation.video_review import VIDEO_READ_EVERY_SECONDS
 
-    to_blur = [[list(s) for s in t.sightings] for t in item.tracks if t.blur]
     # Words read in a frame are taken to be on screen, where they were read, from one reading
     # to the next.
-    every = float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
-    to_blur += [[[w.time - every, *w.box], [w.time + every, *w.box]] for w in item.words if w.blur and w.time is not None]
+    to_blur = video_copy.blur_list(item, float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS)))
+    thumbnail = destination.with_suffix(".thumbnail.jpg")
     try:
         if to_blur:
             video_copy.blurred(item.source_path, to_blur, destination)
         else:
             video_copy.remux(item.source_path, destination)
+        imaging.write_published_copy(video_copy.frame_at(destination, video_copy.thumbnail_time(item)), [], thumbnail)
     except Exception as error:
         raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
-    return replace(item, path=destination, content_type="video/mp4")
+    return replace(item, path=destination, content_type="video/mp4", thumbnail_path=thumbnail)
 
 
 def content_hash(content: Content) -> str:
@@ -331,6 +332,7 @@ def content_hash(content: Content) -> str:
                 ),
                 "words_blurred": sorted([*w.box, w.time or 0.0] for w in m.words if w.blur),
                 "tracks": sorted([t.start, t.end, list(t.box), t.identified_pupil_id, t.blur] for t in m.tracks),
+                "thumbnail_time": m.thumbnail_time,
             }
             for m in content.media
         ],
@@ -498,7 +500,7 @@ def publish(draft: Draft, by) -> PublishedPost:
         draft_id=draft.pk, content_hash=content.hash, channel_name=channel.name, channel_kind=channel.kind,
         account_id=channel.platform_account_id, privacy=channel.youtube_privacy, text=content.text,
         title=content.title, link=content.link, publish_at=content.publish_at,
-        media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text) for m in content.media),
+        media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text, m.thumbnail_path) for m in content.media),
     )
     try:
         result = connectors.get(channel.connector).publish(outgoing)

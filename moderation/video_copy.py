@@ -114,11 +114,52 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
     return destination
 
 
-def first_frame(path: Path) -> Image.Image:
-    """The first frame of a video, upright: a picture of what was published."""
+def frame_at(path: Path, seconds: float) -> Image.Image:
+    """The frame shown at this many seconds from the start (the last one if the video is
+    shorter), upright."""
     from consent import video
 
+    chosen, first = None, None
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            return video.upright(frame).convert("RGB")
-    raise VideoCopyFailed("the video has no frames")
+            time = float(frame.time or 0.0)
+            first = time if first is None else first
+            if chosen is not None and time - first > seconds:
+                break
+            chosen = frame
+        if chosen is None:
+            raise VideoCopyFailed("the video has no frames")
+        return video.upright(chosen).convert("RGB")
+
+
+def thumbnail_time(item) -> float:
+    """When the thumbnail frame of a video (a MediaItem) is: chosen, or a third of the way in."""
+    from consent import video
+
+    if item.thumbnail_time is not None:
+        return float(item.thumbnail_time)
+    return video.inspect(item.source_path).seconds / 3
+
+
+def blur_list(item, every: float):
+    """What is blurred in a video (a MediaItem): the chosen tracks, and the chosen words from one
+    reading to the next, as sightings."""
+    to_blur = [[list(s) for s in t.sightings] for t in item.tracks if t.blur]
+    to_blur += [[[w.time - every, *w.box], [w.time + every, *w.box]] for w in item.words if w.blur and w.time is not None]
+    return to_blur
+
+
+def thumbnail(item, every: float) -> Image.Image:
+    """The thumbnail as it will be published: from the published copy once it is made, before
+    that from the upload with the chosen blurs applied."""
+    when = thumbnail_time(item)
+    if item.thumbnail_path is not None:
+        from PIL import Image as PILImage
+
+        return PILImage.open(item.thumbnail_path).convert("RGB")
+    image = frame_at(item.source_path, when)
+    for sightings in blur_list(item, every):
+        box = box_at(sightings, when)
+        if box is not None:
+            imaging.pixelate(image, box)
+    return image

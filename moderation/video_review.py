@@ -18,16 +18,36 @@ from moderation.models import MediaFile, MediaText, VideoTrack
 VIDEO_READ_EVERY_SECONDS = 2.0
 
 
+def read_every() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
+
+
+def set_thumbnail(media: MediaFile, seconds: float, by) -> None:
+    """The author chooses the frame the platform shows before the video plays."""
+    from consent import video
+
+    _check_may_decide(media.draft, by)
+    length = video.inspect(media.path, media.original_name).seconds
+    if not 0 <= seconds <= length:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError(f"Choose a time between 0 and {length:.1f} seconds.")
+    with transaction.atomic():
+        media.thumbnail_time = round(seconds, 2)
+        media.save(update_fields=["thumbnail_time"])
+        _audit(media, by, "video.thumbnail", f"The thumbnail of '{media.original_name}' is the frame at {seconds:.1f} s", time=seconds)
+
+
 def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
     """Analyse a video: every face track, matched against the register, stored with its best
     view; and the words shown in it, read every VIDEO_READ_EVERY_SECONDS.
     VideoRejected (a bad video) is recorded by the caller as a failed analysis."""
-    from django.conf import settings
-
     from consent import faces, video
     from moderation import ocr
 
-    every = float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
+    every = read_every()
     lines, last_read = [], [None]
 
     def read(time, image):
@@ -93,3 +113,18 @@ def set_blur(track: VideoTrack, blur: bool, by) -> None:
         _audit(track.media, by, "tracks.blurred" if blur else "tracks.unblurred",
                f"Face track {track.pk} in '{track.media.original_name}' {'to be blurred' if blur else 'no longer blurred'}",
                track=track.pk)
+
+
+def thumbnail_preview(media: MediaFile):
+    """The thumbnail as it would be published now: the chosen frame, with the chosen blurs."""
+    from types import SimpleNamespace
+
+    from moderation import video_copy
+
+    item = SimpleNamespace(
+        thumbnail_time=media.thumbnail_time, thumbnail_path=None, source_path=media.path,
+        tracks=[SimpleNamespace(sightings=t.sightings, blur=t.blur) for t in media.tracks.all()],
+        words=[SimpleNamespace(time=w.time, box=w.box, blur=w.blur) for w in media.words.all()],
+    )
+    return video_copy.thumbnail(item, read_every()), video_copy.thumbnail_time(item)
+

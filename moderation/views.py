@@ -351,6 +351,35 @@ def track_view(request, pk, track_id):
     return HttpResponse(bytes(track.view), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
+def video_thumbnail(request, pk, media_id):
+    """The thumbnail of a video as it would be published now, as a JPEG."""
+    import io
+
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    try:
+        image, _ = video_review.thumbnail_preview(media)
+    except Exception:
+        raise Http404("The thumbnail cannot be shown.")
+    image.thumbnail((640, 640))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@require_POST
+def video_thumbnail_choose(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    try:
+        seconds = float(request.POST.get("seconds", ""))
+    except ValueError:
+        messages.error(request, "Give the time of the frame in seconds, for example 4.5.")
+        return redirect("draft", pk=pk)
+    return _act(request, draft, lambda: video_review.set_thumbnail(media, seconds, request.user),
+                f"The thumbnail is now the frame at {seconds:g} s.")
+
+
 @require_POST
 def track_blur(request, pk, track_id):
     draft = _visible_draft(request, pk)

@@ -349,3 +349,77 @@ def test_a_phone_number_shown_in_a_video_fails_until_those_words_are_blurred(db,
         for index, frame in enumerate(container.decode(video=0)):
             if index % 10 == 0:  # a frame each second
                 assert not any("01632" in line.text for line in ocr.read(video.upright(frame))), index
+
+
+# --- The thumbnail ----------------------------------------------------------------------------------
+
+
+def flash_video(path, flash):
+    """One second of an empty stage at 10 frames a second, with `flash` on frame 5 only: between
+    two samples, so only a thumbnail of that frame would show it."""
+    blank = Image.new("RGB", (640, 376), (90, 90, 90))
+    return write_video(path, [flash if i == 5 else blank for i in range(10)], rate=10)
+
+
+def video_draft(office, youtube, path, name):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation import services
+    from tests.conftest import link_draft
+
+    draft = link_draft(office, youtube, link="", title="Our stage", text="Our stage is ready.")
+    media = services.add_media(draft, office, SimpleUploadedFile(name, Path(path).read_bytes()), source="Mrs Patel",
+                               rights="school", alt_text="The empty stage")
+    return draft, media
+
+
+def test_the_thumbnail_is_checked_as_a_photo_for_faces_that_were_not_followed(db, office, youtube, tmp_path):
+    from moderation import services, video_review
+
+    draft, media = video_draft(office, youtube, flash_video(tmp_path / "stage.mp4", two_people()), "stage.mp4")
+    assert media.tracks.count() == 0  # the faces are on screen for a tenth of a second, between samples
+    assert services.run_gates(draft, "submit", office).results.get(gate_id="image-consent").status == "pass"
+    video_review.set_thumbnail(media, 0.5, office)
+    result = services.run_gates(draft, "submit", office).results.get(gate_id="image-consent")
+    assert result.status == "fail" and "its thumbnail (the frame at 0:00.5) shows a face that was not followed" in result.message
+
+
+def test_the_words_in_the_thumbnail_are_checked_for_personal_data(db, office, youtube, tmp_path):
+    from PIL import ImageDraw, ImageFont
+
+    from moderation import services, video_review
+
+    card = Image.new("RGB", (640, 376), (30, 60, 90))
+    ImageDraw.Draw(card).text((40, 300), "Ring 01632 960123", font=ImageFont.load_default(size=40), fill="white")
+    draft, media = video_draft(office, youtube, flash_video(tmp_path / "card.mp4", card), "card.mp4")
+    video_review.set_thumbnail(media, 0.5, office)
+    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    assert result.status == "fail" and "the thumbnail of 'card.mp4'" in result.message and "01632 960123" in result.message
+
+
+def test_the_author_chooses_the_thumbnail_frame_within_the_video(db, office, youtube, tmp_path, client):
+    from moderation.models import MediaFile
+
+    draft, media = video_draft(office, youtube, flash_video(tmp_path / "stage.mp4", Image.new("RGB", (640, 376), "red")), "stage.mp4")
+    client.force_login(office)
+    client.post(f"/drafts/{draft.pk}/media/{media.pk}/thumbnail/choose/", {"seconds": "0.5"})
+    assert MediaFile.objects.get(pk=media.pk).thumbnail_time == 0.5
+    page = client.post(f"/drafts/{draft.pk}/media/{media.pk}/thumbnail/choose/", {"seconds": "99"}, follow=True).content.decode()
+    assert "Choose a time between 0 and 1.0 seconds." in page and MediaFile.objects.get(pk=media.pk).thumbnail_time == 0.5
+    picture = client.get(f"/drafts/{draft.pk}/media/{media.pk}/thumbnail/")
+    assert picture["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(picture.content)).convert("RGB").getpixel((10, 10))[0] > 200  # the red frame
+
+
+def test_the_published_thumbnail_goes_with_the_video_without_metadata(db, office, approver, youtube, tmp_path, settings):
+    from moderation import services
+    from moderation.attestations import ATTESTATIONS
+
+    draft, media = video_draft(office, youtube, flash_video(tmp_path / "stage.mp4", Image.new("RGB", (640, 376), "red")), "stage.mp4")
+    assert services.submit(draft, office).passed
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    services.publish(draft, approver)
+    [post_json] = list(settings.OUTBOX_DIR.rglob("post.json"))
+    [entry] = json.loads(post_json.read_text())["media"]
+    thumbnail = post_json.parent / entry["thumbnail"]
+    assert faces.metadata_names(thumbnail) == [] and Image.open(thumbnail).format == "JPEG"

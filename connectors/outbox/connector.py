@@ -46,7 +46,11 @@ class OutboxConnector(Connector):
             for index, item in enumerate(post.media):
                 name = f"{index + 1:02d}{EXTENSIONS.get(item.content_type, '.bin')}"
                 shutil.copyfile(item.path, staging / name)
-                media.append({"file": name, "kind": item.kind, "content_type": item.content_type, "alt_text": item.alt_text})
+                entry = {"file": name, "kind": item.kind, "content_type": item.content_type, "alt_text": item.alt_text}
+                if item.thumbnail is not None:
+                    entry["thumbnail"] = f"{index:02d}-thumbnail.jpg"
+                    shutil.copyfile(item.thumbnail, staging / entry["thumbnail"])
+                media.append(entry)
             record = {
                 "id": post_id,
                 "channel": post.channel_name,

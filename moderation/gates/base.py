@@ -86,6 +86,8 @@ class MediaItem:
     words_read: bool = False
     reading_error: str = ""
     tracks: tuple[TrackItem, ...] = ()
+    thumbnail_time: float | None = None  # a video's chosen thumbnail frame (None: a third of the way in)
+    thumbnail_path: Path | None = None  # the published thumbnail, once it is made
     # Whether the worker has finished with it: "queued", "running", "done" or "failed".
     analysis: str = "done"
     analysis_note: str = ""  # what to tell a person while it is not done

@@ -124,6 +124,37 @@ class ImageConsent(Gate):
             elif status not in ACCEPTED:
                 problems.append(f"{where}: {why}")
         summary.append(f"{item.original_name}: {len(item.tracks)} face track(s)")
+        self._check_thumbnail(item, problems)
+
+    def _check_thumbnail(self, item, problems):
+        """The thumbnail is a photo the platform shows: every face in it must be one of the
+        video's tracks (each judged above), or blurred."""
+        from consent import faces as engine
+        from moderation import video_copy
+        from moderation.video_review import read_every
+
+        when = video_copy.thumbnail_time(item)
+        for face in engine.detect_faces(video_copy.thumbnail(item, read_every())):
+            followed = any(
+                _overlaps(video_copy.box_at([list(s) for s in track.sightings], when), face.box) for track in item.tracks
+            )
+            if not followed:
+                problems.append(
+                    f"{item.original_name}: its thumbnail (the frame at {_span(when, when).split(' to ')[0]}) shows a face that was "
+                    "not followed in the video; choose another frame for the thumbnail"
+                )
+
+
+def _overlaps(a, b) -> bool:
+    if a is None:
+        return False
+    top, right = max(a[0], b[0]), min(a[1], b[1])
+    bottom, left = min(a[2], b[2]), max(a[3], b[3])
+    if right <= left or bottom <= top:
+        return False
+    inter = (right - left) * (bottom - top)
+    smaller = min((a[1] - a[3]) * (a[2] - a[0]), (b[1] - b[3]) * (b[2] - b[0]))
+    return inter >= 0.3 * smaller
 
 
 def _span(start: float, end: float) -> str:

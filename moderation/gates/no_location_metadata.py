@@ -60,6 +60,16 @@ class NoLocationMetadata(Gate):
         left = video.metadata_names(published)
         if left:
             problems.append(f"the published copy of {item.original_name} still carries {', '.join(left)}")
+        from consent import faces as engine
+        from moderation import imaging
+        from moderation.video_review import read_every
+
+        thumbnail = item.thumbnail_path or imaging.write_published_copy(
+            video_copy.thumbnail(item, read_every()), [], scratch / f"{item.position}-thumbnail.jpg"
+        )
+        left = engine.metadata_names(thumbnail)
+        if left:
+            problems.append(f"the thumbnail of {item.original_name} still carries {', '.join(left)}")
         carried = video.metadata_names(item.source_path)
         if carried:
             removed.append(f"{item.original_name} ({', '.join(carried)})")

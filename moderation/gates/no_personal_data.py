@@ -13,6 +13,8 @@ def findings(content, school):
     unread = []
     for item in content.media:
         found += personal_data.find(item.alt_text, f"the description of '{item.original_name}'", names, allowed)
+        if item.kind == "video" and item.analysed:
+            found += _thumbnail_findings(item, names, allowed)
         if not item.analysed:
             unread.append(item.analysis_note)
             continue
@@ -30,6 +32,19 @@ def findings(content, school):
                 for f in personal_data.find(words.text, where, names, allowed)
             ]
     return found, unread
+
+
+def _thumbnail_findings(item, names, allowed):
+    """The words in the video's thumbnail, read as in a photo: they are fixed by choosing another frame."""
+    from moderation import ocr, personal_data, video_copy
+    from moderation.video_review import read_every
+
+    where = f"the thumbnail of '{item.original_name}' (choose another frame)"
+    return [
+        personal_data.Finding(f.gate, f.kind, f.text, where, f.rule)
+        for line in ocr.read(video_copy.thumbnail(item, read_every()))
+        for f in personal_data.find(line.text, where, names, allowed)
+    ]
 
 
 class NoPersonalData(Gate):
