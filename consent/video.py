@@ -148,6 +148,8 @@ class View:
 class Track:
     views: list[View] = field(default_factory=list)
     confirmed: bool = False  # seen once with a score a new face needs
+    # For a track begun by a doubtful face: the CNN's answer, worked out beside the scanning.
+    pending: Future | None = None
     misses: int = 0
     match: faces.Match | None = None
     view: View | None = None  # the view that was matched best, its neighbourhood kept
@@ -200,7 +202,9 @@ class Tracker:
         self.ended: list[Track] = []
 
     def add(self, time: float, image: Image.Image, found: list[faces.Found], confirm) -> None:
-        """The faces found in one sample; confirm(face) says whether a doubtful new face is one."""
+        """The faces found in one sample. confirm(face) returns a Future that says whether a
+        doubtful new face is one: its track counts only if it does, or if the face is later
+        seen with a score a new face needs."""
         unmatched = sorted(found, key=lambda f: -f.score)
         for track in sorted(self.active, key=lambda t: -t.views[-1].face.width):
             scored = [(_near(track, f), f) for f in unmatched]
@@ -214,8 +218,10 @@ class Tracker:
             else:
                 track.misses += 1
         for face in unmatched:
-            if face.score >= 0 or confirm(face):
+            if face.score >= 0:
                 self.active.append(Track(views=[View(time, face)], confirmed=True))
+            else:
+                self.active.append(Track(views=[View(time, face)], pending=confirm(face)))
         still = []
         for track in self.active:
             (self.ended if track.misses > setting("VIDEO_TRACK_GAP") else still).append(track)
@@ -233,6 +239,9 @@ class Tracker:
     def finish(self) -> list[Track]:
         tracks = self.ended + self.active
         self.ended, self.active = [], []
+        for track in tracks:
+            if not track.confirmed and track.pending is not None:
+                track.confirmed = bool(track.pending.result())
         return sorted([t for t in tracks if t.confirmed], key=lambda t: (t.start, t.views[0].face.left))
 
 
@@ -274,7 +283,8 @@ def analyse(path, channel_kind: str, register: faces.Register | None = None, nam
             time, image, future = pending.popleft()
             found = [_unscale(f, scale) for f in future.result()]
             original = image if scale == 1.0 else image.resize((info.width, info.height), Image.Resampling.BILINEAR)
-            tracker.add(time, original, found, lambda face: faces._confirmed(original, face, faces.DetectionSettings.current()))
+            checking = faces.DetectionSettings.current()
+            tracker.add(time, original, found, lambda face: pool.submit(faces._confirmed, original, face, checking))
 
     try:
         with av.open(str(path)) as container:
@@ -305,11 +315,12 @@ def analyse(path, channel_kind: str, register: faces.Register | None = None, nam
         raise VideoRejected(f"{_who(path, name)} has no frames that can be decoded.")
     tracks = tracker.finish()
     register = register if register is not None else faces.Register.load(channel_kind)
-    for track in tracks:
-        track.match, track.view = _identify(track, register)
-        for view in track.views:
-            if view is not track.view:
-                view.crop = None
+    # Tracks are identified side by side: each encoding runs in a face worker process.
+    for track, (match, view) in zip(tracks, pool.map(lambda t: _identify(t, register), tracks)):
+        track.match, track.view = match, view
+        for other in track.views:
+            if other is not view:
+                other.crop = None
     progress(1.0)
     return VideoReport(info, tracks, samples, every)
 

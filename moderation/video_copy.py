@@ -93,14 +93,16 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
                 for frame in packet.decode():
                     time = float(frame.time) if frame.time is not None else 0.0
                     first_time = time if first_time is None else first_time
-                    image = video.upright(frame).convert("RGB")
-                    for sightings in tracks:
-                        box = box_at(sightings, time - first_time)
-                        if box is not None:
+                    boxes = [b for b in (box_at(sightings, time - first_time) for sightings in tracks) if b is not None]
+                    if not boxes and not int(frame.rotation or 0) % 360 and (frame.width, frame.height) == (vout.width, vout.height):
+                        new = frame.reformat(format="yuv420p")  # nothing to change in this frame
+                    else:
+                        image = video.upright(frame).convert("RGB")
+                        for box in boxes:
                             imaging.pixelate(image, box)
-                    if image.size != (vout.width, vout.height):
-                        image = image.crop((0, 0, vout.width, vout.height))
-                    new = av.VideoFrame.from_image(image)
+                        if image.size != (vout.width, vout.height):
+                            image = image.crop((0, 0, vout.width, vout.height))
+                        new = av.VideoFrame.from_image(image)
                     new.pts, new.time_base = frame.pts, frame.time_base
                     for encoded in vout.encode(new):
                         out.mux(encoded)

@@ -261,7 +261,8 @@ def _track_rows(draft, media):
         match = SimpleNamespace(status=track.auto_status, pupil=track.auto_pupil, distance=track.auto_distance) if track.auto_status else None
         status, why = face_status(item, match, draft.channel.kind)
         rows.append({"track": track, "status": status, "label": FACE_LABELS[status], "why": why,
-                     "span": f"{int(track.start // 60)}:{track.start % 60:04.1f}–{int(track.end // 60)}:{track.end % 60:04.1f}"})
+                     "span": f"{int(track.start // 60)}:{track.start % 60:04.1f}–{int(track.end // 60)}:{track.end % 60:04.1f}",
+                     "best": f"{int(track.best_time // 60)}:{track.best_time % 60:04.1f}"})
     return rows
 
 
