@@ -42,24 +42,21 @@ def inspect_file(path: Path, name: str) -> Inspected:
         width, height = image.size  # as shown: the EXIF orientation is applied
         image.close()
         return Inspected("image", IMAGE_TYPES[fmt], width, height)
-    who = f"'{name}'"
-    try:
-        with av.open(str(path)) as container:
-            streams = container.streams.video
-            if not streams:
-                raise MediaRejected(f"{who} has no video in it.")
-            stream = streams[0]
-            content_type = VIDEO_CONTAINERS.get(container.format.name)
-            if content_type is None:
-                raise MediaRejected(f"{who} is a video in the {container.format.long_name} format: use MP4 or WebM.")
-            return Inspected("video", content_type, stream.codec_context.width, stream.codec_context.height)
-    except MediaRejected:
-        raise
-    except Exception:
+    from consent import video
+
+    if not video.looks_like_video(path):
         raise MediaRejected(
-            f"{who} is not a photo or video that can be read (it may be damaged, or another kind of file). "
-            "Use a JPEG, PNG, WebP or HEIC photo, or an MP4 or WebM video."
+            f"'{name}' is not a photo or video that can be read (it may be damaged, or another kind of file). "
+            "Use a JPEG, PNG, WebP or HEIC photo, or an MP4, MOV or WebM video."
         ) from image_error
+    # The same checks as the analysis makes: a picture, frames that decode, within the limits.
+    try:
+        info = video.inspect(path, name)
+        with av.open(str(path)) as container:
+            content_type = VIDEO_CONTAINERS[container.format.name]
+    except video.VideoRejected as error:
+        raise MediaRejected(str(error)) from None
+    return Inspected("video", content_type, info.width, info.height)
 
 
 def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
