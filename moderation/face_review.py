@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText
+from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack
 
 logger = logging.getLogger(__name__)
 
@@ -134,32 +134,37 @@ def _audit(face_or_media, by, action, summary, **data):
     )
 
 
-def identify(face: MediaFace, pupil, by) -> None:
-    """A reviewing colleague confirms or corrects who a face is (pupil None: not a pupil on the register)."""
+def _named(face) -> tuple[str, str, dict]:
+    """How the audit names a face of a photo or a face track of a video: (action prefix, words, data)."""
+    if isinstance(face, VideoTrack):
+        return "tracks", f"Face track {face.pk} in '{face.media.original_name}' ({face.start:.1f}-{face.end:.1f} s)", {"track": face.pk}
+    return "faces", f"Face {face.pk} in '{face.media.original_name}'", {"face": face.pk}
+
+
+def identify(face: MediaFace | VideoTrack, pupil, by) -> None:
+    """A reviewing colleague confirms or corrects who a face (or a video's face track) is;
+    pupil None clears it."""
     _check_may_decide(face.media.draft, by, approver_only=True)
+    prefix, named, data = _named(face)
     with transaction.atomic():
         face.identified_pupil = pupil
         face.identified_by = by if pupil else None
         face.identified_at = timezone.now() if pupil else None
         face.save(update_fields=["identified_pupil", "identified_by", "identified_at"])
-        _audit(
-            face, by, "faces.identified",
-            f"Face {face.pk} in '{face.media.original_name}' identified by hand" if pupil else f"Identification of face {face.pk} cleared",
-            face=face.pk, upn=pupil.upn if pupil else None,
-        )
+        _audit(face, by, f"{prefix}.identified", f"{named} identified by hand" if pupil else f"{named}: identification cleared",
+               upn=pupil.upn if pupil else None, **data)
 
 
-def set_blur(face: MediaFace, blur: bool, by) -> None:
+def set_blur(face: MediaFace | VideoTrack, blur: bool, by) -> None:
+    """The author or the reviewer chooses to blur a face (or a face track) in the published copy."""
     _check_may_decide(face.media.draft, by)
+    prefix, named, data = _named(face)
     with transaction.atomic():
         face.blur = blur
         face.blur_by = by if blur else None
         face.save(update_fields=["blur", "blur_by"])
-        _audit(
-            face, by, "faces.blurred" if blur else "faces.unblurred",
-            f"Face {face.pk} in '{face.media.original_name}' {'to be blurred' if blur else 'no longer blurred'} in the published copy",
-            face=face.pk,
-        )
+        _audit(face, by, f"{prefix}.blurred" if blur else f"{prefix}.unblurred",
+               f"{named} {'to be blurred' if blur else 'no longer blurred'} in the published copy", **data)
 
 
 def mark(media: MediaFile, box, by) -> MediaFace:

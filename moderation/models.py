@@ -299,7 +299,29 @@ class MediaFile(models.Model):
         return settings.UPLOAD_DIR / self.stored_name
 
 
-class MediaFace(models.Model):
+class FaceDecisions(models.Model):
+    """What people decided about a face (who it is, blur it), and the latest automatic match:
+    the same for a face in a photo and a face followed through a video."""
+
+    identified_pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    identified_at = models.DateTimeField(null=True, blank=True)
+    blur = models.BooleanField(default=False)
+    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The latest automatic result, kept for display: worked out again at every check.
+    auto_status = models.CharField(max_length=12, blank=True)
+    auto_pupil = models.ForeignKey("consent.Pupil", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    auto_distance = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def box(self):
+        return (self.top, self.right, self.bottom, self.left)
+
+
+class MediaFace(FaceDecisions):
     """A face in a photo: found by detection or marked by a person, and what people decided about it.
 
     The automatic match is worked out again at every check against the register as it is
@@ -318,22 +340,9 @@ class MediaFace(models.Model):
     left = models.PositiveIntegerField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
     marked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    identified_pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    identified_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    identified_at = models.DateTimeField(null=True, blank=True)
-    blur = models.BooleanField(default=False)
-    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    # The latest automatic result, kept for display: worked out again at every check.
-    auto_status = models.CharField(max_length=12, blank=True)
-    auto_pupil = models.ForeignKey("consent.Pupil", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    auto_distance = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["left", "top", "id"]
-
-    @property
-    def box(self):
-        return (self.top, self.right, self.bottom, self.left)
 
 
 class MediaText(models.Model):
@@ -542,7 +551,7 @@ class LanguageReview(models.Model):
         constraints = [models.UniqueConstraint(fields=["draft", "where", "sentence"], name="one_review_per_flag")]
 
 
-class VideoTrack(models.Model):
+class VideoTrack(FaceDecisions):
     """One face followed through a video, from when it appears to when it goes.
 
     Like a face in a photo, a track is identified automatically and may be identified or blurred
@@ -563,18 +572,6 @@ class VideoTrack(models.Model):
     sightings = models.JSONField(default=list)
     view = models.BinaryField()  # JPEG of the face's neighbourhood at its best view
     view_box = models.JSONField()  # the face inside view: [top, right, bottom, left]
-    identified_pupil = models.ForeignKey("consent.Pupil", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    identified_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    identified_at = models.DateTimeField(null=True, blank=True)
-    blur = models.BooleanField(default=False)
-    blur_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    auto_status = models.CharField(max_length=12, blank=True)
-    auto_pupil = models.ForeignKey("consent.Pupil", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    auto_distance = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["start", "left", "id"]
-
-    @property
-    def box(self):
-        return (self.top, self.right, self.bottom, self.left)

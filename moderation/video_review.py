@@ -9,6 +9,7 @@ import io
 from django.db import transaction
 from django.utils import timezone
 
+from moderation import face_review
 from moderation.face_review import _audit, _check_may_decide
 from moderation.models import MediaFile, MediaText, VideoTrack
 
@@ -90,29 +91,9 @@ def view_image(track: VideoTrack):
     return Image.open(io.BytesIO(bytes(track.view))).convert("RGB")
 
 
-def identify(track: VideoTrack, pupil, by) -> None:
-    """A reviewing colleague confirms or corrects who a face track is (None: not a pupil on the register)."""
-    _check_may_decide(track.media.draft, by, approver_only=True)
-    with transaction.atomic():
-        track.identified_pupil = pupil
-        track.identified_by = by if pupil else None
-        track.identified_at = timezone.now() if pupil else None
-        track.save(update_fields=["identified_pupil", "identified_by", "identified_at"])
-        _audit(track.media, by, "tracks.identified",
-               f"Face track {track.pk} in '{track.media.original_name}' ({track.start:.1f}-{track.end:.1f} s) "
-               + ("identified by hand" if pupil else "no longer identified"),
-               track=track.pk, upn=pupil.upn if pupil else None)
-
-
-def set_blur(track: VideoTrack, blur: bool, by) -> None:
-    _check_may_decide(track.media.draft, by)
-    with transaction.atomic():
-        track.blur = blur
-        track.blur_by = by if blur else None
-        track.save(update_fields=["blur", "blur_by"])
-        _audit(track.media, by, "tracks.blurred" if blur else "tracks.unblurred",
-               f"Face track {track.pk} in '{track.media.original_name}' {'to be blurred' if blur else 'no longer blurred'}",
-               track=track.pk)
+# Who a face track is, and blurring it, are decided as for a face in a photo.
+identify = face_review.identify
+set_blur = face_review.set_blur
 
 
 def thumbnail_preview(media: MediaFile):

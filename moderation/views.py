@@ -329,20 +329,26 @@ def language_judge(request, pk):
 @require_POST
 def face_blur(request, pk, face_id):
     draft = _visible_draft(request, pk)
-    blur = request.POST.get("blur") == "yes"
-    return _act(request, draft, lambda: face_review.set_blur(_face(draft, face_id), blur, request.user),
-                "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
+    return _blur_from_form(request, draft, _face(draft, face_id))
 
 
 @require_POST
 def face_identify(request, pk, face_id):
-    from consent.models import Pupil
-
     draft = _visible_draft(request, pk)
-    upn = request.POST.get("upn", "").strip()
-    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
-    return _act(request, draft, lambda: face_review.identify(_face(draft, face_id), pupil, request.user),
-                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
+    return _identity_from_form(request, draft, _face(draft, face_id))
+
+
+@require_POST
+def video_thumbnail_choose(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    try:
+        seconds = float(request.POST.get("seconds", ""))
+    except ValueError:
+        messages.error(request, "Give the time of the frame in seconds, for example 4.5.")
+        return redirect("draft", pk=pk)
+    return _act(request, draft, lambda: video_review.set_thumbnail(media, seconds, request.user),
+                f"The thumbnail is now the frame at {seconds:g} s.")
 
 
 def track_view(request, pk, track_id):
@@ -368,38 +374,35 @@ def video_thumbnail(request, pk, media_id):
     return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
-@require_POST
-def video_thumbnail_choose(request, pk, media_id):
-    draft = _visible_draft(request, pk)
-    media = get_object_or_404(draft.media, pk=media_id, kind="video")
-    try:
-        seconds = float(request.POST.get("seconds", ""))
-    except ValueError:
-        messages.error(request, "Give the time of the frame in seconds, for example 4.5.")
-        return redirect("draft", pk=pk)
-    return _act(request, draft, lambda: video_review.set_thumbnail(media, seconds, request.user),
-                f"The thumbnail is now the frame at {seconds:g} s.")
+def _blur_from_form(request, draft, face):
+    blur = request.POST.get("blur") == "yes"
+    return _act(request, draft, lambda: face_review.set_blur(face, blur, request.user),
+                "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
+
+
+def _identity_from_form(request, draft, face):
+    from consent.models import Pupil
+
+    upn = request.POST.get("upn", "").strip()
+    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
+    return _act(request, draft, lambda: face_review.identify(face, pupil, request.user),
+                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
+
+
+def _track(draft, track_id):
+    return get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
 
 
 @require_POST
 def track_blur(request, pk, track_id):
     draft = _visible_draft(request, pk)
-    track = get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
-    blur = request.POST.get("blur") == "yes"
-    return _act(request, draft, lambda: video_review.set_blur(track, blur, request.user),
-                "The face will be blurred in the video." if blur else "The face will not be blurred.")
+    return _blur_from_form(request, draft, _track(draft, track_id))
 
 
 @require_POST
 def track_identify(request, pk, track_id):
-    from consent.models import Pupil
-
     draft = _visible_draft(request, pk)
-    track = get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
-    upn = request.POST.get("upn", "").strip()
-    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
-    return _act(request, draft, lambda: video_review.identify(track, pupil, request.user),
-                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
+    return _identity_from_form(request, draft, _track(draft, track_id))
 
 
 @require_POST

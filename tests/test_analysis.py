@@ -122,18 +122,23 @@ def _worker(tmp_path):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path),
            "FACE_ENCRYPTION_KEY": settings.FACE_KEY,
            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    log = open(tmp_path / f"worker-{len(list(tmp_path.glob('worker-*.log')))}.log", "w")
     return subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for(condition, what, tries=1800):
+def _logs(tmp_path) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(tmp_path.glob("worker-*.log")))
+
+
+def _wait_for(condition, what, tmp_path, tries=1800):
     import time
 
     for _ in range(tries):  # up to three minutes: the worker polls every second
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}")
+    raise AssertionError(f"timed out waiting until {what}\n{_logs(tmp_path)}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -152,7 +157,7 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
 
     first = _worker(tmp_path)
     try:
-        _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis == "running", "the first worker starts")
+        _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis == "running", "the first worker starts", tmp_path)
     finally:
         first.kill()
         first.wait()
@@ -160,10 +165,11 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
 
     second = _worker(tmp_path)
     try:
-        _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis == "done", "the second worker finishes")
+        _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis in ("done", "failed"), "the second worker finishes", tmp_path)
     finally:
         second.terminate()
         second.wait()
     media.refresh_from_db()
+    assert media.analysis == "done", (media.analysis_error, _logs(tmp_path))
     assert media.faces_found_at is not None and media.words_read_at is not None
     assert media.analysis_worker.endswith(f":{second.pid}")
