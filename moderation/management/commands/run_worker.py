@@ -1,6 +1,6 @@
 """python manage.py run_worker [--once]
 
-The product's background worker: it analyses uploaded photos (finds their faces and reads their
+The product's background worker: it analyses uploaded photos and videos (finds their faces and reads their
 words) so that the web request does not wait for it. `make run` starts it beside the web server;
 in production run it as its own service (see the README). Everything it does is recorded in the
 database, so stopping it at any moment loses nothing: the file it was analysing is queued again
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Run the background worker that analyses uploaded photos."
+    help = "Run the background worker that analyses uploaded photos and videos."
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="analyse what is queued now, then stop")
@@ -38,6 +38,6 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.stdout.write("The worker is running: it analyses uploaded photos. Stop it with Ctrl+C.")
+        self.stdout.write("The worker is running: it analyses uploaded photos and videos. Stop it with Ctrl+C.")
         analysis.work_forever(lambda: bool(stopping))
         self.stdout.write("The worker stopped.")
