@@ -54,22 +54,17 @@ class ImageConsent(Gate):
             return passed("Nothing to check: this draft has no photos or videos.")
         problems, to_identify, summary, register = [], [], [], None
         for item in media:
-            if item.kind == "video":
-                if not item.analysed:
-                    problems.append(item.analysis_note)
-                    continue
-                if item.detection_error or not item.faces_found:
-                    problems.append(f"{item.original_name}: {item.detection_error or 'its faces have not been looked for yet; upload it again'}")
-                    continue
-                if register is None:
-                    register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
-                self._check_tracks(item, ctx, register, problems, to_identify, summary)
-                continue
+            # A photo or video whose faces were not looked for fails closed, saying why.
             if not item.analysed:
                 problems.append(item.analysis_note)
                 continue
             if item.detection_error or not item.faces_found:
                 problems.append(f"{item.original_name}: {item.detection_error or 'its faces have not been looked for yet; upload it again'}")
+                continue
+            if item.kind == "video":
+                if register is None:
+                    register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
+                self._check_tracks(item, ctx, register, problems, to_identify, summary)
                 continue
             undecided = [f for f in item.faces if not f.blur and not f.identified_pupil_id]
             matches = {}
