@@ -32,6 +32,8 @@ class School:
     risk_assessment_months: int
     # The school's own postal address, comma-separated: posts may give it (it is not personal data).
     address: str = ""
+    # YouTube's "made for kids" declaration, sent with every upload (the school decides it once).
+    youtube_made_for_kids: bool = False
 
     @property
     def own_address_parts(self) -> tuple[str, ...]:
@@ -48,4 +50,5 @@ def load() -> School:
         aup_url=os.environ.get("SCHOOL_AUP_URL", ""),
         risk_assessment_months=12,
         address=os.environ.get("SCHOOL_ADDRESS", ""),
+        youtube_made_for_kids=_bool("SCHOOL_YOUTUBE_MADE_FOR_KIDS", False),
     )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_filters",
     "moderation",
     "consent",
+    "connectors",
 ]
 
 MIDDLEWARE = [
@@ -161,3 +162,31 @@ REGISTER_UPLOAD_MAX_BYTES = int(os.environ.get("REGISTER_UPLOAD_MAX_BYTES", 2 * 
 # Uploaded files are analysed (faces found, words read) by `python manage.py run_worker`;
 # "inline" analyses them in the web request instead.
 MEDIA_ANALYSIS = os.environ.get("MEDIA_ANALYSIS", "background")
+
+# --- Platforms ---------------------------------------------------------------------------
+# Every call to a platform gives up after this many seconds (an upload's chunk included).
+CONNECTOR_TIMEOUT = float(os.environ.get("CONNECTOR_TIMEOUT", 60))
+# A post that waits for its platform (a rate limit, an outage) is tried again after this many
+# minutes, then twice as long each time, up to PUBLISH_RETRY_MAX_MINUTES.
+PUBLISH_RETRY_MINUTES = int(os.environ.get("PUBLISH_RETRY_MINUTES", 5))
+PUBLISH_RETRY_MAX_MINUTES = int(os.environ.get("PUBLISH_RETRY_MAX_MINUTES", 6 * 60))
+# A publish whose worker has not been heard of for this long is taken to have died with it.
+PUBLISH_STALE_MINUTES = int(os.environ.get("PUBLISH_STALE_MINUTES", 15))
+# Connections are checked when the last check is older than this.
+CONNECTION_CHECK_HOURS = int(os.environ.get("CONNECTION_CHECK_HOURS", 24))
+
+FACEBOOK_GRAPH_URL = os.environ.get("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/")
+FACEBOOK_GRAPH_VERSION = os.environ.get("FACEBOOK_GRAPH_VERSION", "v25.0")
+FACEBOOK_APP_ID = os.environ.get("FACEBOOK_APP_ID", "")
+FACEBOOK_APP_SECRET = os.environ.get("FACEBOOK_APP_SECRET", "")
+# After an unclear answer to a publish, how long the Page may take to show the post before the
+# connector concludes that it did not go out and sends it again.
+FACEBOOK_RECONCILE_MINUTES = int(os.environ.get("FACEBOOK_RECONCILE_MINUTES", 10))
+
+GOOGLE_TOKEN_URI = os.environ.get("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+YOUTUBE_API_URL = os.environ.get("YOUTUBE_API_URL", "https://www.googleapis.com/")
+YOUTUBE_NOTIFY_SUBSCRIBERS = os.environ.get("YOUTUBE_NOTIFY_SUBSCRIBERS", "").lower() in {"1", "true", "yes"}
+YOUTUBE_DAILY_QUOTA = int(os.environ.get("YOUTUBE_DAILY_QUOTA", 10_000))
+# Resumable upload chunks: a multiple of 256 KiB.
+YOUTUBE_UPLOAD_CHUNK_BYTES = int(os.environ.get("YOUTUBE_UPLOAD_CHUNK_BYTES", 8 * 1024 * 1024))
+YOUTUBE_CATEGORY_ID = os.environ.get("YOUTUBE_CATEGORY_ID", "27")  # Education

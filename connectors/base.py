@@ -1,12 +1,33 @@
-"""What every connector shares. One platform, one package beside this file."""
+"""What every connector shares. One platform, one package beside this file.
+
+A connector hands one checked post to one platform. It reports what went wrong with one of the
+exceptions below, so that the pipeline knows whether to hold the post for a person, wait and try
+again, or ask the headteacher to reconnect the account. It never decides whether a post may be
+published: the gates did that.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 
 class ConnectorError(Exception):
-    """The platform refused the post or could not be reached. The message says which, for people."""
+    """The platform refused the post, for a reason a person must settle. The message says which."""
+
+
+class ReconnectNeeded(ConnectorError):
+    """The stored token no longer works (revoked, expired, password changed): the account must be connected again."""
+
+
+class TryLater(ConnectorError):
+    """Nothing is wrong with the post, but the platform cannot take it now (rate limit, daily quota,
+    an outage, or an answer that leaves it unclear whether the post went out). retry_at says when."""
+
+    def __init__(self, message: str, retry_at: datetime, *, reason: str = "unavailable"):
+        super().__init__(message)
+        self.retry_at = retry_at
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -33,20 +54,74 @@ class OutgoingPost:
     link: str
     publish_at: datetime | None
     media: tuple[OutgoingMedia, ...] = field(default=())
+    made_for_kids: bool = False
 
 
 @dataclass(frozen=True)
 class PublishResult:
     platform_post_id: str
     url: str = ""
+    # Where the platform still works on the post (a YouTube video being processed), in words.
+    platform_state: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    comment_id: str
+    author: str
+    text: str
+    created_at: datetime | None
+    parent_id: str = ""
+
+
+class Journal:
+    """What a publish has done so far, kept where a crash cannot lose it.
+
+    A connector records each step (an uploaded photo's id, a resumable upload's address, the moment
+    the final call was sent) as soon as it happens, and reads them back when it is asked to publish
+    the same post again, so nothing is sent twice. The pipeline passes a journal stored in the
+    database; this in-memory one serves connectors that need none and the tests of the base.
+    """
+
+    def __init__(self):
+        self.steps: dict = {}
+
+    def get(self, key: str, default=None):
+        return self.steps.get(key, default)
+
+    def record(self, key: str, value) -> None:
+        self.steps[key] = value
+
+    def forget(self, key: str) -> None:
+        self.steps.pop(key, None)
 
 
 class Connector:
     key = ""
     label = ""
+    # The channel kind the connector publishes to ("" for any: the outbox).
+    platform = ""
 
-    def publish(self, post: OutgoingPost) -> PublishResult:  # pragma: no cover - every connector overrides it
+    @classmethod
+    def for_channel(cls, channel) -> "Connector":
+        return cls()
+
+    def publish(self, post: OutgoingPost, journal: Journal) -> PublishResult:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def delete(self, platform_post_id: str) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def comments(self, platform_post_id: str) -> Iterator[Comment]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """Prove the stored token still works; returns the account's name. Raises ReconnectNeeded."""
+        return self.label
+
+    def platform_state(self, platform_post_id: str) -> str:
+        """What the platform still does with a published post, in words; "" when nothing."""
+        return ""
 
 
 _REGISTRY: dict[str, type[Connector]] = {}
@@ -57,17 +132,28 @@ def register(cls: type[Connector]) -> type[Connector]:
     return cls
 
 
-def get(key: str) -> Connector:
+def _load() -> None:
     # Import the packages so that they register themselves.
-    from connectors import outbox  # noqa: F401
+    from connectors import facebook, outbox, youtube  # noqa: F401
 
+
+def connector_class(key: str) -> type[Connector]:
+    _load()
     try:
-        return _REGISTRY[key]()
+        return _REGISTRY[key]
     except KeyError:
         raise ConnectorError(f"No connector called '{key}' is installed.") from None
 
 
-def choices() -> list[tuple[str, str]]:
-    from connectors import outbox  # noqa: F401
+def get(key: str) -> Connector:
+    return connector_class(key)()
 
+
+def for_channel(channel) -> Connector:
+    """The connector a channel publishes through, holding that channel's account."""
+    return connector_class(channel.connector).for_channel(channel)
+
+
+def choices() -> list[tuple[str, str]]:
+    _load()
     return [(key, cls.label) for key, cls in sorted(_REGISTRY.items())]

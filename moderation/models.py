@@ -116,6 +116,7 @@ class Draft(models.Model):
         AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         APPROVED = "approved", "Approved"
         PUBLISHING = "publishing", "Publishing"
+        WAITING = "waiting", "Waiting for the platform"
         HELD = "held", "Held"
         PUBLISHED = "published", "Published"
         WITHDRAWN = "withdrawn", "Withdrawn"
@@ -131,11 +132,13 @@ class Draft(models.Model):
         "fail_checks": ({S.DRAFT, S.RETURNED}, S.RETURNED, "returned to author: checks failed"),
         "send_back": ({S.AWAITING_APPROVAL}, S.RETURNED, "sent back to author by approver"),
         "approve": ({S.AWAITING_APPROVAL}, S.APPROVED, "approved"),
-        "reopen": ({S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.DRAFT, "reopened for editing"),
-        "start_publishing": ({S.APPROVED, S.HELD}, S.PUBLISHING, "publishing started"),
-        "hold": ({S.PUBLISHING, S.APPROVED}, S.HELD, "held: not published"),
+        "reopen": ({S.AWAITING_APPROVAL, S.APPROVED, S.HELD, S.WAITING}, S.DRAFT, "reopened for editing"),
+        "start_publishing": ({S.APPROVED, S.HELD, S.WAITING}, S.PUBLISHING, "publishing started"),
+        # The platform cannot take it now (rate limit, quota, outage, unclear answer, interrupted upload).
+        "wait": ({S.PUBLISHING}, S.WAITING, "waiting for the platform"),
+        "hold": ({S.PUBLISHING, S.APPROVED, S.WAITING}, S.HELD, "held: not published"),
         "mark_published": ({S.PUBLISHING}, S.PUBLISHED, "published"),
-        "withdraw": ({S.DRAFT, S.RETURNED, S.AWAITING_APPROVAL, S.APPROVED, S.HELD}, S.WITHDRAWN, "withdrawn"),
+        "withdraw": ({S.DRAFT, S.RETURNED, S.AWAITING_APPROVAL, S.APPROVED, S.HELD, S.WAITING}, S.WITHDRAWN, "withdrawn"),
     }
     EDITABLE = {S.DRAFT, S.RETURNED}
     del S
@@ -451,6 +454,8 @@ class PublishedPost(models.Model):
     text = models.TextField(blank=True)
     title = models.CharField(max_length=100, blank=True)
     link = models.URLField(blank=True, max_length=500)
+    # What the platform still does with it (a YouTube video being processed), in words; "" when nothing.
+    platform_state = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-id"]

@@ -9,12 +9,14 @@ import json
 import shutil
 import uuid
 from dataclasses import replace
-from datetime import timezone as dt_timezone
+import logging
+from datetime import timedelta, timezone as dt_timezone
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors import base as connectors
@@ -40,6 +42,8 @@ from moderation.models import (
     RiskAssessment,
 )
 from moderation.roles import HEADTEACHER, has_role
+
+logger = logging.getLogger(__name__)
 
 
 class ContentUnreadable(Exception):
@@ -469,6 +473,14 @@ class PublishRefused(Exception):
         self.run = run
 
 
+class PublishWaiting(PublishRefused):
+    """Not published yet: the platform cannot take it now. The worker tries again at retry_at."""
+
+    def __init__(self, message, run=None, retry_at=None):
+        super().__init__(message, run)
+        self.retry_at = retry_at
+
+
 def publish(draft: Draft, by) -> PublishedPost:
     """Check every gate again on the exact bytes, then hand them to the channel's connector."""
     require(by, "moderation.publish_draft", "You are not allowed to publish posts.")
@@ -480,6 +492,26 @@ def publish(draft: Draft, by) -> PublishedPost:
             f"This draft is to be published at {timezone.localtime(draft.publish_at):%d %B %Y, %H:%M}, not before."
         )
     draft.transition("start_publishing", by=by)
+    return deliver(draft, by)
+
+
+def _retry_at(error: connectors.TryLater, attempts: int):
+    """The platform's own time, but never sooner than the back-off for this many attempts."""
+    if error.reason in ("quota", "ambiguous"):
+        return error.retry_at
+    minutes = min(settings.PUBLISH_RETRY_MINUTES * 2 ** max(attempts - 1, 0), settings.PUBLISH_RETRY_MAX_MINUTES)
+    return max(error.retry_at, timezone.now() + timedelta(minutes=minutes))
+
+
+def deliver(draft: Draft, by) -> PublishedPost:
+    """For a draft that is publishing: gates on the exact bytes, then the connector, then the record.
+
+    Whatever the platform answers leaves the draft in a state that says why: published, waiting
+    for the platform (tried again by the worker), or held for a person.
+    """
+    from connectors import services as connections
+    from connectors.models import Delivery, worker_name
+
     copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
     try:
         content = derive_published_copies(freeze(draft, copy_to=copies), copies)
@@ -501,18 +533,51 @@ def publish(draft: Draft, by) -> PublishedPost:
         account_id=channel.platform_account_id, privacy=channel.youtube_privacy, text=content.text,
         title=content.title, link=content.link, publish_at=content.publish_at,
         media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text, m.thumbnail_path) for m in content.media),
+        made_for_kids=settings.SCHOOL.youtube_made_for_kids,
     )
+    delivery, _ = Delivery.objects.get_or_create(
+        draft=draft, content_hash=content.hash, connector=channel.connector, defaults={"requested_by": by}
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") + 1, worker=worker_name(), heartbeat_at=timezone.now(), retry_at=None
+    )
+    delivery.refresh_from_db()
     try:
-        result = connectors.get(channel.connector).publish(outgoing)
+        result = connectors.for_channel(channel).publish(outgoing, delivery.journal())
+    except connectors.ReconnectNeeded as error:
+        shutil.rmtree(copies, ignore_errors=True)
+        connections.mark_reconnect_needed(channel, str(error))
+        note = f"Reconnect needed: {error}"
+        Delivery.objects.filter(pk=delivery.pk).update(worker="", last_error=note)
+        draft.transition("hold", by=by, note=note, data={"gate_run": run.pk})
+        raise PublishRefused(f"Not published: {note}", run) from error
+    except connectors.TryLater as error:
+        shutil.rmtree(copies, ignore_errors=True)
+        retry_at = _retry_at(error, delivery.attempts)
+        note = f"{error} Next attempt: {timezone.localtime(retry_at):%d %B %Y, %H:%M}."
+        Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=str(error))
+        draft.transition("wait", by=by, note=note, data={"gate_run": run.pk, "reason": error.reason, "retry_at": retry_at.isoformat()})
+        raise PublishWaiting(f"Not published yet: {note}", run, retry_at) from error
     except connectors.ConnectorError as error:
         shutil.rmtree(copies, ignore_errors=True)
+        Delivery.objects.filter(pk=delivery.pk).update(worker="", last_error=str(error))
         draft.transition("hold", by=by, note=f"{channel} did not accept the post: {error}", data={"gate_run": run.pk})
         raise PublishRefused(f"Not published: {channel} did not accept the post: {error}", run) from error
+    except Exception as error:
+        # A fault of our own, not the platform's answer. The journal keeps what was sent, so
+        # trying again cannot send it twice; meanwhile the draft says what happened.
+        logger.exception("Publishing draft %s failed unexpectedly", draft.pk)
+        shutil.rmtree(copies, ignore_errors=True)
+        retry_at = timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES)
+        note = f"Publishing stopped on an unexpected error ({error.__class__.__name__}: {error}). It will be tried again at {timezone.localtime(retry_at):%H:%M}."
+        Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=note)
+        draft.transition("wait", by=by, note=note, data={"gate_run": run.pk, "reason": "error"})
+        raise PublishWaiting(f"Not published yet: {note}", run, retry_at) from error
     with transaction.atomic():
         post = PublishedPost.objects.create(
             draft=draft, channel=channel, connector=channel.connector, platform_post_id=result.platform_post_id,
-            platform_url=result.url, published_by=by, approval=approval, gate_run=run, content_hash=content.hash,
-            text=content.text, title=content.title, link=content.link,
+            platform_url=result.url, published_by=delivery.requested_by, approval=approval, gate_run=run, content_hash=content.hash,
+            text=content.text, title=content.title, link=content.link, platform_state=result.platform_state[:300],
         )
         PublishedMedia.objects.bulk_create(
             PublishedMedia(
@@ -524,9 +589,11 @@ def publish(draft: Draft, by) -> PublishedPost:
         PublishedPupil.objects.bulk_create(
             PublishedPupil(post=post, pupil_id=pupil_id, how=how) for pupil_id, how in pupils_shown(draft).items()
         )
+        Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=None, last_error="")
         draft.transition(
             "mark_published", by=by, note=f"{channel}: {result.platform_post_id}",
-            data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash},
+            data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash,
+                  "attempts": delivery.attempts},
         )
     # The originals are no longer needed: only the published copies are kept.
     for item in content.media:

@@ -1,7 +1,9 @@
 """The local outbox: publishes into a folder of the data directory, as a platform would.
 
 Each post is a folder holding `post.json` and its media. The id is derived from the draft
-and its content hash, so publishing the same content twice returns the same post.
+and its content hash, so publishing the same content twice returns the same post. Comments, as a
+platform would report them, are read from `comments.json` in the post's folder (a list of objects
+with `id`, `author`, `text` and `created_at`); a post taken down loses its folder.
 """
 
 import json
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from connectors.base import Connector, ConnectorError, OutgoingPost, PublishResult, register
+from connectors.base import Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, register
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
 
@@ -32,7 +34,7 @@ class OutboxConnector(Connector):
     def folder(self, post_id: str) -> Path:
         return self.root / post_id
 
-    def publish(self, post: OutgoingPost) -> PublishResult:
+    def publish(self, post: OutgoingPost, journal: Journal | None = None) -> PublishResult:
         post_id = self.post_id(post)
         target = self.folder(post_id)
         if (target / "post.json").is_file():
@@ -75,3 +77,29 @@ class OutboxConnector(Connector):
                 shutil.rmtree(staging, ignore_errors=True)
             raise ConnectorError(f"The outbox folder could not be written ({error.strerror or error}).") from error
         return PublishResult(post_id, target.as_uri())
+
+    def delete(self, platform_post_id: str) -> None:
+        target = self.folder(platform_post_id)
+        if target.parent != self.root or not target.name.startswith("outbox-"):
+            raise ConnectorError(f"'{platform_post_id}' is not a post of the outbox.")
+        try:
+            shutil.rmtree(target)
+        except FileNotFoundError:
+            pass  # already gone: the takedown is done
+        except OSError as error:
+            raise ConnectorError(f"The outbox folder could not be removed ({error.strerror or error}).") from error
+
+    def comments(self, platform_post_id: str):
+        path = self.folder(platform_post_id) / "comments.json"
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as error:
+            raise ConnectorError(f"The comments of {platform_post_id} in the outbox could not be read: {error}") from error
+        for entry in entries:
+            created = entry.get("created_at")
+            yield Comment(
+                comment_id=str(entry["id"]), author=str(entry.get("author", "")), text=str(entry.get("text", "")),
+                created_at=datetime.fromisoformat(created) if created else None, parent_id=str(entry.get("parent_id", "")),
+            )

@@ -1,0 +1,3 @@
+from connectors.facebook.connector import FacebookConnector
+
+__all__ = ["FacebookConnector"]

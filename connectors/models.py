@@ -1,0 +1,155 @@
+"""What the connectors keep in the database: each channel's connection to its platform (the
+tokens, encrypted), each publish's journal, and the YouTube quota spent each day."""
+
+import json
+import os
+import socket
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from connectors.base import Journal
+
+User = settings.AUTH_USER_MODEL
+
+
+class Connection(models.Model):
+    """A channel's link to its account on the platform. The tokens are stored encrypted with the
+    school's key (the one that protects the face encodings: one secret to keep safe)."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+
+    channel = models.OneToOneField("moderation.Channel", on_delete=models.CASCADE, related_name="connection")
+    platform = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
+    account_id = models.CharField("Page or channel id", max_length=120)
+    account_name = models.CharField(max_length=200, blank=True)
+    secret = models.BinaryField(editable=False)
+    connected_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    connected_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"{self.channel}: {self.get_status_display().lower()}"
+
+    @property
+    def usable(self) -> bool:
+        return self.status == self.Status.CONNECTED
+
+    def credentials(self) -> dict:
+        from consent import crypto
+
+        return json.loads(crypto.fernet().decrypt(bytes(self.secret)))
+
+    def set_credentials(self, values: dict) -> None:
+        from consent import crypto
+
+        self.secret = crypto.fernet().encrypt(json.dumps(values).encode())
+
+    def save_credentials(self, values: dict) -> None:
+        """Store refreshed tokens at once (Google hands out a new access token every hour)."""
+        self.set_credentials(values)
+        Connection.objects.filter(pk=self.pk).update(secret=self.secret)
+
+
+class Delivery(models.Model):
+    """One post's hand-over to its platform: the journal of what has been sent so far.
+
+    There is one per draft and exact content. A second attempt (after a crash, a rate limit or an
+    ambiguous answer) reads it and carries on from where the first one stopped.
+    """
+
+    draft = models.ForeignKey("moderation.Draft", on_delete=models.PROTECT, related_name="deliveries")
+    content_hash = models.CharField(max_length=64)
+    connector = models.CharField(max_length=40)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    steps = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Who is publishing it now (host:pid) and when they were last heard of: a crash leaves these behind.
+    worker = models.CharField(max_length=120, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["draft", "content_hash", "connector"], name="one_delivery_per_content")]
+
+    def journal(self) -> "DeliveryJournal":
+        return DeliveryJournal(self)
+
+
+class DeliveryJournal(Journal):
+    """A journal written to the database at every step, so a crash loses no step."""
+
+    def __init__(self, delivery: Delivery):
+        super().__init__()
+        self.delivery = delivery
+        self.steps = dict(delivery.steps or {})
+
+    def record(self, key: str, value) -> None:
+        self.steps[key] = value
+        self._save()
+
+    def forget(self, key: str) -> None:
+        if key in self.steps:
+            del self.steps[key]
+            self._save()
+
+    def _save(self):
+        self.delivery.steps = dict(self.steps)
+        Delivery.objects.filter(pk=self.delivery.pk).update(steps=self.delivery.steps, heartbeat_at=timezone.now())
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# YouTube's daily quota starts again at midnight, Pacific time.
+QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
+
+
+class QuotaDay(models.Model):
+    """YouTube Data API units spent by one channel on one (Pacific) day."""
+
+    channel = models.ForeignKey("moderation.Channel", on_delete=models.CASCADE, related_name="quota_days")
+    day = models.DateField()
+    units = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "day"], name="one_quota_row_per_day")]
+
+    @staticmethod
+    def today(now: datetime | None = None) -> date:
+        return (now or timezone.now()).astimezone(QUOTA_ZONE).date()
+
+    @staticmethod
+    def next_reset(now: datetime | None = None) -> datetime:
+        day = QuotaDay.today(now) + timedelta(days=1)
+        return datetime.combine(day, time(0, 5), tzinfo=QUOTA_ZONE)
+
+    @classmethod
+    def spent(cls, channel, now=None) -> int:
+        return cls.objects.filter(channel=channel, day=cls.today(now)).values_list("units", flat=True).first() or 0
+
+    @classmethod
+    def spend(cls, channel, units: int, now=None) -> None:
+        day = cls.today(now)
+        with transaction.atomic():
+            row, _ = cls.objects.select_for_update().get_or_create(channel=channel, day=day)
+            cls.objects.filter(pk=row.pk).update(units=F("units") + units)
+
+    @classmethod
+    def exhaust(cls, channel, limit: int, now=None) -> None:
+        """The platform said the quota is spent: believe it until the reset."""
+        day = cls.today(now)
+        with transaction.atomic():
+            row, _ = cls.objects.select_for_update().get_or_create(channel=channel, day=day)
+            cls.objects.filter(pk=row.pk, units__lt=limit).update(units=limit)

@@ -1,0 +1,3 @@
+from connectors.youtube.connector import YouTubeConnector
+
+__all__ = ["YouTubeConnector"]
