@@ -183,6 +183,9 @@ FACEBOOK_APP_SECRET = os.environ.get("FACEBOOK_APP_SECRET", "")
 # connector concludes that it did not go out and sends it again.
 FACEBOOK_RECONCILE_MINUTES = int(os.environ.get("FACEBOOK_RECONCILE_MINUTES", 10))
 
+# For connecting YouTube from the channel's page: an OAuth client of the "Web application" type whose
+# redirect address is https://<this site>/connection/youtube/done/ (the command needs a Desktop one).
+GOOGLE_OAUTH_CLIENT_FILE = os.environ.get("GOOGLE_OAUTH_CLIENT_FILE", "")
 GOOGLE_TOKEN_URI = os.environ.get("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
 YOUTUBE_API_URL = os.environ.get("YOUTUBE_API_URL", "https://www.googleapis.com/")
 YOUTUBE_NOTIFY_SUBSCRIBERS = os.environ.get("YOUTUBE_NOTIFY_SUBSCRIBERS", "").lower() in {"1", "true", "yes"}

@@ -6,5 +6,6 @@ urlpatterns = [
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", include("consent.urls")),
+    path("", include("connectors.urls")),
     path("", include("moderation.urls")),
 ]

@@ -126,3 +126,17 @@ def check_due_connections(now=None) -> int:
         check_connection(connection.channel)
         count += 1
     return count
+
+
+def disconnect(channel, *, by) -> None:
+    """Erase the channel's tokens; its posts go to the local outbox again."""
+    from moderation.models import AuditEntry
+
+    with transaction.atomic():
+        Connection.objects.filter(channel=channel).delete()
+        type(channel).objects.filter(pk=channel.pk).update(connector="outbox")
+        channel.connector = "outbox"
+        AuditEntry.objects.create(
+            actor=by, action="channel.disconnected", channel=channel,
+            summary=f"'{channel}' disconnected from its platform: tokens erased, posts go to the local outbox",
+        )

@@ -52,6 +52,8 @@ def _act(request, draft, action, success):
     """Run a service call for a draft; show its refusal as a message instead of an error page."""
     try:
         action()
+    except services.PublishWaiting as error:
+        messages.warning(request, str(error))
     except (ValidationError, services.PublishRefused, MediaRejected, IllegalTransition) as error:
         messages.error(request, _message_for(error))
     except services.AUPNotAccepted:
@@ -65,7 +67,7 @@ def _act(request, draft, action, success):
 def _ready_to_publish(user):
     if not user.has_perm("moderation.publish_draft"):
         return []
-    drafts = Draft.objects.filter(status__in=[Draft.Status.APPROVED, Draft.Status.HELD]).select_related("channel")
+    drafts = Draft.objects.filter(status__in=[Draft.Status.APPROVED, Draft.Status.HELD, Draft.Status.WAITING]).select_related("channel")
     if not user.has_perm("moderation.approve_draft"):
         drafts = drafts.filter(author=user)
     return drafts[:20]
@@ -165,7 +167,7 @@ def draft_detail(request, pk):
         "approval": approval,
         "is_author": user.pk == draft.author_id,
         "can_approve": services.can_approve(draft, user) and draft.status == Draft.Status.AWAITING_APPROVAL,
-        "can_publish": draft.status in (Draft.Status.APPROVED, Draft.Status.HELD)
+        "can_publish": draft.status in (Draft.Status.APPROVED, Draft.Status.HELD, Draft.Status.WAITING)
         and user.has_perm("moderation.publish_draft")
         and (user.pk == draft.author_id or user.has_perm("moderation.approve_draft")),
         "media_form": MediaForm() if draft.is_editable and user.pk == draft.author_id else None,
@@ -499,8 +501,15 @@ def channel_list(request):
 
 
 def channel_detail(request, pk):
+    from connectors.models import Connection, QuotaDay
+    from moderation.roles import HEADTEACHER, has_role
+
     channel = get_object_or_404(Channel, pk=pk)
     return render(request, "moderation/channel_detail.html", {
+        "connection": Connection.objects.filter(channel=channel).select_related("connected_by").first(),
+        "quota_spent": QuotaDay.spent(channel),
+        "quota_limit": settings.YOUTUBE_DAILY_QUOTA,
+        "is_headteacher": request.user.has_perm("moderation.approve_channel") and has_role(request.user, HEADTEACHER),
         "channel": channel,
         "problems": services.channel_problems(channel),
         "assessment": channel.current_risk_assessment,

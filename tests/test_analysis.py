@@ -13,6 +13,7 @@ from PIL import Image
 
 from moderation import analysis, face_review, services
 from moderation.models import MediaFile
+from tests import processes
 from tests.conftest import link_draft
 
 
@@ -115,30 +116,10 @@ def test_an_analysis_that_fails_is_recorded_and_the_gates_fail_closed(office, fa
 
 def _worker(tmp_path):
     """`manage.py run_worker` in its own process, on this test's database and data folder."""
-    from django.conf import settings
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path),
-           "FACE_ENCRYPTION_KEY": settings.FACE_KEY,
-           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"}
-    log = open(tmp_path / f"worker-{len(list(tmp_path.glob('worker-*.log')))}.log", "w")
-    return subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return processes.start(tmp_path, "run_worker")
 
 
-def _logs(tmp_path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(tmp_path.glob("worker-*.log")))
-
-
-def _wait_for(condition, what, tmp_path, tries=1800):
-    import time
-
-    for _ in range(tries):  # up to three minutes: the worker polls every second
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}\n{_logs(tmp_path)}")
+_logs, _wait_for = processes.logs, processes.wait_for
 
 
 @pytest.mark.django_db(transaction=True)

@@ -87,7 +87,7 @@ class YouTubeEmulator(EmulatorServer):
     def route(self, request: Received, fault, handler):
         path = request.path
         if path == "/token":
-            return self._token(request.form)
+            return self._token(self._client_in(request))
         if path == "/o/oauth2/auth":
             return self._authorise(request.query)
         self._check_bearer(request)
@@ -121,6 +121,20 @@ class YouTubeEmulator(EmulatorServer):
             raise Answer(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED",
                                          "errors": [{"reason": "authError", "domain": "global", "message": "Invalid Credentials"}]}},
                          {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'})
+
+    @staticmethod
+    def _client_in(request: Received) -> dict:
+        """The form, with the client's id and secret from HTTP Basic auth when sent that way (as Google allows)."""
+        import base64
+        from urllib.parse import unquote
+
+        form = dict(request.form)
+        auth = request.headers.get("Authorization") or request.headers.get("authorization") or ""
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            form.setdefault("client_id", unquote(client_id))
+            form.setdefault("client_secret", unquote(secret))
+        return form
 
     def _token(self, form):
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:

@@ -93,7 +93,7 @@ class YouTubeConnector(Connector):
                 )
             if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
                 return TryLater(f"YouTube's rate limit was reached when asked to {what}: it will be tried again.", timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES), reason="rate_limit")
-            if status == 401 or reason in ("authError", "forbidden", "insufficientPermissions"):
+            if status == 401 or reason in ("authError", "insufficientPermissions"):
                 return ReconnectNeeded(f"YouTube refused the channel's credentials when asked to {what} ({reason or status}). The headteacher must reconnect the channel.")
             if status >= 500:
                 return TryLater(f"YouTube had a temporary problem (HTTP {status}) when asked to {what}: it will be tried again.", timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES))
@@ -131,7 +131,16 @@ class YouTubeConnector(Connector):
         if item.thumbnail and not journal.get("thumbnail_set"):
             self._need(THUMBNAIL_COST)
             request = self.api.thumbnails().set(videoId=video_id, media_body=MediaFileUpload(str(item.thumbnail), mimetype="image/jpeg"))
-            self._execute("set the video's thumbnail", request, THUMBNAIL_COST)
+            try:
+                self._execute("set the video's thumbnail", request, THUMBNAIL_COST)
+            except ConnectorError as error:
+                if isinstance(error, (TryLater, ReconnectNeeded)):
+                    raise
+                # The video stays up, private, and is not uploaded again: only the thumbnail is retried.
+                raise ConnectorError(
+                    f"{error} The video is on YouTube, private, with YouTube's own thumbnail, which was not checked. "
+                    "Custom thumbnails need a verified channel (YouTube Studio, Settings, Channel, Feature eligibility)."
+                ) from error
             journal.record("thumbnail_set", True)
         try:
             state = self.platform_state(video_id)

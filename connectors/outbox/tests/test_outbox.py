@@ -48,3 +48,35 @@ def test_a_missing_media_file_fails_the_post_without_a_half_written_folder(tmp_p
     with pytest.raises(ConnectorError):
         outbox.publish(post(media=[OutgoingMedia("image", tmp_path / "gone.png", "image/png", "")]))
     assert list((tmp_path / "outbox").iterdir()) == []
+
+
+def test_comments_left_beside_a_post_are_read_as_a_platform_reports_them(tmp_path):
+    outbox = OutboxConnector(tmp_path)
+    result = outbox.publish(post())
+    (outbox.folder(result.platform_post_id) / "comments.json").write_text(json.dumps([
+        {"id": "c1", "author": "A parent", "text": "Lovely!", "created_at": "2026-11-25T10:00:00+00:00"},
+        {"id": "c2", "author": "Another parent", "text": "Thank you", "parent_id": "c1"},
+    ]))
+    comments = list(outbox.comments(result.platform_post_id))
+    assert [(c.comment_id, c.author, c.text, c.parent_id) for c in comments] == [
+        ("c1", "A parent", "Lovely!", ""), ("c2", "Another parent", "Thank you", "c1")]
+    assert comments[0].created_at.year == 2026 and comments[1].created_at is None
+
+
+def test_a_post_without_comments_has_none_and_unreadable_comments_say_so(tmp_path):
+    outbox = OutboxConnector(tmp_path)
+    result = outbox.publish(post())
+    assert list(outbox.comments(result.platform_post_id)) == []
+    (outbox.folder(result.platform_post_id) / "comments.json").write_text("not json")
+    with pytest.raises(ConnectorError, match="could not be read"):
+        list(outbox.comments(result.platform_post_id))
+
+
+def test_a_post_taken_down_loses_its_folder_and_a_second_takedown_is_harmless(tmp_path):
+    outbox = OutboxConnector(tmp_path)
+    result = outbox.publish(post())
+    outbox.delete(result.platform_post_id)
+    assert not outbox.folder(result.platform_post_id).exists()
+    outbox.delete(result.platform_post_id)
+    with pytest.raises(ConnectorError, match="not a post of the outbox"):
+        outbox.delete("../elsewhere")

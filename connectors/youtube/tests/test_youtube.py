@@ -1,0 +1,218 @@
+"""The YouTube connector, through google-api-python-client and google-auth over real HTTP to the emulator."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.utils import timezone
+
+from connectors.base import ConnectorError, Journal, OutgoingMedia, OutgoingPost
+from connectors.conftest import approve, video_draft
+from connectors.models import Connection, Delivery, QuotaDay
+from connectors.youtube import YouTubeConnector
+from moderation import publishing, services
+from moderation.models import Draft, PublishedMedia
+
+
+@pytest.fixture
+def draft(channel, office, approver, tmp_path):
+    return approve(video_draft(office, channel, tmp_path), office, approver)
+
+
+def uploads_started(api):
+    return api.requests("POST", r"/upload/youtube/v3/videos$")
+
+
+def chunks(api):
+    return api.requests("PUT", r"/upload/youtube/v3/videos$")
+
+
+def content_range(request):
+    return request.headers.get("content-range") or request.headers.get("Content-Range")
+
+
+def test_an_upload_is_private_says_made_for_kids_and_sends_the_checked_bytes_and_thumbnail(youtube_api, draft, approver):
+    post = services.publish(draft, approver)
+    [start] = uploads_started(youtube_api)
+    metadata = start.json()
+    assert metadata["status"] == {"privacyStatus": "private", "selfDeclaredMadeForKids": False}
+    assert metadata["snippet"]["title"] == "Harvest assembly" and start.query["notifySubscribers"] == "false"
+    [copy] = PublishedMedia.objects.filter(post=post)
+    assert youtube_api.received_upload(post.platform_post_id) == copy.path.read_bytes()
+    assert youtube_api.videos[post.platform_post_id]["status"]["privacyStatus"] == "private"
+    assert youtube_api.thumbnails[post.platform_post_id][:3] == b"\xff\xd8\xff"  # the checked JPEG thumbnail
+    assert post.platform_state == "YouTube is still processing the video."
+
+
+def outgoing(path, privacy="private") -> OutgoingPost:
+    return OutgoingPost(draft_id=1, content_hash="abc", channel_name="School YouTube", channel_kind="youtube", account_id="",
+                        privacy=privacy, text="", title="Clip", link="", publish_at=None,
+                        media=(OutgoingMedia("video", path, "video/mp4", ""),))
+
+
+@pytest.mark.parametrize("privacy, message", [("public", "never 'public'"), ("unlisted", "does not allow unlisted")])
+def test_an_upload_is_never_public_and_unlisted_only_where_the_school_allows_it(youtube_api, channel, tmp_path, privacy, message):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"video")
+    with pytest.raises(ConnectorError, match=message):
+        YouTubeConnector.for_channel(channel).publish(outgoing(path, privacy), Journal())
+    assert youtube_api.received == []
+
+
+def test_unlisted_is_sent_when_the_schools_configuration_allows_it(youtube_api, channel, tmp_path, settings):
+    from dataclasses import replace
+
+    settings.SCHOOL = replace(settings.SCHOOL, allow_youtube_unlisted=True)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"v" * 1000)
+    result = YouTubeConnector.for_channel(channel).publish(outgoing(path, "unlisted"), Journal())
+    assert youtube_api.videos[result.platform_post_id]["status"]["privacyStatus"] == "unlisted"
+
+
+def test_an_upload_interrupted_at_60_percent_resumes_from_the_byte_youtube_holds(youtube_api, draft, approver):
+    size = draft.media.get().size  # about the size of the copy that is sent
+    youtube_api.interrupt_upload_at = int(size * 0.6)
+    with pytest.raises(services.PublishWaiting, match=r"The upload to YouTube stopped at \d+%"):
+        services.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.WAITING
+    journal = Delivery.objects.get(draft=draft).steps
+    held = len(next(iter(youtube_api.uploads.values()))["data"])
+    assert journal["upload_uri"].startswith(youtube_api.url) and held == int(size * 0.6)
+    before = len(chunks(youtube_api))
+
+    assert publishing.retry_waiting(now=timezone.now() + timedelta(hours=1)) == 1
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED
+    after = chunks(youtube_api)[before:]
+    assert content_range(after[0]).startswith("bytes */")  # first asks which byte YouTube holds
+    assert content_range(after[1]).startswith(f"bytes {held}-")  # then carries on from exactly there
+    assert len(uploads_started(youtube_api)) == 1 and len(youtube_api.videos) == 1
+    copy = PublishedMedia.objects.get(post=draft.publication)
+    assert youtube_api.received_upload(draft.publication.platform_post_id) == copy.path.read_bytes()
+
+
+def test_a_publish_that_would_exceed_the_days_quota_waits_for_the_next_day(youtube_api, channel, draft, approver):
+    QuotaDay.spend(channel, 9_000)
+    with pytest.raises(services.PublishWaiting, match="daily quota") as waiting:
+        services.publish(draft, approver)
+    assert uploads_started(youtube_api) == []
+    assert waiting.value.retry_at == QuotaDay.next_reset()
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.WAITING and "quota starts again" in draft.status_note
+    assert publishing.retry_waiting(now=timezone.now() + timedelta(hours=1) if waiting.value.retry_at > timezone.now() + timedelta(hours=1) else timezone.now()) == 0
+
+
+def test_quota_exceeded_from_youtube_waits_for_the_next_day(youtube_api, channel, draft, approver, settings):
+    youtube_api.quota_exceeded = True
+    with pytest.raises(services.PublishWaiting, match="quota is used up"):
+        services.publish(draft, approver)
+    assert QuotaDay.spent(channel) == settings.YOUTUBE_DAILY_QUOTA
+    assert Delivery.objects.get(draft=draft).retry_at == QuotaDay.next_reset()
+
+
+def test_the_units_spent_are_counted_per_day(youtube_api, channel, draft, approver):
+    services.publish(draft, approver)
+    assert QuotaDay.spent(channel) == 1600 + 50 + 1
+
+
+def test_a_revoked_refresh_token_holds_the_post_and_marks_the_channel_reconnect_needed(youtube_api, channel, draft, approver):
+    youtube_api.revoke_refresh_token()
+    with pytest.raises(services.PublishRefused, match="Reconnect needed"):
+        services.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "revoked" in draft.status_note
+    assert Connection.objects.get(channel=channel).status == Connection.Status.RECONNECT_NEEDED
+    assert uploads_started(youtube_api) == []
+
+
+def test_a_refreshed_access_token_is_stored_encrypted(youtube_api, channel, draft, approver):
+    services.publish(draft, approver)
+    connection = Connection.objects.get(channel=channel)
+    token = connection.credentials()["token"]
+    assert token != "access-1" and token in youtube_api.access_tokens
+    assert token.encode() not in bytes(connection.secret)
+
+
+def test_processing_is_read_again_until_youtube_has_processed_the_video(youtube_api, draft, approver):
+    post = services.publish(draft, approver)
+    assert post.platform_state.startswith("YouTube is still processing")
+    assert publishing.refresh_platform_states() == 1
+    post.refresh_from_db()
+    assert post.platform_state == ""
+    assert publishing.refresh_platform_states() == 0
+
+
+def test_comment_threads_and_their_replies_are_read_across_every_page(youtube_api, channel, tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"v" * 1000)
+    connector = YouTubeConnector.for_channel(channel)
+    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    first = youtube_api.add_comment(video_id, "Lovely singing")
+    youtube_api.add_comment(video_id, "Thank you!", author="Aycliffe Primary", reply_to=first["id"])
+    for number in range(120):
+        youtube_api.add_comment(video_id, f"Comment {number}")
+    comments = list(connector.comments(video_id))
+    assert len(comments) == 122 and comments[0].text == "Lovely singing" and comments[1].parent_id == first["id"]
+    assert len(youtube_api.requests("GET", r"/commentThreads$")) == 2
+
+
+def test_a_video_is_deleted_through_the_api(youtube_api, channel, tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"v" * 1000)
+    connector = YouTubeConnector.for_channel(channel)
+    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector.delete(video_id)
+    assert video_id not in youtube_api.videos
+    connector.delete(video_id)  # already gone: nothing to do
+
+
+def test_connect_youtube_walks_through_googles_consent_and_stores_the_tokens_encrypted(youtube_api, youtube, head, tmp_path, monkeypatch):
+    import contextlib
+    import io
+    import json
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # oauthlib's switch for a token address on plain HTTP (the emulator)
+    secrets_file = tmp_path / "client_secret.json"
+    secrets_file.write_text(json.dumps(youtube_api.client_config()))
+    printed, out, seen = io.StringIO(), io.StringIO(), []
+
+    def browser():
+        # The person at the browser: opens the printed address; Google's consent page (already
+        # answered "Allow" in the emulator) redirects back to the command's local listener.
+        for _ in range(200):
+            lines = [line for line in printed.getvalue().splitlines() if line.startswith(youtube_api.url)]
+            if lines:
+                seen.append(lines[0])
+                requests.get(lines[0], timeout=10)
+                return
+            time.sleep(0.05)
+
+    person = threading.Thread(target=browser)
+    person.start()
+    with contextlib.redirect_stdout(printed):
+        call_command("connect_youtube", channel=youtube.name, by="head", client_secrets=str(secrets_file), no_browser=True, stdout=out)
+    person.join(timeout=10)
+    assert "prompt=consent" in seen[0] and "access_type=offline" in seen[0]
+    connection = Connection.objects.get(channel=youtube)
+    assert connection.account_id == youtube_api.channel_id and connection.account_name == youtube_api.channel_title
+    assert connection.credentials()["refresh_token"] in youtube_api.refresh_tokens
+    assert b"refresh-" not in bytes(connection.secret)
+    assert "is connected" in out.getvalue()
+
+
+def test_a_refused_thumbnail_holds_the_post_and_a_second_attempt_does_not_upload_again(youtube_api, draft, approver):
+    youtube_api.fail("POST", r"/thumbnails/set$", "error", status=403, body={"error": {
+        "code": 403, "message": "The authenticated user doesn't have permissions to upload and set custom video thumbnails.",
+        "errors": [{"reason": "forbidden", "domain": "youtube.thumbnail"}]}})
+    with pytest.raises(services.PublishRefused, match="verified channel"):
+        services.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "which was not checked" in draft.status_note
+    services.publish(draft, approver)  # the headteacher verified the channel
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED and len(uploads_started(youtube_api)) == 1
+    assert draft.publication.platform_post_id in youtube_api.thumbnails
