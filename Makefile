@@ -39,6 +39,7 @@ test: .venv/.synced
 bench: .venv/.synced
 	$(RUN) python manage.py bench
 	$(RUN) python manage.py bench_text
+	$(RUN) python manage.py bench_connectors
 
 clean:
 	rm -rf .venv test-results

@@ -554,7 +554,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     except connectors.TryLater as error:
         shutil.rmtree(copies, ignore_errors=True)
         retry_at = _retry_at(error, delivery.attempts)
-        note = f"{error} Next attempt: {timezone.localtime(retry_at):%d %B %Y, %H:%M}."
+        note = str(error) if error.reason == "quota" else f"{error} Next attempt: {timezone.localtime(retry_at):%d %B %Y, %H:%M}."
         Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=str(error))
         draft.transition("wait", by=by, note=note, data={"gate_run": run.pk, "reason": error.reason, "retry_at": retry_at.isoformat()})
         raise PublishWaiting(f"Not published yet: {note}", run, retry_at) from error

@@ -73,6 +73,12 @@ def _ready_to_publish(user):
     return drafts[:20]
 
 
+def _channels_to_reconnect():
+    from connectors.models import Connection
+
+    return [c.channel for c in Connection.objects.filter(status=Connection.Status.RECONNECT_NEEDED).select_related("channel")]
+
+
 def home(request):
     user = request.user
     context = {
@@ -84,6 +90,7 @@ def home(request):
         "aup_accepted": services.has_accepted_aup(user),
         "recent": PublishedPost.objects.select_related("channel")[:5],
         "takedown_count": len(services.posts_to_take_down()) if user.has_perm("moderation.view_publication_log") else 0,
+        "reconnect_needed": _channels_to_reconnect() if user.has_perm("moderation.view_publication_log") else [],
     }
     context["blocked_channels"] = [(c, p) for c, p in context["blocked_channels"] if p]
     return render(request, "moderation/home.html", context)

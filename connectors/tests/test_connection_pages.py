@@ -85,3 +85,12 @@ def test_without_a_web_oauth_client_the_page_points_to_the_command(youtube, head
     client.force_login(head)
     answer = client.post(f"/channels/{youtube.pk}/connection/youtube/", follow=True).content.decode()
     assert "connect_youtube" in answer and not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("who, sees", [("head", True), ("dsl", True), ("office", False)])
+def test_the_leadership_home_page_says_which_channel_needs_reconnecting(graph, page, client, request, who, sees):
+    from connectors import services as connections
+
+    connections.mark_reconnect_needed(page, "Facebook no longer accepts the Page's token.")
+    client.force_login(request.getfixturevalue(who))
+    assert ("needs reconnecting" in client.get("/").content.decode()) == sees

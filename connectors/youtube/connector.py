@@ -9,7 +9,6 @@ connection carries on from the byte YouTube holds. The units each call costs are
 
 import json
 import logging
-import socket
 from datetime import datetime, timedelta
 
 import httplib2
@@ -71,7 +70,7 @@ class YouTubeConnector(Connector):
         if spent + units > limit:
             reset = QuotaDay.next_reset()
             raise TryLater(
-                f"YouTube's daily quota for this channel would be exceeded ({spent} of {limit} units used today; this needs {units}). "
+                f"YouTube's daily quota for this channel would be exceeded ({spent:,} of {limit:,} units used today; this needs {units:,}). "
                 f"It waits until the quota starts again at {timezone.localtime(reset):%H:%M on %d %B}.",
                 reset, reason="quota",
             )

@@ -137,9 +137,11 @@ def test_a_refreshed_access_token_is_stored_encrypted(youtube_api, channel, draf
     assert token.encode() not in bytes(connection.secret)
 
 
-def test_processing_is_read_again_until_youtube_has_processed_the_video(youtube_api, draft, approver):
+def test_processing_is_read_again_until_youtube_has_processed_the_video(youtube_api, draft, approver, head, client):
     post = services.publish(draft, approver)
     assert post.platform_state.startswith("YouTube is still processing")
+    client.force_login(head)
+    assert "YouTube is still processing the video." in client.get(f"/log/{post.pk}/").content.decode()
     assert publishing.refresh_platform_states() == 1
     post.refresh_from_db()
     assert post.platform_state == ""
