@@ -30,6 +30,24 @@ class TryLater(ConnectorError):
         self.reason = reason
 
 
+def shape_problem(channel_kind: str, media_kinds: list[str], *, complete: bool = True) -> str:
+    """What the platform cannot carry in one post, in words; "" when it can.
+
+    complete=False judges a draft still being written: a YouTube draft may not have its video yet.
+    """
+    videos, photos = media_kinds.count("video"), media_kinds.count("image")
+    if channel_kind == "youtube":
+        if photos:
+            return "A YouTube post is one video: photos cannot go with it. Put them in a draft for the Facebook Page."
+        if videos > 1:
+            return "A YouTube post is one video: put each video in a draft of its own."
+        if complete and not videos:
+            return "A YouTube post is one video: add it."
+    elif channel_kind == "facebook" and videos and (photos or videos > 1):
+        return "A Facebook post holds photos or one video, not both and not two videos: put them in separate drafts."
+    return ""
+
+
 @dataclass(frozen=True)
 class OutgoingMedia:
     kind: str

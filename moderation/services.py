@@ -148,6 +148,12 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
     if rights not in MediaFile.Rights.values:
         raise ValidationError("Choose the rights under which the school may publish the file.")
     stored_name, size, sha256, inspected = store_upload(upload)
+    problem = connectors.shape_problem(
+        draft.channel.kind, list(draft.media.values_list("kind", flat=True)) + [inspected.kind], complete=False
+    )
+    if problem:
+        (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
+        raise MediaRejected(f"'{Path(upload.name or 'upload').name}' was not added: {problem}")
     try:
         with transaction.atomic():
             position = (draft.media.order_by("-position").values_list("position", flat=True).first() or -1) + 1

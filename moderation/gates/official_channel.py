@@ -5,13 +5,16 @@ class OfficialChannel(Gate):
     """Section 5: "official social media channels are Facebook and a private YouTube channel".
 
     The draft targets an active, registered Facebook Page or YouTube channel, and a YouTube
-    upload is always private (unlisted only where the school's configuration allows it).
+    upload is always private (unlisted only where the school's configuration allows it). The
+    post is one the channel can carry: a YouTube post is one video; a Facebook post holds
+    photos or one video.
     """
 
     id = "official-channel"
     title = "Official channel"
 
     def check(self, ctx):
+        from connectors.base import shape_problem
         from moderation.models import Channel
 
         channel = ctx.draft.channel
@@ -19,6 +22,11 @@ class OfficialChannel(Gate):
             return failed(f"'{channel}' is no longer an active channel. Choose one of the school's current channels.")
         if channel.kind not in Channel.Kind.values:
             return failed(f"'{channel}' is not a Facebook Page or a YouTube channel.")
+        if ctx.draft.pk:  # a saved draft; the channel page checks an empty one
+            kinds = [m.kind for m in ctx.content.media] if ctx.content else list(ctx.draft.media.values_list("kind", flat=True))
+            problem = shape_problem(channel.kind, kinds)
+            if problem:
+                return failed(problem)
         if channel.kind == Channel.Kind.YOUTUBE:
             privacy = channel.youtube_privacy
             if privacy == Channel.Privacy.PUBLIC:
