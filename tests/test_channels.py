@@ -83,11 +83,17 @@ def test_youtube_can_never_be_set_public(head, youtube):
         services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.PUBLIC)
 
 
-def test_unlisted_youtube_is_refused_unless_the_school_allows_it(head, office, youtube, settings):
+def test_unlisted_youtube_is_refused_unless_the_school_allows_it(head, office, youtube, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from connectors.conftest import noise_video
+
     with pytest.raises(ValidationError):
         services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.UNLISTED)
     Channel.objects.filter(pk=youtube.pk).update(youtube_privacy=Channel.Privacy.UNLISTED)
     draft = services.create_draft(office, Channel.objects.get(pk=youtube.pk), title="Our play", objective="community", intended_outcome="Families watch the play.")
+    services.add_media(draft, office, SimpleUploadedFile("play.mp4", noise_video(tmp_path / "play.mp4", seconds=1).read_bytes()),
+                       source="Mrs Patel", rights="school", alt_text="The play")
     assert services.submit(draft, office).results.get(gate_id="official-channel").status == "fail"
     settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "allow_youtube_unlisted": True})
     draft = Draft.objects.get(pk=draft.pk)

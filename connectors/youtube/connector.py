@@ -7,6 +7,7 @@ connection carries on from the byte YouTube holds. The units each call costs are
 (Pacific) day; a publish that would go over the day's quota waits for the next day.
 """
 
+import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
@@ -29,6 +30,14 @@ logger = logging.getLogger(__name__)
 # Units each call costs (YouTube Data API v3 quota costs).
 INSERT_COST, THUMBNAIL_COST, DELETE_COST, LIST_COST = 1600, 50, 50, 1
 NETWORK_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _reason(error: HttpError) -> str:
@@ -156,13 +165,21 @@ class YouTubeConnector(Connector):
         request = self.api.videos().insert(
             part="snippet,status", body=body, notifySubscribers=settings.YOUTUBE_NOTIFY_SUBSCRIBERS, media_body=media
         )
+        fingerprint = _sha256(item.path)
         uri = journal.get("upload_uri")
+        if uri and journal.get("upload_sha256") != fingerprint:
+            # The copy made for this attempt is not byte for byte the one being uploaded: start again
+            # (an unfinished upload never becomes a video).
+            logger.warning("Draft %s: the video differs from the interrupted upload's; uploading it again", post.draft_id)
+            journal.forget("upload_uri")
+            uri = None
         if uri:
             request.resumable_uri = uri
             # The client's own recovery path: first ask YouTube which byte it holds, then go on from there.
             request._in_error_state = True
 
         def started(location):
+            journal.record("upload_sha256", fingerprint)
             journal.record("upload_uri", location)
             QuotaDay.spend(self.channel, INSERT_COST)
 

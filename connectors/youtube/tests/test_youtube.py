@@ -218,3 +218,17 @@ def test_a_refused_thumbnail_holds_the_post_and_a_second_attempt_does_not_upload
     draft.refresh_from_db()
     assert draft.status == Draft.Status.PUBLISHED and len(uploads_started(youtube_api)) == 1
     assert draft.publication.platform_post_id in youtube_api.thumbnails
+
+
+def test_an_interrupted_upload_of_different_bytes_is_started_again_not_resumed(youtube_api, draft, approver):
+    youtube_api.interrupt_upload_at = int(draft.media.get().size * 0.6)
+    with pytest.raises(services.PublishWaiting):
+        services.publish(draft, approver)
+    delivery = Delivery.objects.get(draft=draft)
+    Delivery.objects.filter(pk=delivery.pk).update(steps={**delivery.steps, "upload_sha256": "0" * 64})
+    publishing.retry_waiting(now=timezone.now() + timedelta(hours=1))
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED
+    assert len(uploads_started(youtube_api)) == 2 and len(youtube_api.videos) == 1
+    copy = PublishedMedia.objects.get(post=draft.publication)
+    assert youtube_api.received_upload(draft.publication.platform_post_id) == copy.path.read_bytes()
