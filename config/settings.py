@@ -175,6 +175,19 @@ PUBLISH_STALE_MINUTES = int(os.environ.get("PUBLISH_STALE_MINUTES", 15))
 # Connections are checked when the last check is older than this.
 CONNECTION_CHECK_HOURS = int(os.environ.get("CONNECTION_CHECK_HOURS", 24))
 
+# The worker's schedule (moderation/worker.py). Scheduled drafts are read from the database again
+# every SCHEDULE_SYNC_SECONDS; comments on posts of the last COMMENT_MONITOR_DAYS are read every
+# COMMENT_CHECK_MINUTES.
+SCHEDULE_SYNC_SECONDS = int(os.environ.get("SCHEDULE_SYNC_SECONDS", 30))
+COMMENT_CHECK_MINUTES = int(os.environ.get("COMMENT_CHECK_MINUTES", 15))
+COMMENT_MONITOR_DAYS = int(os.environ.get("COMMENT_MONITOR_DAYS", 60))
+# Section 7: the policy and each channel's risk assessment are reviewed every 12 months
+# (SCHOOL.risk_assessment_months); the headteacher is reminded REVIEW_REMINDER_DAYS ahead.
+REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", 30))
+# Reports of concern from the news page: at most this many an hour from one address, and in all.
+CONCERNS_PER_HOUR_PER_SENDER = int(os.environ.get("CONCERNS_PER_HOUR_PER_SENDER", 5))
+CONCERNS_PER_HOUR = int(os.environ.get("CONCERNS_PER_HOUR", 200))
+
 FACEBOOK_GRAPH_URL = os.environ.get("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/")
 FACEBOOK_GRAPH_VERSION = os.environ.get("FACEBOOK_GRAPH_VERSION", "v25.0")
 FACEBOOK_APP_ID = os.environ.get("FACEBOOK_APP_ID", "")

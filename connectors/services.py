@@ -8,8 +8,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -84,16 +82,10 @@ def mark_reconnect_needed(channel, problem: str) -> bool:
 
 
 def tell_headteachers(subject: str, body: str) -> None:
+    from moderation.notify import tell_roles
     from moderation.roles import HEADTEACHER
 
-    addresses = list(
-        get_user_model().objects.filter(groups__name=HEADTEACHER, is_active=True).exclude(email="").values_list("email", flat=True)
-    )
-    if addresses:
-        try:
-            send_mail(f"[{settings.SCHOOL.name}] {subject}", body, None, addresses)
-        except OSError:  # the mail server is down: the channel page still says it
-            logger.exception("Could not email the headteacher about %s", subject)
+    tell_roles([HEADTEACHER], subject, body)
 
 
 def check_connection(channel) -> Connection | None:

@@ -135,17 +135,12 @@ def run_pending(limit: int | None = None) -> int:
     return done
 
 
-def work_forever(stop, idle_seconds: float = 1.0, duties_every: float = 30.0) -> None:
-    """The worker's loop: analyse what is queued, then wait a little. stop() ends it between files.
-    Every `duties_every` seconds it also does its publishing duties (moderation.publishing)."""
-    from moderation import publishing
-
-    last_duties = 0.0
+def work_forever(stop, idle_seconds: float = 1.0) -> None:
+    """The worker's analysis loop: analyse what is queued, then wait a little. stop() ends it
+    between files. Timed work (publishing, comments, reminders) runs beside it on the worker's
+    scheduler (moderation.worker)."""
     while not stop():
         try:
-            if time.monotonic() - last_duties >= duties_every:
-                last_duties = time.monotonic()
-                publishing.run_due()
             if not run_pending(limit=1):
                 time.sleep(idle_seconds)
         except Exception:  # a database that restarts, say: keep going, the state is in the database

@@ -1,9 +1,10 @@
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel, Draft, MediaFile, PublishedPost
+from moderation.models import Channel, Concern, Draft, MediaFile, PublishedPost
 from moderation.roles import LEADERSHIP, OFFICE_STAFF
 
 User = get_user_model()
@@ -46,6 +47,13 @@ class DraftForm(forms.ModelForm):
             self.fields["text"].label = "Video description"
         else:
             del self.fields["title"]
+
+    def clean_publish_at(self):
+        value = self.cleaned_data.get("publish_at")
+        # A time already past would make the worker publish the post the moment it is approved.
+        if value and value != self.initial.get("publish_at") and value <= timezone.now():
+            raise forms.ValidationError("That time has already passed. Leave it empty to publish as soon as it is approved.")
+        return value
 
 
 class NewDraftForm(DraftForm):
@@ -161,3 +169,31 @@ class PublishedPostFilter(django_filters.FilterSet):
         from django.db.models import Q
 
         return queryset.filter(Q(draft__author=user) | Q(approval__approver=user) | Q(published_by=user))
+
+
+class ConcernForm(forms.ModelForm):
+    """The news page's concern form: no account, and nothing personal required."""
+
+    class Meta:
+        model = Concern
+        fields = ["kind", "details", "contact"]
+        widgets = {"kind": forms.RadioSelect, "details": forms.Textarea(attrs={"rows": 5, "maxlength": 5000})}
+        help_texts = {
+            "contact": "Only if you would like the school to reply. You can report without giving your name.",
+        }
+
+
+class ReasonForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+    def __init__(self, *args, label="Reason", help_text="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["text"].label, self.fields["text"].help_text = label, help_text
+
+
+class PolicyReviewForm(forms.Form):
+    version = forms.CharField(label="Version or date of the policy reviewed", max_length=60)
+    notes = forms.CharField(
+        label="What was reviewed or changed", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: reviewed with the governors' safeguarding committee; the section on comments updated.",
+    )

@@ -12,7 +12,8 @@ from moderation.models import PublishedPost
 
 
 def mirrored_posts():
-    return PublishedPost.objects.select_related("channel").prefetch_related("media")
+    # A post taken down (policy section 8) leaves the news page and the feed at once.
+    return PublishedPost.objects.filter(taken_down_at__isnull=True).select_related("channel").prefetch_related("media")
 
 
 @login_not_required
@@ -27,7 +28,7 @@ def mirror_post(request, pk):
 
 @login_not_required
 def mirror_media(request, pk, position):
-    post = get_object_or_404(PublishedPost, pk=pk)
+    post = get_object_or_404(mirrored_posts(), pk=pk)
     media = get_object_or_404(post.media, position=position)
     path = (settings.PUBLISHED_DIR / media.stored_name).resolve()
     if settings.PUBLISHED_DIR.resolve() not in path.parents:

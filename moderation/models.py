@@ -456,6 +456,15 @@ class PublishedPost(models.Model):
     link = models.URLField(blank=True, max_length=500)
     # What the platform still does with it (a YouTube video being processed), in words; "" when nothing.
     platform_state = models.CharField(max_length=300, blank=True)
+    # Takedown (policy section 8): off the mirror at once; off the platform when its API confirms.
+    taken_down_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    taken_down_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    takedown_reason = models.TextField(blank=True)
+    removed_from_platform_at = models.DateTimeField(null=True, blank=True)
+    takedown_error = models.TextField(blank=True)
+    # When its comments were last read from the platform (section 5, last bullet).
+    comments_read_at = models.DateTimeField(null=True, blank=True)
+    comments_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-id"]
@@ -466,6 +475,15 @@ class PublishedPost(models.Model):
     @property
     def approved_by(self):
         return self.approval.approver
+
+    @property
+    def is_taken_down(self) -> bool:
+        return self.taken_down_at is not None
+
+    @property
+    def takedown_pending(self) -> bool:
+        """Off the mirror, but the platform has not confirmed its removal yet."""
+        return self.taken_down_at is not None and self.removed_from_platform_at is None
 
 
 class PublishedPupil(models.Model):
@@ -580,3 +598,104 @@ class VideoTrack(FaceDecisions):
 
     class Meta:
         ordering = ["start", "left", "id"]
+
+
+class PolicyReview(models.Model):
+    """The headteacher's review of the social media policy itself (section 7: at least annually)."""
+
+    reviewed_at = models.DateTimeField(default=timezone.now)
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    version = models.CharField("Policy version", max_length=60)
+    notes = models.TextField("What was reviewed or changed", blank=True)
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+
+    def due_at(self, months: int):
+        return add_months(self.reviewed_at, months)
+
+
+class PlatformComment(models.Model):
+    """A comment read from a published post (section 5, last bullet). The product only reads
+    comments: it never replies and never sends private or direct messages."""
+
+    class Status(models.TextChoices):
+        CLEAR = "clear", "Nothing of concern found"
+        CONCERN = "concern", "Of concern: raised to the DSL"
+        DEALT_WITH = "dealt_with", "Dealt with"
+
+    post = models.ForeignKey(PublishedPost, on_delete=models.PROTECT, related_name="comments")
+    comment_id = models.CharField(max_length=200)
+    parent_id = models.CharField(max_length=200, blank=True)
+    author = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    written_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CLEAR, db_index=True)
+    # [{"kind": ..., "text": ..., "why": ...}]: what made it a concern.
+    reasons = models.JSONField(default=list, blank=True)
+    dealt_with_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    dealt_with_at = models.DateTimeField(null=True, blank=True)
+    dealt_with_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-read_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["post", "comment_id"], name="one_row_per_comment")]
+
+
+class Concern(models.Model):
+    """A report of concern about a published post (policy section 8), from anyone."""
+
+    class Source(models.TextChoices):
+        PUBLIC = "public", "The news page (no account)"
+        STAFF = "staff", "A member of staff"
+
+    class Kind(models.TextChoices):
+        CHILD_SHOWN = "child_shown", "A child is shown who should not be"
+        PERSONAL_DATA = "personal_data", "It gives personal information"
+        INAPPROPRIATE = "inappropriate", "It is inappropriate, hurtful or untrue"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    post = models.ForeignKey(PublishedPost, on_delete=models.PROTECT, related_name="concerns")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    kind = models.CharField("What is the concern?", max_length=20, choices=Kind.choices)
+    details = models.TextField("Tell us what worries you")
+    # Optional: a concern may be anonymous.
+    contact = models.CharField("Your name and how to reach you (optional)", max_length=300, blank=True)
+    reported_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reported_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A keyed hash of the sender's address, only to limit how often one address may report.
+    sender_key = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    closed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        permissions = [("handle_concern", "Can handle reports of concern and take posts down")]
+
+
+class ConcernNote(models.Model):
+    """A follow-up on a concern: what was done, who was told, lessons learnt."""
+
+    concern = models.ForeignKey(Concern, on_delete=models.PROTECT, related_name="notes")
+    written_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["written_at", "id"]
+
+
+class Notice(models.Model):
+    """A message the product sent once (a reminder, a scheduled publish that failed), so that a
+    restarted worker never sends it twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    subject = models.CharField(max_length=300)

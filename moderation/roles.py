@@ -18,9 +18,11 @@ ROLE_PERMISSIONS = {
         "moderation.view_publication_log",
         "moderation.manage_channel",
         "moderation.approve_channel",
+        "moderation.handle_concern",
+        "moderation.add_policyreview",
         "consent.keep_register",
     ],
-    DSL: ["moderation.view_publication_log"],
+    DSL: ["moderation.view_publication_log", "moderation.handle_concern"],
     REGISTER_KEEPER: ["consent.keep_register"],
 }
 

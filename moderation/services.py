@@ -628,18 +628,23 @@ def hold_drafts_showing(pupil, by) -> list[Draft]:
     """After a pupil's consent changes: every approved draft showing them is checked again, and held if it fails."""
     from django.db.models import Q
 
-    drafts = Draft.objects.filter(status=Draft.Status.APPROVED).filter(
+    from moderation import scheduling
+
+    drafts = Draft.objects.filter(status__in=[Draft.Status.APPROVED, Draft.Status.WAITING]).filter(
         Q(media__faces__identified_pupil=pupil) | Q(media__faces__auto_pupil=pupil)
+        | Q(media__tracks__identified_pupil=pupil) | Q(media__tracks__auto_pupil=pupil)
     ).distinct()
     held = []
     for draft in drafts:
         run = run_gates(draft, GateRun.Phase.RECHECK, by)
         if not run.passed:
+            note = "Consent changed: " + _summarise(failures(run))
             try:
-                draft.transition("hold", by=by, note="Consent changed: " + _summarise(failures(run)), data={"gate_run": run.pk})
+                draft.transition("hold", by=by, note=note, data={"gate_run": run.pk})
             except IllegalTransition:
                 continue  # it moved on meanwhile (published or reopened): nothing to hold
             held.append(draft)
+            scheduling.tell_held(draft, note)
     return held
 
 
@@ -649,7 +654,8 @@ def posts_to_take_down():
 
     today = timezone.localdate()
     listed = []
-    for shown in PublishedPupil.objects.select_related("post__channel", "pupil").order_by("-post__published_at"):
+    shown_in_posts = PublishedPupil.objects.filter(post__taken_down_at__isnull=True)
+    for shown in shown_in_posts.select_related("post__channel", "pupil").order_by("-post__published_at"):
         consent = PhotoConsent.objects.filter(pupil=shown.pupil, channel_kind=shown.post.channel.kind).select_related("pupil").first()
         if consent is None or consent.has_lapsed(today):
             listed.append((shown.post, shown.pupil, consent))

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from moderation import mirror, views
+from moderation import concern_views, mirror, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -42,7 +42,17 @@ urlpatterns = [
     path("log/<int:pk>/", views.publication_log_entry, name="log_entry"),
     path("log/audit/", views.audit_trail, name="audit"),
     path("log/take-down/", views.takedown_list, name="takedown"),
+    path("log/<int:pk>/concern/", concern_views.staff_concern, name="staff_concern"),
+    path("log/<int:pk>/take-down/", concern_views.post_take_down, name="post_take_down"),
+    path("concerns/", concern_views.concern_list, name="concerns"),
+    path("concerns/<int:pk>/", concern_views.concern_detail, name="concern"),
+    path("concerns/<int:pk>/take-down/", concern_views.concern_take_down, name="concern_take_down"),
+    path("concerns/<int:pk>/follow-up/", concern_views.concern_note, name="concern_note"),
+    path("concerns/<int:pk>/close/", concern_views.concern_close, name="concern_close"),
+    path("comments/<int:pk>/dealt-with/", concern_views.comment_dealt_with, name="comment_dealt_with"),
+    path("reviews/", concern_views.review_list, name="reviews"),
     path("mirror/", mirror.mirror_index, name="mirror"),
+    path("mirror/<int:pk>/concern/", concern_views.mirror_concern, name="mirror_concern"),
     path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),

@@ -28,7 +28,9 @@ from moderation.forms import (
 )
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
-from moderation.models import AuditEntry, Channel, Draft, IllegalTransition, MediaFace, MediaText, PublishedPost, VideoTrack
+from moderation.models import (
+    AuditEntry, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaText, PlatformComment, PublishedPost, VideoTrack,
+)
 
 
 def aup_required(view):
@@ -79,6 +81,13 @@ def _channels_to_reconnect():
     return [c.channel for c in Connection.objects.filter(status=Connection.Status.RECONNECT_NEEDED).select_related("channel")]
 
 
+def _reviews_due():
+    from moderation import reviews
+
+    now = timezone.now()
+    return [(r, r.overdue(now)) for r in reviews.all_reviews() if r.overdue(now) or r.due_soon(now)]
+
+
 def home(request):
     user = request.user
     context = {
@@ -91,6 +100,10 @@ def home(request):
         "recent": PublishedPost.objects.select_related("channel")[:5],
         "takedown_count": len(services.posts_to_take_down()) if user.has_perm("moderation.view_publication_log") else 0,
         "reconnect_needed": _channels_to_reconnect() if user.has_perm("moderation.view_publication_log") else [],
+        "open_concerns": Concern.objects.filter(status=Concern.Status.OPEN).count() if user.has_perm("moderation.handle_concern") else 0,
+        "comments_of_concern": PlatformComment.objects.filter(status=PlatformComment.Status.CONCERN).count()
+        if user.has_perm("moderation.handle_concern") else 0,
+        "reviews_due": _reviews_due() if user.has_perm("moderation.manage_channel") else [],
     }
     context["blocked_channels"] = [(c, p) for c, p in context["blocked_channels"] if p]
     return render(request, "moderation/home.html", context)
@@ -475,7 +488,10 @@ def approve_draft(request, pk):
         return redirect("draft", pk=pk)
     return _act(
         request, draft, lambda: services.approve(draft, request.user, form.confirmed(), form.cleaned_data["comment"]),
-        "Approved." + (" It can be published now." if not draft.publish_at else ""),
+        "Approved." + (
+            f" It will be published automatically at {timezone.localtime(draft.publish_at):%H:%M on %d %B %Y}, after every check runs again."
+            if draft.publish_at else " It can be published now."
+        ),
     )
 
 
@@ -602,6 +618,8 @@ def publication_log_entry(request, pk):
         "post": post,
         "results": post.gate_run.results.all(),
         "audit": post.draft.audit_entries.select_related("actor").order_by("at", "id"),
+        "concerns": post.concerns.all(),
+        "comments": post.comments.order_by("written_at", "id"),
     })
 
 

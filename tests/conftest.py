@@ -5,9 +5,9 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from moderation import roles, services
+from moderation import reviews, roles, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel, RiskAssessment
+from moderation.models import Channel, PolicyReview, RiskAssessment
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -76,6 +76,8 @@ def complete_channel(head, *, kind=Channel.Kind.FACEBOOK, name=None, authors=())
         authors=list(authors),
     )
     services.approve_risk_assessment(channel, head, summary="Risks considered and controlled.")
+    if not PolicyReview.objects.exists():
+        reviews.record_policy_review(head, version="2026-1", notes="Reviewed with the governors.")
     return channel
 
 

@@ -247,3 +247,46 @@ def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register,
     assert result.status == "fail" and "could not be loaded" in result.message
 
 
+
+
+def _scheduled_photo_draft(office, approver, facebook, publish_at):
+    draft = link_draft(office, facebook, publish_at=publish_at)
+    with_photo(draft, office, "obama_small.jpg")
+    assert services.submit(draft, office).passed
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    draft.refresh_from_db()
+    return draft
+
+
+def test_consent_withdrawn_after_approval_holds_a_scheduled_post_and_tells_the_author_and_approver(office, approver, head, facebook, register):
+    from django.core import mail
+
+    from consent import services as register_services
+    from moderation import scheduling
+
+    office.email, approver.email = "office@aycliffe.kent.sch.uk", "approver@aycliffe.kent.sch.uk"
+    office.save(), approver.save()
+    publish_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=3)
+    draft = _scheduled_photo_draft(office, approver, facebook, publish_at)
+    register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Parent's letter")
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "image-consent" in draft.status_note
+    [message] = [m for m in mail.outbox if "Not published" in m.subject]
+    assert sorted(message.to) == ["approver@aycliffe.kent.sch.uk", "office@aycliffe.kent.sch.uk"]
+    # Its time comes: nothing goes out.
+    assert scheduling.publish_due(now=publish_at + datetime.timedelta(minutes=1)) == 0
+    assert not PublishedPupil.objects.exists()
+
+
+def test_consent_that_expires_before_the_publish_time_holds_the_scheduled_post_at_that_time(office, approver, facebook, register):
+    import time_machine
+
+    from moderation import scheduling
+
+    publish_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)
+    draft = _scheduled_photo_draft(office, approver, facebook, publish_at)
+    PhotoConsent.objects.filter(pupil=register["obama"]).update(expires_on=datetime.date.today() + datetime.timedelta(days=1))
+    with time_machine.travel(publish_at, tick=False):
+        assert scheduling.publish_due() == 0
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "image-consent" in draft.status_note

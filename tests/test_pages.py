@@ -11,7 +11,7 @@ from moderation import services
 from moderation.attestations import ATTESTATIONS
 from tests.conftest import link_draft
 
-PUBLIC = {"mirror", "mirror_feed", "mirror_post", "mirror_media", "login"}
+PUBLIC = {"mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern", "login"}
 
 
 def named_urls():

@@ -7,13 +7,18 @@ class ChannelRiskAssessed(Gate):
     """Section 5: "formally risk assessed and approved by the headteacher prior to use"; section 7: reviewed at least annually.
 
     The channel has a risk assessment approved by a user with the headteacher role, less than
-    12 months old.
+    12 months old, and the policy itself was reviewed less than 12 months ago (moderation.reviews).
     """
 
     id = "channel-risk-assessed"
     title = "Channel risk assessed"
 
     def check(self, ctx):
+        from moderation import reviews
+
+        policy = reviews.policy_problem(ctx.now)
+        if policy:
+            return failed(policy)
         channel = ctx.draft.channel
         assessment = channel.current_risk_assessment
         if assessment is None:

@@ -41,3 +41,38 @@ def test_a_process_killed_after_facebook_took_the_post_leaves_it_to_the_worker_w
     assert draft.publication.platform_post_id == graph.posts()[0]["id"]
     assert len(graph.requests("POST", r"/feed$")) == 1 and len(graph.posts()) == 1
     assert draft.audit_entries.filter(action="draft.wait", data__reason="interrupted").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_while_publishing_a_scheduled_post_is_restarted_and_the_post_goes_out_once(graph, page, office, approver, tmp_path):
+    import datetime
+
+    from django.db import connection
+
+    from moderation import services
+    from moderation.attestations import ATTESTATIONS
+
+    if connection.vendor != "postgresql":
+        pytest.skip("separate processes share the test database only on PostgreSQL")
+    draft = link_draft(office, page, text="The nativity is on Friday at 2pm.",
+                       publish_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1))
+    assert services.submit(draft, office).passed
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    graph.fail("POST", r"/feed$", "act_then_hang")  # Facebook publishes, then its answer never comes
+    platform = {"FACEBOOK_GRAPH_URL": graph.url, "CONNECTOR_TIMEOUT": "120"}
+    first = processes.start(tmp_path, "run_worker", **platform)
+    try:
+        processes.wait_for(lambda: graph.requests("POST", r"/feed$"), "the scheduled publish reaches Facebook", tmp_path)
+    finally:
+        first.kill()
+        first.wait()
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHING
+
+    second = processes.start(tmp_path, "run_worker", **platform)
+    try:
+        processes.wait_for(lambda: Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED, "the restarted worker settles it", tmp_path)
+    finally:
+        second.terminate()
+        second.wait()
+    assert len(graph.requests("POST", r"/feed$")) == 1 and len(graph.posts()) == 1
+    assert Draft.objects.get(pk=draft.pk).publication.platform_post_id == graph.posts()[0]["id"]

@@ -1,10 +1,15 @@
 """python manage.py run_worker [--once]
 
-The product's background worker: it analyses uploaded photos and videos (finds their faces and reads their
-words) so that the web request does not wait for it. `make run` starts it beside the web server;
-in production run it as its own service (see the README). Everything it does is recorded in the
-database, so stopping it at any moment loses nothing: the file it was analysing is queued again
-when a worker starts.
+The product's background worker. It analyses uploaded photos and videos (finds their faces and
+reads their words) so that the web request does not wait for it, and on its scheduler
+(moderation/worker.py) it publishes approved drafts at their publish time, tries again what waits
+for its platform, reads the comments on published posts for the DSL, reminds the headteacher of
+annual reviews, checks the platform connections daily and finishes takedowns. `make run` starts it
+beside the web server; in production run it as its own service (see the README).
+
+Everything it does is recorded in the database, so stopping it at any moment loses nothing: at its
+next start the jobs are built again from the database, a file it was analysing is queued again, and
+a draft that fell due while it was down is published then, once.
 """
 
 import logging
@@ -12,16 +17,17 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from moderation import analysis
+from moderation import analysis, concerns, monitoring, publishing, reviews, scheduling
+from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Run the background worker that analyses uploaded photos and videos."
+    help = "Run the background worker: analysis of uploads, timed publishing, comment monitoring, reminders."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="analyse what is queued now, then stop")
+        parser.add_argument("--once", action="store_true", help="do one round of everything that is due now, then stop")
 
     def handle(self, *args, once, **options):
         requeued = analysis.requeue_abandoned()
@@ -29,7 +35,15 @@ class Command(BaseCommand):
             self.stdout.write(f"{requeued} file(s) left unfinished by a stopped worker were queued again.")
         if once:
             done = analysis.run_pending()
-            self.stdout.write(f"{done} file(s) analysed.")
+            publishing.run_due()
+            published = scheduling.publish_due()
+            concerns.retry_takedowns()
+            raised = monitoring.read_comments()
+            reminders = reviews.send_reminders()
+            self.stdout.write(
+                f"{done} file(s) analysed; {published} scheduled post(s) published; "
+                f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent."
+            )
             return
         stopping = []
 
@@ -38,6 +52,15 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.stdout.write("The worker is running: it analyses uploaded photos and videos. Stop it with Ctrl+C.")
-        analysis.work_forever(lambda: bool(stopping))
+        worker = Worker()
+        worker.start()
+        scheduled = len(worker.publish_jobs())
+        self.stdout.write(
+            "The worker is running: it analyses uploads, publishes at their time the "
+            f"{scheduled} approved post(s) waiting for it, reads comments and sends reminders. Stop it with Ctrl+C."
+        )
+        try:
+            analysis.work_forever(lambda: bool(stopping))
+        finally:
+            worker.stop()
         self.stdout.write("The worker stopped.")

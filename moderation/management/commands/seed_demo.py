@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from moderation import analysis, roles, services
+from moderation import analysis, reviews, roles, services
 from moderation.attestations import ATTESTATIONS
 from moderation.models import Channel
 
@@ -91,6 +91,9 @@ class Command(BaseCommand):
                 "no pupil named in full; photos only with written consent; every post approved by a second colleague.",
                 document_reference="Governors' drive: Online safety / Social media risk assessment 2026.docx",
             )
+        reviews.record_policy_review(
+            head, version="2026-1", notes="Reviewed with the governors' safeguarding committee; no changes needed.",
+        )
 
         office, approver = users["office"], users["approver"]
         services.accept_aup(office)

@@ -1,0 +1,149 @@
+"""Thin views for what happens after publishing: reports of concern, takedown, comments of concern
+(policy sections 5 and 8) and the annual reviews (section 7)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from moderation import concerns, monitoring, reviews
+from moderation.forms import ConcernForm, PolicyReviewForm, ReasonForm
+from moderation.mirror import mirrored_posts
+from moderation.models import Concern, PlatformComment, PublishedPost
+
+
+def _message(error) -> str:
+    return " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+
+
+def _sender_address(request) -> str:
+    # Behind the school's reverse proxy, set the proxy to pass the client's address in REMOTE_ADDR.
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _report(request, post, *, by, template, done):
+    form = ConcernForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            concerns.report(post, by=by, sender_address=_sender_address(request), **form.cleaned_data)
+        except concerns.TooManyReports as error:
+            return render(request, template, {"form": form, "post": post, "refused": str(error)}, status=429)
+        except ValidationError as error:
+            form.add_error(None, _message(error))
+        else:
+            return done()
+    return render(request, template, {"form": form, "post": post})
+
+
+@login_not_required
+def mirror_concern(request, pk):
+    """Anyone, without an account: CSRF-protected, rate-limited, nothing personal required."""
+    post = get_object_or_404(mirrored_posts(), pk=pk)
+    return _report(
+        request, post, by=None, template="mirror/concern.html",
+        done=lambda: render(request, "mirror/concern_sent.html", {"post": post}),
+    )
+
+
+def staff_concern(request, pk):
+    post = get_object_or_404(PublishedPost.objects.select_related("channel", "draft"), pk=pk)
+
+    def done():
+        messages.success(request, "Thank you: the DSL and the headteacher have been told.")
+        if request.user.has_perm("moderation.view_publication_log"):
+            return redirect("log_entry", pk=pk)
+        return redirect("home")
+
+    return _report(request, post, by=request.user, template="moderation/concern_form.html", done=done)
+
+
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_list(request):
+    return render(request, "moderation/concerns.html", {
+        "open": Concern.objects.filter(status=Concern.Status.OPEN).select_related("post__channel"),
+        "closed": Concern.objects.filter(status=Concern.Status.CLOSED).select_related("post__channel", "closed_by")[:100],
+        "comments": PlatformComment.objects.filter(status=PlatformComment.Status.CONCERN).select_related("post__channel"),
+    })
+
+
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_detail(request, pk):
+    concern = get_object_or_404(Concern.objects.select_related("post__channel", "post__draft", "reported_by"), pk=pk)
+    return render(request, "moderation/concern_detail.html", {
+        "concern": concern, "post": concern.post, "notes": concern.notes.select_related("written_by"),
+        "takedown_form": ReasonForm(prefix="takedown", label="Why it is taken down"),
+        "note_form": ReasonForm(prefix="note", label="Follow-up", help_text="What was done, who was told, lessons learnt."),
+        "close_form": ReasonForm(prefix="close", label="How it was resolved"),
+    })
+
+
+def _act(request, action, success):
+    try:
+        result = action()
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, _message(error))
+    else:
+        messages.success(request, result if isinstance(result, str) else success)
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_take_down(request, pk):
+    concern = get_object_or_404(Concern, pk=pk)
+    _act(request, lambda: concerns.take_down(concern.post, request.user, request.POST.get("takedown-text", ""), concern), "")
+    return redirect("concern", pk=pk)
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_note(request, pk):
+    concern = get_object_or_404(Concern, pk=pk)
+    _act(request, lambda: concerns.add_note(concern, request.user, request.POST.get("note-text", "")), "Follow-up recorded.")
+    return redirect("concern", pk=pk)
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_close(request, pk):
+    concern = get_object_or_404(Concern, pk=pk)
+    _act(request, lambda: concerns.close(concern, request.user, request.POST.get("close-text", "")), "Concern closed.")
+    return redirect("concern", pk=pk)
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def post_take_down(request, pk):
+    post = get_object_or_404(PublishedPost, pk=pk)
+    _act(request, lambda: concerns.take_down(post, request.user, request.POST.get("takedown-text", "")), "")
+    return redirect("log_entry", pk=pk)
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def comment_dealt_with(request, pk):
+    comment = get_object_or_404(PlatformComment, pk=pk)
+    _act(request, lambda: monitoring.deal_with(comment, request.user, request.POST.get("note", "")), "Marked as dealt with.")
+    return redirect("concerns")
+
+
+def review_list(request):
+    if not (request.user.has_perm("moderation.manage_channel") or request.user.has_perm("moderation.view_publication_log")):
+        raise PermissionDenied("Only leadership staff see the annual reviews.")
+    form = PolicyReviewForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reviews.record_policy_review(request.user, **form.cleaned_data)
+            except (ValidationError, PermissionDenied) as error:
+                messages.error(request, _message(error))
+            else:
+                messages.success(request, "The policy's review is recorded.")
+                return redirect("reviews")
+    now = timezone.now()
+    rows = [(r, r.overdue(now), r.due_soon(now)) for r in reviews.all_reviews()]
+    return render(request, "moderation/reviews.html", {
+        "rows": rows, "form": form, "latest": reviews.latest_policy_review(),
+        "can_record": request.user.has_perm("moderation.add_policyreview"),
+    })

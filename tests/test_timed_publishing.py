@@ -1,0 +1,166 @@
+"""Timed publishing (policy section 5): an approved draft with a publish time goes out at that time,
+and only if every gate passes again at that moment. The clock is moved, never waited for."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from moderation import scheduling, services
+from moderation.attestations import ATTESTATIONS
+from moderation.models import AuditEntry, Draft, PublishedPost
+from moderation.worker import Worker
+from tests.conftest import age_risk_assessment, link_draft
+
+START = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
+PUBLISH_AT = START + datetime.timedelta(hours=2)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def with_emails(*users):
+    for user in users:
+        user.email = f"{user.username}@aycliffe.kent.sch.uk"
+        user.save()
+
+
+def scheduled_draft(office, approver, channel, publish_at=PUBLISH_AT, **fields):
+    draft = link_draft(office, channel, publish_at=publish_at, **fields)
+    assert services.submit(draft, office).passed
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.APPROVED
+    return draft
+
+
+def test_a_scheduled_post_publishes_at_its_time(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT - datetime.timedelta(minutes=1))
+    assert scheduling.publish_due() == 0
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.APPROVED
+    clock.move_to(PUBLISH_AT + datetime.timedelta(seconds=1))
+    assert scheduling.publish_due() == 1
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED
+    assert draft.publication.published_at == PUBLISH_AT + datetime.timedelta(seconds=1)
+    assert draft.publication.published_by == approver  # in the name of whoever approved it for that time
+    started = draft.audit_entries.get(action="draft.start_publishing")
+    assert started.actor is None and "publish time" in started.summary
+
+
+def test_every_gate_runs_again_at_the_publish_time(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT)
+    scheduling.publish_due()
+    run = Draft.objects.get(pk=draft.pk).gate_runs.first()
+    assert run.phase == "publish" and run.run_at == PUBLISH_AT and run.passed
+
+
+def test_a_scheduled_post_is_not_published_before_its_time_even_by_hand(clock, office, approver, facebook):
+    from django.core.exceptions import ValidationError
+
+    draft = scheduled_draft(office, approver, facebook)
+    with pytest.raises(ValidationError, match="not before"):
+        services.publish(draft, approver)
+
+
+def test_a_scheduled_post_whose_risk_assessment_lapsed_is_held_and_the_author_and_approver_are_told(clock, office, approver, facebook):
+    with_emails(office, approver)
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT)
+    age_risk_assessment(facebook, days=400)
+    assert scheduling.publish_due() == 0
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "channel-risk-assessed" in draft.status_note
+    assert not PublishedPost.objects.exists()
+    [message] = mail.outbox
+    assert sorted(message.to) == ["approver@aycliffe.kent.sch.uk", "office@aycliffe.kent.sch.uk"]
+    assert "Not published" in message.subject and "risk assessment" in message.body
+    # A second round neither publishes nor tells them again.
+    assert scheduling.publish_due() == 0 and len(mail.outbox) == 1
+
+
+def test_an_approval_voided_by_an_edit_means_the_post_is_not_published_at_its_time(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    services.reopen(draft, office)
+    clock.move_to(PUBLISH_AT + datetime.timedelta(minutes=5))
+    assert scheduling.publish_due() == 0
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.DRAFT
+
+
+def test_a_withdrawn_draft_is_not_published_at_its_time(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    services.withdraw(draft, office)
+    clock.move_to(PUBLISH_AT)
+    assert scheduling.publish_scheduled(draft.pk) == "no longer scheduled"
+    assert not PublishedPost.objects.exists()
+
+
+def test_a_draft_claimed_by_another_worker_is_left_to_it(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT)
+    draft.transition("start_publishing", by=None, note="another worker")
+    assert scheduling.publish_scheduled(draft.pk) == "no longer scheduled"
+    assert draft.audit_entries.filter(action="draft.start_publishing").count() == 1
+
+
+def test_the_worker_builds_its_publish_jobs_from_the_database(clock, office, approver, facebook):
+    first = scheduled_draft(office, approver, facebook)
+    second = scheduled_draft(office, approver, facebook, publish_at=PUBLISH_AT + datetime.timedelta(days=1),
+                             link="https://www.aycliffe.kent.sch.uk/news/nativity")
+    unscheduled = scheduled_draft(office, approver, facebook, publish_at=None, link="https://www.aycliffe.kent.sch.uk/news/fair")
+    worker = Worker()
+    worker.start(paused=True)
+    try:
+        jobs = worker.publish_jobs()
+        assert set(jobs) == {first.pk, second.pk} and unscheduled.pk not in jobs
+        assert jobs[first.pk].next_run_time == PUBLISH_AT
+        assert {"sync", "publishing", "comments", "reviews"} <= {j.id for j in worker.scheduler.get_jobs()}
+        # The database changes; the next sync follows it.
+        services.withdraw(second, office)
+        worker.sync()
+        assert set(worker.publish_jobs()) == {first.pk}
+    finally:
+        worker.stop()
+
+
+def test_a_restarted_worker_rebuilds_the_same_jobs(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    before = Worker()
+    before.start(paused=True)
+    before.stop()  # a restart: nothing of the old scheduler is kept
+    after = Worker()
+    after.start(paused=True)
+    try:
+        assert after.publish_jobs()[draft.pk].next_run_time == PUBLISH_AT
+    finally:
+        after.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_publishes_when_its_clock_reaches_the_time(office, approver, facebook):
+    """The real APScheduler thread, with the clock moved past the publish time instead of waited for."""
+    import time
+
+    with time_machine.travel(START, tick=False) as traveller:
+        draft = scheduled_draft(office, approver, facebook)
+        worker = Worker()
+        worker.start()
+        try:
+            traveller.move_to(PUBLISH_AT + datetime.timedelta(seconds=1))
+            worker.scheduler.wakeup()
+            for _ in range(600):  # the job runs in the scheduler's thread: wait for it to finish, up to a minute
+                if Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED:
+                    break
+                time.sleep(0.1)
+        finally:
+            worker.stop()
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
+    assert PublishedPost.objects.count() == 1
+    assert AuditEntry.objects.filter(draft=draft, action="draft.mark_published").count() == 1
