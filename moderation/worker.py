@@ -107,6 +107,7 @@ class Worker:
         # The first rounds run at once, not half a minute (or an hour) after a restart.
         self.scheduler.add_job(publishing_round, id="publishing-at-start")
         self.scheduler.add_job(reviews_round, id="reviews-at-start")
+        self.scheduler.add_job(comments_round, id="comments-at-start")
         self.scheduler.start(paused=paused)
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from consent import crypto, faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
-from moderation import face_review, services
+from moderation import concerns, face_review, services
 from moderation.attestations import ATTESTATIONS
 from moderation.models import Draft, MediaFace, PublishedPupil
 from tests.conftest import link_draft
@@ -221,6 +221,8 @@ def test_withdrawn_consent_lists_the_published_post_for_takedown(office, approve
     register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Letter from parent")
     [(listed, listed_pupil, _)] = services.posts_to_take_down()
     assert listed == post and listed_pupil == register["obama"]
+    concerns.take_down(post, head, "Consent withdrawn by the parent's letter.")
+    assert services.posts_to_take_down() == []
 
 
 def test_withdrawn_consent_holds_an_approved_draft_showing_the_pupil(office, approver, head, facebook, register):

@@ -1,0 +1,141 @@
+"""Reports of concern and takedown (policy section 8)."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
+
+from moderation import concerns, services
+from moderation.models import AuditEntry, Concern, ConcernNote
+
+
+@pytest.fixture
+def post(approved_draft, approver, dsl, head):
+    for user in (dsl, head):
+        user.email = f"{user.username}@aycliffe.kent.sch.uk"
+        user.save()
+    return services.publish(approved_draft, approver)
+
+
+def report_from_the_news_page(post, address="203.0.113.7", **fields):
+    """A visitor without an account: reads the form (and its CSRF token), then sends it."""
+    browser = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
+    form = browser.get(f"/mirror/{post.pk}/concern/")
+    assert form.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.content.decode()).group(1)
+    data = {"kind": "child_shown", "details": "My son is in the second photo and we did not agree to it.", **fields}
+    return browser.post(f"/mirror/{post.pk}/concern/", {"csrfmiddlewaretoken": token, **data})
+
+
+def test_anyone_may_report_a_concern_from_the_news_page_without_an_account_or_a_name(post, client):
+    assert "Report a concern about this post" in client.get(f"/mirror/{post.pk}/").content.decode()
+    response = report_from_the_news_page(post)
+    assert response.status_code == 200 and "Thank you" in response.content.decode()
+    concern = Concern.objects.get()
+    assert concern.source == Concern.Source.PUBLIC and concern.contact == "" and concern.reported_by is None
+    assert "203.0.113.7" not in concern.sender_key  # only a keyed hash of the address is kept
+    [message] = mail.outbox
+    assert sorted(message.to) == ["dsl@aycliffe.kent.sch.uk", "head@aycliffe.kent.sch.uk"]
+    assert AuditEntry.objects.get(action="concern.reported").draft == post.draft
+
+
+def test_the_concern_form_refuses_a_report_without_its_csrf_token(post):
+    browser = Client(enforce_csrf_checks=True)
+    response = browser.post(f"/mirror/{post.pk}/concern/", {"kind": "other", "details": "Forged."})
+    assert response.status_code == 403 and not Concern.objects.exists()
+
+
+def test_the_concern_form_is_rate_limited_for_each_address(post, settings):
+    settings.CONCERNS_PER_HOUR_PER_SENDER = 3
+    for _ in range(3):
+        assert report_from_the_news_page(post).status_code == 200
+    refused = report_from_the_news_page(post)
+    assert refused.status_code == 429 and "Too many reports" in refused.content.decode()
+    assert report_from_the_news_page(post, address="198.51.100.9").status_code == 200
+    assert Concern.objects.count() == 4
+
+
+def test_the_concern_form_has_a_limit_in_all_so_a_flood_cannot_bury_real_reports(post, settings):
+    settings.CONCERNS_PER_HOUR = 2
+    for n in range(2):
+        report_from_the_news_page(post, address=f"198.51.100.{n}")
+    assert report_from_the_news_page(post, address="198.51.100.99").status_code == 429
+
+
+def test_an_empty_or_overlong_report_is_refused_with_a_message(post):
+    response = report_from_the_news_page(post, details="   ")
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    with pytest.raises(ValidationError, match="under 5,000"):
+        concerns.report(post, kind="other", details="x" * 5001)
+    assert not Concern.objects.exists()
+
+
+def test_a_staff_member_reports_a_concern_from_the_log(post, head, client):
+    client.force_login(head)
+    assert f"/log/{post.pk}/concern/" in client.get(f"/log/{post.pk}/").content.decode()
+    response = client.post(f"/log/{post.pk}/concern/", {"kind": "personal_data", "details": "The caption names the class teacher's home street."})
+    assert response.status_code == 302
+    concern = Concern.objects.get()
+    assert concern.source == Concern.Source.STAFF and concern.reported_by == head
+
+
+def test_office_staff_may_report_a_concern_too(post, office, client):
+    client.force_login(office)
+    client.post(f"/log/{post.pk}/concern/", {"kind": "inappropriate", "details": "The wrong date is given for the fair."})
+    assert Concern.objects.get().reported_by == office
+
+
+def test_the_dsl_takes_a_post_down_and_it_leaves_the_platform_and_the_news_page(post, dsl, client, settings):
+    concern = concerns.report(post, kind="child_shown", details="A pupil without consent is shown.")
+    assert (settings.OUTBOX_DIR / post.platform_post_id).exists()
+    client.force_login(dsl)
+    response = client.post(f"/concerns/{concern.pk}/take-down/", {"takedown-text": "Shows a pupil without consent."})
+    assert response.status_code == 302
+    post.refresh_from_db()
+    assert post.is_taken_down and post.removed_from_platform_at is not None and post.taken_down_by == dsl
+    assert not (settings.OUTBOX_DIR / post.platform_post_id).exists()
+    client.logout()
+    assert client.get(f"/mirror/{post.pk}/").status_code == 404
+    assert client.get(f"/mirror/{post.pk}/concern/").status_code == 404
+    assert f"/mirror/{post.pk}/" not in client.get("/mirror/feed/").content.decode()
+    assert ConcernNote.objects.get(concern=concern).text.startswith("Post taken down")
+
+
+def test_a_takedown_needs_a_reason_in_words(post, head):
+    with pytest.raises(ValidationError):
+        concerns.take_down(post, head, "gone")
+    post.refresh_from_db()
+    assert not post.is_taken_down
+
+
+def test_only_the_dsl_or_the_headteacher_can_take_a_post_down(post, office, approver, client):
+    for user in (office, approver):
+        with pytest.raises(PermissionDenied):
+            concerns.take_down(post, user, "I do not like this post.")
+        client.force_login(user)
+        assert client.post(f"/log/{post.pk}/take-down/", {"takedown-text": "I do not like it."}).status_code == 403
+        assert client.get("/concerns/").status_code == 403
+
+
+def test_a_post_is_taken_down_once(post, head, dsl):
+    concerns.take_down(post, head, "Parent withdrew consent by letter.")
+    with pytest.raises(ValidationError, match="already"):
+        concerns.take_down(post, dsl, "Parent withdrew consent by letter.")
+    assert AuditEntry.objects.filter(action="post.taken_down").count() == 1
+
+
+def test_the_report_takedown_and_follow_up_are_in_the_posts_whole_history(post, head, client):
+    concern = concerns.report(post, kind="inappropriate", details="The headline makes fun of a child's name.")
+    concerns.take_down(post, head, "Inappropriate headline, removed while we look into it.", concern)
+    concerns.add_note(concern, head, "Spoke to the author; the family has had an apology.")
+    concerns.close(concern, head, "Apology accepted; staff reminded of the policy.")
+    with pytest.raises(ValidationError, match="already closed"):
+        concerns.close(concern, head, "Closed a second time by mistake.")
+    client.force_login(head)
+    page = client.get(f"/log/{post.pk}/").content.decode()
+    for words in ("concern about", "taken down", "apology", "was closed", "confirmed that"):
+        assert words in page.lower(), words
+    assert client.get(f"/concerns/{concern.pk}/").status_code == 200
+
