@@ -134,6 +134,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The scheduler's own line for every job run would drown the worker's log; its errors still show.
+    "loggers": {"apscheduler": {"level": "WARNING"}},
 }
 
 # --- Consent register import ------------------------------------------------------------

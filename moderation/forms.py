@@ -178,9 +178,14 @@ class ConcernForm(forms.ModelForm):
         model = Concern
         fields = ["kind", "details", "contact"]
         widgets = {"kind": forms.RadioSelect, "details": forms.Textarea(attrs={"rows": 5, "maxlength": 5000})}
+        labels = {"contact": "Your name and how to reach you"}
         help_texts = {
             "contact": "Only if you would like the school to reply. You can report without giving your name.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = Concern.Kind.choices  # no blank choice ticked in advance
 
 
 class ReasonForm(forms.Form):

@@ -53,8 +53,9 @@ def concerns_in(text: str, author: str, names: personal_data.Names) -> list[dict
         reasons.append({"kind": "language", "text": finding.text, "why": finding.rule})
     for finding in personal_data.full_names(author, "the commenter's name", names):
         reasons.append({"kind": "child", "text": finding.text, "why": "the commenter's name is a pupil's name: a child may have written it"})
-    for words in child_signs(text):
-        reasons.append({"kind": "child", "text": words, "why": "reads as if a child wrote it"})
+    signs = child_signs(text)
+    if signs:
+        reasons.append({"kind": "child", "text": " … ".join(signs), "why": "reads as if a child wrote it"})
     return reasons
 
 
@@ -132,7 +133,7 @@ def _tell(raised: list[PlatformComment]) -> None:
             + "; ".join(r["why"] for r in comment.reasons)
         )
     notify.tell_roles(
-        [DSL, HEADTEACHER], f"{len(raised)} comment(s) of concern",
+        [DSL, HEADTEACHER], f"{len(raised)} comment{'s' if len(raised) > 1 else ''} of concern",
         "Comments on the school's published posts need a look (policy section 5):\n\n" + "\n".join(lines)
         + "\n\nOpen 'Comments of concern' in the product to deal with each. The product has not replied to anyone.",
     )

@@ -24,3 +24,12 @@ def test_the_demo_has_one_user_for_each_role_and_a_second_approver(db):
     for role in roles.ROLE_PERMISSIONS:
         assert User.objects.filter(groups__name=role).exists(), role
     assert User.objects.filter(groups__name=roles.APPROVER).count() == 2
+
+
+def test_the_demo_has_a_scheduled_post_and_a_comment_for_the_dsl(db):
+    from moderation import monitoring, scheduling
+
+    call_command("seed_demo")
+    assert scheduling.scheduled_drafts().count() == 1
+    [raised] = monitoring.read_comments()
+    assert "child" in {r["kind"] for r in raised.reasons}

@@ -35,7 +35,7 @@ class ChannelRiskAssessed(Gate):
         return passed(
             f"Approved by {assessment.approved_by.get_full_name() or assessment.approved_by.username} "
             f"on {formats.date_format(assessment.approved_at, 'j F Y')}; valid until "
-            f"{formats.date_format(expires, 'j F Y')}."
+            f"{formats.date_format(expires, 'j F Y')}. The policy's own review is due {reviews.policy_review().due_words}."
         )
 
 

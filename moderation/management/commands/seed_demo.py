@@ -4,8 +4,10 @@ Running it again changes nothing and prints the logins again.
 """
 
 import datetime
+import json
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files import File
@@ -104,7 +106,21 @@ class Command(BaseCommand):
         )
         services.submit(newsletter, office)
         services.approve(newsletter, approver, dict(ATTESTATIONS), "Checked the link opens the newsletter.")
-        services.publish(newsletter, approver)
+        published = services.publish(newsletter, approver)
+        # Comments as the platform would report them, for the worker's first comments round: one
+        # reads as if a child wrote it, and is raised to the DSL.
+        (settings.OUTBOX_DIR / published.platform_post_id / "comments.json").write_text(json.dumps([
+            {"id": "demo-1", "author": "A parent", "text": "Thank you, lovely newsletter!", "created_at": timezone.now().isoformat()},
+            {"id": "demo-2", "author": "Sunny", "text": "im 9 and im in year 4!! follow me on my tiktok", "created_at": timezone.now().isoformat()},
+        ]))
+
+        concert = services.create_draft(
+            office, facebook, text="Reminder: the Christmas concert is on Thursday at 2pm in the school hall. All welcome!",
+            objective="community", intended_outcome="Families remember the date and time of the Christmas concert.",
+            publish_at=timezone.now() + datetime.timedelta(days=1),
+        )
+        services.submit(concert, office)
+        services.approve(concert, approver, dict(ATTESTATIONS), "Date checked with the music lead.")
 
         calendar = services.create_draft(
             office, facebook, link="https://www.aycliffe.kent.sch.uk/calendar",
