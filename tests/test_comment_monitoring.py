@@ -141,3 +141,17 @@ def test_office_staff_cannot_deal_with_a_comment_of_concern(post, office):
     [raised] = monitoring.read_comments()
     with pytest.raises(PermissionDenied):
         monitoring.deal_with(raised, office, "I told them off online.")
+
+
+def test_a_mail_server_that_is_down_does_not_lose_the_comment_of_concern(post, settings, dsl, client):
+    import socket
+
+    with socket.socket() as unused:  # a port on this machine where nothing listens
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    comment_on(post, ("A parent", "You are all liars."))
+    [raised] = monitoring.read_comments()
+    client.force_login(dsl)
+    assert "1 comment of concern" in client.get("/").content.decode()

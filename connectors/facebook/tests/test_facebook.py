@@ -98,15 +98,18 @@ def test_every_call_gives_up_after_the_timeout(graph, settings):
         connector(graph).check()
 
 
-def test_a_token_revoked_between_approval_and_publishing_holds_the_post_and_shows_reconnect_needed(graph, page, office, approver, head, client):
+@pytest.mark.parametrize("subcode, why", [
+    (458, "app was removed"), (459, "locked"), (460, "password was changed"), (463, "expired"), (467, "no longer valid"),
+])
+def test_a_token_revoked_between_approval_and_publishing_holds_the_post_and_shows_reconnect_needed(graph, page, office, approver, head, client, subcode, why):
     head.email = "head@aycliffe.kent.sch.uk"
     head.save()
     draft = published_text_draft(office, approver, page)
-    graph.revoke("page-token", subcode=460)
+    graph.revoke("page-token", subcode=subcode)
     with pytest.raises(services.PublishRefused, match="Reconnect needed"):
         services.publish(draft, approver)
     draft.refresh_from_db()
-    assert draft.status == Draft.Status.HELD and "password was changed" in draft.status_note
+    assert draft.status == Draft.Status.HELD and why in draft.status_note and f"190/{subcode}" in draft.status_note
     connection = Connection.objects.get(channel=page)
     assert connection.status == Connection.Status.RECONNECT_NEEDED
     assert [m.to for m in mail.outbox] == [["head@aycliffe.kent.sch.uk"]] and "reconnect" in mail.outbox[0].subject.lower()
