@@ -88,27 +88,20 @@ def _act(request, action, success):
         messages.success(request, result if isinstance(result, str) else success)
 
 
-@require_POST
-@permission_required("moderation.handle_concern", raise_exception=True)
-def concern_take_down(request, pk):
-    concern = get_object_or_404(Concern, pk=pk)
-    _act(request, lambda: concerns.take_down(concern.post, request.user, request.POST.get("takedown-text", ""), concern), "")
-    return redirect("concern", pk=pk)
+# What each button on a concern's page does: (the form field it reads, the service, the message).
+CONCERN_ACTIONS = {
+    "take_down": ("takedown-text", lambda concern, by, text: concerns.take_down(concern.post, by, text, concern), ""),
+    "follow_up": ("note-text", concerns.add_note, "Follow-up recorded."),
+    "close": ("close-text", concerns.close, "Concern closed."),
+}
 
 
 @require_POST
 @permission_required("moderation.handle_concern", raise_exception=True)
-def concern_note(request, pk):
+def concern_action(request, pk, action):
     concern = get_object_or_404(Concern, pk=pk)
-    _act(request, lambda: concerns.add_note(concern, request.user, request.POST.get("note-text", "")), "Follow-up recorded.")
-    return redirect("concern", pk=pk)
-
-
-@require_POST
-@permission_required("moderation.handle_concern", raise_exception=True)
-def concern_close(request, pk):
-    concern = get_object_or_404(Concern, pk=pk)
-    _act(request, lambda: concerns.close(concern, request.user, request.POST.get("close-text", "")), "Concern closed.")
+    field, service, success = CONCERN_ACTIONS[action]
+    _act(request, lambda: service(concern, request.user, request.POST.get(field, "")), success)
     return redirect("concern", pk=pk)
 
 

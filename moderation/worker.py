@@ -16,7 +16,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from moderation import concerns, monitoring, publishing, reviews, scheduling
 
@@ -26,7 +26,8 @@ PUBLISH_JOB = "publish-draft-{}"
 
 
 def job(function):
-    """A job runs in the scheduler's thread: fresh database connections, and an error never stops the worker."""
+    """A job runs in one of the scheduler's threads: its own database connections, closed when it
+    ends (a thread's connection would otherwise outlive it), and an error never stops the worker."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
@@ -36,7 +37,7 @@ def job(function):
         except Exception:  # a database that restarts, a platform down: the next round tries again
             logger.exception("The worker's job %s failed; it runs again at its next time", function.__name__)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's connections only
 
     return run
 

@@ -274,3 +274,24 @@ def test_only_a_headteacher_can_connect_a_channel(graph, facebook, office):
 
     with pytest.raises(CommandError, match="only the headteacher"):
         call_command("connect_facebook", channel=facebook.name, by="office", app_id="x")
+
+
+def test_a_token_revoked_before_a_scheduled_posts_time_holds_it_and_tells_the_author_and_approver(graph, page, office, approver, head):
+    import time_machine
+
+    from moderation import scheduling
+
+    for user in (office, approver, head):
+        user.email = f"{user.username}@aycliffe.kent.sch.uk"
+        user.save()
+    publish_at = timezone.now() + timedelta(hours=4)
+    draft = approve(link_draft(office, page, text="Nativity tickets go on sale on Monday.", publish_at=publish_at), office, approver)
+    graph.revoke("page-token", subcode=463)
+    with time_machine.travel(publish_at + timedelta(seconds=5), tick=False):
+        assert scheduling.publish_due() == 0
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and "Reconnect needed" in draft.status_note
+    assert graph.posts() == []
+    held = [m for m in mail.outbox if m.subject.endswith(f"Not published: {draft}")]
+    assert len(held) == 1 and sorted(held[0].to) == ["approver@aycliffe.kent.sch.uk", "office@aycliffe.kent.sch.uk"]
+    assert Connection.objects.get(channel=page).status == Connection.Status.RECONNECT_NEEDED
