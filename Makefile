@@ -40,6 +40,7 @@ bench: .venv/.synced
 	$(RUN) python manage.py bench
 	$(RUN) python manage.py bench_text
 	$(RUN) python manage.py bench_connectors
+	$(RUN) python manage.py bench_worker
 
 clean:
 	rm -rf .venv test-results
