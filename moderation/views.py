@@ -123,6 +123,14 @@ def accept_aup(request):
 # --- Drafts ------------------------------------------------------------------------------
 
 
+def _authors_draft(request, pk) -> Draft:
+    """A draft only its author may change: refused before any form is read."""
+    draft = _visible_draft(request, pk)
+    if request.user.pk != draft.author_id:
+        raise PermissionDenied("Only the draft's author can change it.")
+    return draft
+
+
 def _visible_draft(request, pk) -> Draft:
     draft = get_object_or_404(Draft.objects.select_related("channel", "author"), pk=pk)
     user = request.user
@@ -223,7 +231,7 @@ def edit_draft(request, pk):
 
 @require_POST
 def add_media(request, pk):
-    draft = _visible_draft(request, pk)
+    draft = _authors_draft(request, pk)
     form = MediaForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a file, say where it comes from and choose its rights. " + " ".join(
@@ -336,6 +344,7 @@ def words_blur(request, pk, words_id):
 
 
 @require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
 def language_judge(request, pk):
     draft = _visible_draft(request, pk)
     return _act(
@@ -355,6 +364,7 @@ def face_blur(request, pk, face_id):
 
 
 @require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
 def face_identify(request, pk, face_id):
     draft = _visible_draft(request, pk)
     return _identity_from_form(request, draft, _face(draft, face_id))
@@ -362,7 +372,7 @@ def face_identify(request, pk, face_id):
 
 @require_POST
 def video_thumbnail_choose(request, pk, media_id):
-    draft = _visible_draft(request, pk)
+    draft = _authors_draft(request, pk)
     media = get_object_or_404(draft.media, pk=media_id, kind="video")
     try:
         seconds = float(request.POST.get("seconds", ""))
@@ -422,6 +432,7 @@ def track_blur(request, pk, track_id):
 
 
 @require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
 def track_identify(request, pk, track_id):
     draft = _visible_draft(request, pk)
     return _identity_from_form(request, draft, _track(draft, track_id))
@@ -480,6 +491,7 @@ def withdraw_draft(request, pk):
 
 
 @require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
 def approve_draft(request, pk):
     draft = _visible_draft(request, pk)
     form = ApprovalForm(request.POST)
@@ -496,6 +508,7 @@ def approve_draft(request, pk):
 
 
 @require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
 def send_back_draft(request, pk):
     draft = _visible_draft(request, pk)
     form = SendBackForm(request.POST)
