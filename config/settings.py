@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.syndication",
     "django_filters",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "moderation",
     "consent",
     "connectors",
@@ -55,11 +58,35 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "moderation.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its own answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: after AXES_FAILURE_LIMIT failures for one username (from anywhere) or from one
+# address, further attempts are refused for AXES_COOLOFF_MINUTES. `python manage.py
+# axes_reset_username USERNAME` lifts it at once.
+from datetime import timedelta  # noqa: E402
+
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", 30)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The roles that approve, publish, take down or see the register sign in with a second factor
+# (TOTP from an authenticator app) before they reach any page.
+SECOND_FACTOR_ROLES = ("Headteacher", "DSL", "Approver", "Register keeper")
+OTP_TOTP_ISSUER = school.load().name
 
 ROOT_URLCONF = "config.urls"
 
@@ -183,7 +210,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # The scheduler's own line for every job run would drown the worker's log; its errors still show.
-    "loggers": {"apscheduler": {"level": "WARNING"}},
+    "loggers": {"apscheduler": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Consent register import ------------------------------------------------------------

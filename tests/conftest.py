@@ -1,5 +1,6 @@
 import datetime
 
+import django.test
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
@@ -26,6 +27,32 @@ def data_dir(tmp_path, settings):
     # (tests/test_analysis.py).
     settings.MEDIA_ANALYSIS = "inline"
     return tmp_path
+
+
+class Client(django.test.Client):
+    """The test client, signed in as the person would be after giving their second factor.
+
+    Tests of the second factor itself use django.test.Client, which leaves it out."""
+
+    def force_login(self, user, backend=None):
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from moderation.middleware import needs_second_factor
+
+        super().force_login(user, backend or "django.contrib.auth.backends.ModelBackend")
+        if needs_second_factor(user):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+                user=user, name="Test phone", confirmed=True
+            )
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client():
+    return Client()
 
 
 def make_user(username, role, first="", last="", accept_aup=True):

@@ -6,12 +6,11 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from consent.models import Pupil
 from moderation import concerns, monitoring, roles, services
 from moderation.attestations import ATTESTATIONS
-from tests.conftest import complete_channel, link_draft, make_user
+from tests.conftest import Client, complete_channel, link_draft, make_user
 from tests.test_pages import named_urls
 
 ROLES = {"office": roles.OFFICE_STAFF, "approver": roles.APPROVER, "head": roles.HEADTEACHER, "dsl": roles.DSL,
@@ -29,7 +28,7 @@ HEAD = {"head"}
 MATRIX = {
     "login": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
     "mirror_concern": EVERYONE,
-    "logout": STAFF, "home": STAFF, "aup": STAFF, "channels": STAFF, "channel": STAFF, "staff_concern": STAFF,
+    "logout": STAFF, "second_factor": STAFF, "home": STAFF, "aup": STAFF, "channels": STAFF, "channel": STAFF, "staff_concern": STAFF,
     "my_drafts": STAFF,  # each sees only their own drafts
     "new_draft": DRAFTERS,
     "draft": DRAFT_READERS, "media_original": DRAFT_READERS, "media_preview": DRAFT_READERS,

@@ -51,6 +51,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any of these (password for all: {DEMO_PASSWORD}):")
         for username, first, last, role, what in USERS:
             self.stdout.write(f"  {username:<10} {first} {last}, {role}: {what}")
+        self.stdout.write(
+            "Every role but office staff also gives a second factor: scan the QR code shown at the first log in with an "
+            "authenticator app, or, for the demo only, run `uv run python manage.py second_factor_code USERNAME` "
+            "(with DJANGO_DEBUG=1) for the current code."
+        )
         self.stdout.write("The public news page (no login): http://127.0.0.1:8000/mirror/")
 
     def user(self, username, first, last, role):

@@ -1,0 +1,23 @@
+"""python manage.py reset_second_factor USERNAME
+
+Removes a person's second factor (a lost or replaced phone). They set up a new one, with a QR code,
+the next time they sign in. Written to the audit trail."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from moderation import second_factor
+
+
+class Command(BaseCommand):
+    help = "Reset a person's second factor so that they set up a new one at their next sign-in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+
+    def handle(self, *args, username, **options):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No account is called '{username}'.")
+        removed = second_factor.reset(user, None)
+        self.stdout.write(f"{username}: {removed} second factor(s) removed. They set up a new one at their next sign-in.")
