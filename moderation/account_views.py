@@ -32,5 +32,5 @@ def second_factor_view(request):
     context = {"next": _next(request), "error": error, "setting_up": device is None}
     if device is None:
         pending = second_factor.pending_device(user)
-        context.update(qr=second_factor.qr_svg(pending), key=second_factor.readable_key(pending))
+        context.update(qr=second_factor.qr_data_uri(pending), key=second_factor.readable_key(pending))
     return render(request, "registration/second_factor.html", context, status=400 if error else 200)
