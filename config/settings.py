@@ -186,6 +186,8 @@ MEDIA_MAX_BYTES = int(os.environ.get("MEDIA_MAX_BYTES", 200 * 1024 * 1024))
 MEDIA_MAX_PIXELS = int(os.environ.get("MEDIA_MAX_PIXELS", 50_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Every upload is written to a temporary file, and reading stops past MEDIA_MAX_BYTES.
+FILE_UPLOAD_HANDLERS = ["moderation.uploads.LimitedUploadHandler"]
 
 SCHOOL = school.load()
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -232,7 +233,12 @@ def edit_draft(request, pk):
 @require_POST
 def add_media(request, pk):
     draft = _authors_draft(request, pk)
-    form = MediaForm(request.POST, request.FILES)
+    files = request.FILES  # reading the upload, which stops past MEDIA_MAX_BYTES (moderation.uploads)
+    too_large = getattr(request, "upload_too_large", None)
+    if too_large is not None:
+        messages.error(request, f"'{too_large}' is larger than the {filesizeformat(settings.MEDIA_MAX_BYTES)} allowed: it was not kept.")
+        return redirect("draft", pk=pk)
+    form = MediaForm(request.POST, files)
     if not form.is_valid():
         messages.error(request, "Choose a file, say where it comes from and choose its rights. " + " ".join(
             f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items()))

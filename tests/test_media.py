@@ -137,3 +137,21 @@ def test_the_uploads_of_a_withdrawn_draft_are_deleted(draft, office):
     media = add(draft, office, "a.png", png_bytes())
     services.withdraw(draft, office)
     assert not media.path.exists()
+
+
+def test_an_upload_larger_than_allowed_stops_being_read_and_nothing_is_kept(office, facebook, client, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import link_draft
+
+    settings.MEDIA_MAX_BYTES = 100_000
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "incoming")
+    (tmp_path / "incoming").mkdir()
+    draft = link_draft(office, facebook)
+    client.force_login(office)
+    big = SimpleUploadedFile("assembly.jpg", b"\xff\xd8" + b"x" * 400_000, content_type="image/jpeg")
+    response = client.post(f"/drafts/{draft.pk}/media/", {"file": big, "source": "Mrs Patel", "rights": "school"}, follow=True)
+    assert "assembly.jpg&#x27; is larger than the" in response.content.decode()
+    assert not draft.media.exists()
+    assert list((tmp_path / "incoming").iterdir()) == []
+    assert not settings.UPLOAD_DIR.exists() or list(settings.UPLOAD_DIR.iterdir()) == []
