@@ -162,8 +162,9 @@ def new_draft(request):
 
 
 def my_drafts(request):
-    drafts = Draft.objects.filter(author=request.user).select_related("channel")
-    return render(request, "moderation/draft_list.html", {"drafts": drafts, "heading": "My drafts"})
+    drafts = Draft.objects.filter(author=request.user).select_related("channel").order_by("-updated_at", "-pk")
+    page = _page(request, drafts)
+    return render(request, "moderation/draft_list.html", {"drafts": page, "page": page, "heading": "My drafts"})
 
 
 def draft_detail(request, pk):
@@ -528,10 +529,20 @@ def publish_draft(request, pk):
     return _act(request, draft, lambda: services.publish(draft, request.user), "Published. It is in the log and on the school's news page.")
 
 
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    """One page of a long list (oldest first in the queue), so the page stays fast with thousands of drafts."""
+    from django.core.paginator import Paginator
+
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
 @permission_required("moderation.approve_draft", raise_exception=True)
 def queue(request):
-    drafts = Draft.objects.filter(status=Draft.Status.AWAITING_APPROVAL).select_related("channel", "author").order_by("updated_at")
-    return render(request, "moderation/queue.html", {"drafts": drafts})
+    drafts = Draft.objects.filter(status=Draft.Status.AWAITING_APPROVAL).select_related("channel", "author").order_by("updated_at", "pk")
+    return render(request, "moderation/queue.html", {"page": _page(request, drafts)})
 
 
 # --- Channels ------------------------------------------------------------------------------

@@ -269,3 +269,16 @@ def test_an_author_cannot_send_back_their_own_draft(office, facebook):
     services.submit(draft, office)
     with pytest.raises(PermissionDenied):
         services.send_back(draft, office, "Changing my mind")
+
+
+def test_the_approval_queue_shows_fifty_drafts_a_page_longest_waiting_first(office, approver, facebook, client):
+    from moderation.models import Draft
+
+    Draft.objects.bulk_create(
+        Draft(channel=facebook, author=office, status=Draft.Status.AWAITING_APPROVAL, link=f"https://example.org/{n}") for n in range(120)
+    )
+    client.force_login(approver)
+    first = client.get("/queue/").content.decode()
+    assert "120 drafts waiting" in first and "Page 1 of 3" in first and first.count("Review</a>") == 50
+    assert client.get("/queue/?page=3").content.decode().count("Review</a>") == 20
+    assert client.get("/queue/?page=99").status_code == 200  # past the end: the last page
