@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench clean
+.PHONY: run test bench loadtest clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip..."; $(PYTHON) -m pip install --quiet uv; }
@@ -41,6 +41,12 @@ bench: .venv/.synced
 	$(RUN) python manage.py bench_text
 	$(RUN) python manage.py bench_connectors
 	$(RUN) python manage.py bench_worker
+
+# The product under gunicorn with PostgreSQL: 20 staff for 60 s on 10,000 drafts (not part of make test).
+loadtest: .venv/.synced
+	@url="$$($(RUN) python -m tests.postgres_url)"; \
+	if [ -z "$$url" ]; then echo "The load test needs PostgreSQL on 127.0.0.1:5432 (or at DATABASE_URL)."; exit 1; fi; \
+	DATABASE_URL="$$url" $(RUN) python manage.py loadtest
 
 clean:
 	rm -rf .venv test-results

@@ -51,6 +51,11 @@ def _scorer():
         return _predict
 
 
+def warm_up() -> None:
+    """Load the model now (the web server does it at start), so that no request waits for it."""
+    _scorer()([""])
+
+
 # A sentence ends at . ! or ? followed by a space, or at a line break: not at the dots of an
 # email address, a web address or "1.30pm".
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
