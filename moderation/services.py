@@ -251,7 +251,8 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
             digest = sha256_of(path)
         except OSError as error:
             raise ContentUnreadable(
-                f"'{media.original_name}' cannot be read ({error.strerror or error}). Remove it and upload it again."
+                _storage_problem(error, media.original_name)
+                or f"'{media.original_name}' cannot be read ({error.strerror or error}). Remove it and upload it again."
             ) from error
         faces = tuple(
             FaceItem(
@@ -298,7 +299,9 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
             blurred = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
             imaging.write_published_copy(image, blurred, destination)
         except Exception as error:
-            raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
+            raise ContentUnreadable(
+                _storage_problem(error, item.original_name) or f"The published copy of '{item.original_name}' could not be made: {error}"
+            ) from error
         derived.append(replace(item, path=destination, content_type="image/jpeg"))
     return replace(content, media=tuple(derived))
 
@@ -321,8 +324,22 @@ def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
             video_copy.remux(item.source_path, destination)
         imaging.write_published_copy(video_copy.frame_at(destination, video_copy.thumbnail_time(item)), [], thumbnail)
     except Exception as error:
-        raise ContentUnreadable(f"The published copy of '{item.original_name}' could not be made: {error}") from error
+        raise ContentUnreadable(
+            _storage_problem(error, item.original_name) or f"The published copy of '{item.original_name}' could not be made: {error}"
+        ) from error
     return replace(item, path=destination, content_type="video/mp4", thumbnail_path=thumbnail)
+
+
+def _storage_problem(error: BaseException, name: str) -> str:
+    """The words for a server whose disk is full (or read-only), which is not the upload's fault; "" otherwise."""
+    import errno
+
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+            return (f"The server could not write the published copy of '{name}' ({error.strerror}). Nothing was sent to "
+                    "the platform. Free space on the server (or ask whoever looks after it), then publish again.")
+        error = error.__cause__ or error.__context__
+    return ""
 
 
 def content_hash(content: Content) -> str:

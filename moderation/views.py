@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
+from django.db import connection as db_connection
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -61,6 +63,11 @@ def _act(request, draft, action, success):
         messages.error(request, _message_for(error))
     except services.AUPNotAccepted:
         return redirect(f"{reverse('aup')}?{urlencode({'next': draft.get_absolute_url()})}")
+    except (OperationalError, InterfaceError):
+        # The database went away mid-way (a restart): its transaction was rolled back, so nothing
+        # was half done. A fresh connection serves the rest of this request.
+        db_connection.close()
+        messages.error(request, "The database did not answer (it may be restarting), so nothing was changed. Try again in a moment.")
     else:
         if success:
             messages.success(request, success)
