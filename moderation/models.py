@@ -529,7 +529,9 @@ class AuditQuerySet(models.QuerySet):
 
 
 def audit_hash(*, at, actor_id, action, draft_id, channel_id, summary, data, previous_hash) -> str:
-    """The hash of one audit entry's content and of the entry before it (a hash chain)."""
+    """The hash of one audit entry's content and of the entry before it (a hash chain).
+
+    Every stored hash depends on this exact recipe: changing it breaks every existing chain."""
     import hashlib
     import json
     from datetime import timezone as dt_timezone
