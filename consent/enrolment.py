@@ -95,9 +95,9 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
         )
         AuditEntry.objects.create(
             actor=actor, action="faces.enrolled",
-            summary=f"{len(rows)} face{'s' if len(rows) != 1 else ''} enrolled for pupil {locked.upn}"
+            summary=f"{len(rows)} face{'s' if len(rows) != 1 else ''} enrolled for {locked.reference}"
             + (" from the command line" if actor is None else ""),
-            data={"upn": locked.upn, "count": len(rows)},
+            data={"pupil": locked.pk, "count": len(rows)},
         )
     return rows
 

@@ -20,6 +20,8 @@ class Pupil(models.Model):
     year_group = models.CharField(max_length=20, blank=True)
     on_roll = models.BooleanField(default=True)
     left_on = models.DateField(null=True, blank=True)
+    # Erased: names, UPN and year group gone, faces erased; consents and links to posts kept, nameless.
+    erased_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -27,7 +29,16 @@ class Pupil(models.Model):
         permissions = [("keep_register", "Can import and change the consent register")]
 
     def __str__(self):
+        if self.erased_at:
+            return "an erased pupil's record"
         return f"{self.known_as} {self.legal_surname}"
+
+    @property
+    def reference(self) -> str:
+        """How the audit trail names a pupil: by record number, so that erasing the record leaves
+        no name behind in entries that cannot be changed (moderation/templatetags/people.py shows
+        the name beside it while the record exists)."""
+        return f"pupil record {self.pk}"
 
     @property
     def known_as(self):

@@ -2,7 +2,7 @@
 
 Permissions are checked here (`consent.keep_register`: the register keeper and the
 headteacher). Every consent change writes an audit entry whose data holds the pupil's UPN, so a
-pupil's history is `AuditEntry.objects.filter(data__upn=upn)`.
+pupil's history is `pupil_history(pupil)`: entries name the pupil by record number only.
 
 Changes by hand only ever take consent away (withdraw, object): consent is given through the
 MIS export, with the date and reference of the written form.
@@ -99,12 +99,18 @@ class Change:
     def __str__(self):
         return f"{self.name} ({self.upn}): {self.words}"
 
-    def write(self, by, **data):
+    def write(self, by, pupil: Pupil, **data):
+        """The audit entry: the pupil by record number, and names never written into it (they are
+        erasable; the audit trail is not)."""
+        words = self.words
+        if PERSONAL_FIELDS & set(self.fields):
+            words = words.split(":", 1)[0] + ": " + _in_words(self.fields, private=True)
         AuditEntry.objects.create(
-            actor=_actor(by), action=self.action, summary=str(self),
+            actor=_actor(by), action=self.action, summary=f"{pupil.reference}: {words}",
             data={
-                "upn": self.upn, **self.extra,
-                "changes": {name: [_jsonable(old), _jsonable(new)] for name, (old, new) in self.fields.items()},
+                "pupil": pupil.pk, **self.extra,
+                "changes": {name: "changed" if name in PERSONAL_FIELDS else [_jsonable(old), _jsonable(new)]
+                            for name, (old, new) in self.fields.items()},
                 **data,
             },
         )
@@ -114,8 +120,16 @@ def _differences(current: dict, wanted: dict) -> dict:
     return {name: (current.get(name), value) for name, value in wanted.items() if current.get(name) != value}
 
 
-def _in_words(fields: dict) -> str:
-    return "; ".join(f"{FIELD_WORDS.get(name, name)} {_shown(old)} → {_shown(new)}" for name, (old, new) in fields.items())
+# What identifies a pupil: never written into the audit trail.
+PERSONAL_FIELDS = {"legal_forename", "legal_surname", "preferred_forename", "upn"}
+
+
+def _in_words(fields: dict, private: bool = False) -> str:
+    return "; ".join(
+        f"{FIELD_WORDS.get(name, name)} changed" if private and name in PERSONAL_FIELDS
+        else f"{FIELD_WORDS.get(name, name)} {_shown(old)} → {_shown(new)}"
+        for name, (old, new) in fields.items()
+    )
 
 
 # --- Erasing face encodings ----------------------------------------------------------------
@@ -133,8 +147,8 @@ def erase_encodings(pupil: Pupil, reason: str, by) -> int:
         if count:
             AuditEntry.objects.create(
                 actor=_actor(by), action="faces.erased",
-                summary=f"{pupil} ({pupil.upn}): {count} enrolled face{'s' if count != 1 else ''} erased: {reason}",
-                data={"upn": pupil.upn, "count": count, "reason": reason},
+                summary=f"{pupil.reference}: {count} enrolled face{'s' if count != 1 else ''} erased: {reason}",
+                data={"pupil": pupil.pk, "count": count, "reason": reason},
             )
     return count
 
@@ -166,7 +180,7 @@ def withdraw_photo_consent(pupil: Pupil, channel_kind: str, by, note: str = "") 
         )
         consent.given, consent.withdrawn_on = False, today
         consent.save()
-        change.write(by, source="by hand", note=note.strip())
+        change.write(by, pupil, source="by hand", note=note.strip())
         photo_consent_lost(pupil, by)
     return consent
 
@@ -196,7 +210,7 @@ def withdraw_biometric_consent(pupil: Pupil, by, note: str = "") -> BiometricCon
         )
         consent.parent_consent, consent.withdrawn_on = False, today
         consent.save()
-        change.write(by, source="by hand", note=note.strip())
+        change.write(by, pupil, source="by hand", note=note.strip())
         erase_encodings(pupil, "parental consent to biometric processing withdrawn", by)
     return consent
 
@@ -214,7 +228,7 @@ def record_objection(pupil: Pupil, by, note: str = "") -> BiometricConsent:
         )
         consent.pupil_objects = True
         consent.save()
-        change.write(by, source="by hand", note=note.strip())
+        change.write(by, pupil, source="by hand", note=note.strip())
         erase_encodings(pupil, "the pupil objects to biometric processing", by)
     return consent
 
@@ -239,6 +253,11 @@ HAND_CHANGES = {
         "The pupil's objection to biometric processing is recorded; any enrolled faces were erased.",
         record_objection,
     ),
+    "erase": (
+        "Erase this pupil's record: names, UPN, year group and enrolled faces (a pupil who has left, or at the family's request; the note is the reason)",
+        "The record is erased: nothing in the product names this pupil any more.",
+        lambda pupil, by, note: erase_pupil(pupil, by, note),
+    ),
 }
 
 
@@ -254,7 +273,10 @@ def hand_changes_for(pupil: Pupil) -> list[tuple[str, str]]:
         "withdraw_youtube": (c := photo.get(ChannelKind.YOUTUBE)) is not None and c.given and not c.withdrawn_on,
         "withdraw_biometric": biometric is not None and biometric.parent_consent and not biometric.withdrawn_on,
         "pupil_objects": biometric is None or not biometric.pupil_objects,
+        "erase": not pupil.erased_at,
     }
+    if pupil.erased_at:
+        return []
     return [(key, offered) for key, (offered, _, _) in HAND_CHANGES.items() if applies[key]]
 
 
@@ -559,7 +581,7 @@ def _apply(plans: list[_Plan], report: ImportReport, by, data: bytes):
             if change.action == "faces.erased":
                 erase_encodings(pupil, change.extra["reason"], by)
             else:
-                change.write(by, **source)
+                change.write(by, pupil, **source)
             if change.action == "consent.photo_withdrawn":
                 photo_consent_lost(pupil, by)
     if report.changes:
@@ -681,5 +703,40 @@ def pupil_record(by, upn: str) -> dict:
         "photo": [(ChannelKind(kind).label, photo.get(kind), photo_state(photo.get(kind), today)) for kind in ChannelKind.values],
         "biometric": biometric,
         "enrolment_refusal": biometric_refusal(pupil),
-        "history": AuditEntry.objects.filter(data__upn=pupil.upn).select_related("actor").order_by("-at", "-id"),
+        "history": pupil_history(pupil),
     }
+
+
+def pupil_history(pupil: Pupil):
+    from django.db.models import Q
+
+    return AuditEntry.objects.filter(Q(data__pupil=pupil.pk) | Q(data__upn=pupil.upn)).select_related("actor").order_by("-at", "-id")
+
+
+def erase_pupil(pupil: Pupil, by, reason: str) -> None:
+    """Erase a pupil's personal data (they left long ago, or their family asked): enrolled faces,
+    names, UPN and year group. What stays is nameless: the consent records (dates and answers), the
+    links to published posts (so a consent change can still find them), and the audit trail, which
+    names pupils by record number only and now says that this record was erased, not whose it was."""
+    require_keeper(by, "Only the register keeper or the headteacher can erase a pupil's record.")
+    reason = (reason or "").strip()
+    if len(reason.split()) < 3:
+        raise ValidationError("Say in a few words why the record is erased (for example: left in 2024, retention period over).")
+    with transaction.atomic():
+        locked = Pupil.objects.select_for_update().get(pk=pupil.pk)
+        if locked.erased_at:
+            raise ValidationError("This pupil's record is already erased.")
+        erase_encodings(locked, "the pupil's record is erased", by)
+        locked.legal_forename = locked.legal_surname = locked.preferred_forename = locked.year_group = ""
+        locked.upn = f"X{locked.pk:012d}"[-13:]
+        locked.on_roll = False
+        locked.left_on = locked.left_on or timezone.localdate()
+        locked.erased_at = timezone.now()
+        locked.save()
+        PhotoConsent.objects.filter(pupil=locked).update(form_reference="")
+        BiometricConsent.objects.filter(pupil=locked).update(form_reference="")
+        AuditEntry.objects.create(
+            actor=_actor(by), action="register.pupil_erased",
+            summary=f"A pupil's record was erased ({locked.reference}): {reason}", data={"pupil": locked.pk, "reason": reason},
+        )
+    pupil.refresh_from_db()

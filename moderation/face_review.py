@@ -152,7 +152,7 @@ def identify(face: MediaFace | VideoTrack, pupil, by) -> None:
         face.identified_at = timezone.now() if pupil else None
         face.save(update_fields=["identified_pupil", "identified_by", "identified_at"])
         _audit(face, by, f"{prefix}.identified", f"{named} identified by hand" if pupil else f"{named}: identification cleared",
-               upn=pupil.upn if pupil else None, **data)
+               pupil=pupil.pk if pupil else None, **data)
 
 
 def set_blur(face: MediaFace | VideoTrack, blur: bool, by) -> None:

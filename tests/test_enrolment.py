@@ -58,7 +58,7 @@ def test_a_pupil_with_consent_is_enrolled_encrypted_and_audited(ada, register_ke
     assert stored.created_by == register_keeper and len(stored.source_sha256) == 64
     entry = AuditEntry.objects.get(action="faces.enrolled")
     assert entry.actor == register_keeper
-    assert entry.data == {"upn": "A123456789012", "count": 2}
+    assert entry.data == {"pupil": ada.pk, "count": 2}
 
 
 @pytest.mark.parametrize(

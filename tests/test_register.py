@@ -228,12 +228,18 @@ def test_a_changed_file_updates_by_upn_and_logs_each_change(register_keeper, sch
     assert facebook.form_reference == "MIS import register.csv, row 2"  # the same written form as before
     assert Pupil.objects.get(upn=CARYS).preferred_forename == "Cari"
     logged = AuditEntry.objects.filter(data__file="register-march.csv").exclude(action="register.imported")
-    assert sorted((e.data["upn"], e.action) for e in logged) == [
+    upn_of = dict(Pupil.objects.values_list("pk", "upn"))
+    assert sorted((upn_of[e.data["pupil"]], e.action) for e in logged) == [
         (AMIRA, "consent.photo_changed"), (AMIRA, "consent.photo_given"), (AMIRA, "register.pupil_updated"),
         (CARYS, "register.pupil_updated"),
     ]
-    year_change = logged.get(action="register.pupil_updated", data__upn=AMIRA)
+    year_change = logged.get(action="register.pupil_updated", data__pupil=amira.pk)
     assert year_change.data["changes"] == {"year_group": ["3", "4"]}
+    # A name change is recorded as a change, never with the names: they can be erased, the trail cannot.
+    carys = Pupil.objects.get(upn=CARYS)
+    name_change = logged.get(action="register.pupil_updated", data__pupil=carys.pk)
+    assert name_change.data["changes"]["preferred_forename"] == "changed"
+    assert "Cari" not in name_change.summary and "Cari" not in json.dumps(name_change.data)
 
 
 def test_a_no_after_a_yes_withdraws_photo_consent_today_and_keeps_when_it_was_given(register_keeper, school):
@@ -243,7 +249,7 @@ def test_a_no_after_a_yes_withdraws_photo_consent_today_and_keeps_when_it_was_gi
     assert (facebook.given, facebook.given_on, facebook.withdrawn_on) == (False, SIGNED, TODAY)
     assert not facebook.is_current()
     entry = AuditEntry.objects.get(action="consent.photo_withdrawn")
-    assert entry.data["upn"] == AMIRA and entry.data["channel_kind"] == "facebook"
+    assert entry.data["pupil"] == facebook.pupil_id and entry.data["channel_kind"] == "facebook"
 
 
 def test_a_pupil_missing_from_a_full_import_is_marked_left_and_their_encodings_erased(register_keeper, school):
@@ -255,8 +261,8 @@ def test_a_pupil_missing_from_a_full_import_is_marked_left_and_their_encodings_e
     assert (ben.on_roll, ben.left_on) == (False, TODAY)
     assert report.left == 1
     assert not FaceEncoding.objects.filter(pupil=ben).exists()
-    assert AuditEntry.objects.filter(action="register.pupil_left", data__upn=BEN).exists()
-    assert AuditEntry.objects.get(action="faces.erased").data == {"upn": BEN, "count": 2, "reason": "the pupil has left the school"}
+    assert AuditEntry.objects.filter(action="register.pupil_left", data__pupil=ben.pk).exists()
+    assert AuditEntry.objects.get(action="faces.erased").data == {"pupil": ben.pk, "count": 2, "reason": "the pupil has left the school"}
     assert not PhotoConsent.objects.get(pupil=ben, channel_kind="facebook").is_current()
 
 
@@ -283,7 +289,7 @@ def test_a_pupil_who_left_and_reappears_is_back_on_roll(register_keeper, school)
 
     amira = Pupil.objects.get(upn=AMIRA)
     assert (amira.on_roll, amira.left_on) == (True, None)
-    assert AuditEntry.objects.filter(action="register.pupil_returned", data__upn=AMIRA).exists()
+    assert AuditEntry.objects.filter(action="register.pupil_returned", data__pupil=amira.pk).exists()
 
 
 def test_withdrawing_biometric_consent_in_the_file_erases_encodings(register_keeper, school):
@@ -295,8 +301,8 @@ def test_withdrawing_biometric_consent_in_the_file_erases_encodings(register_kee
     consent = BiometricConsent.objects.get(pupil__upn=BEN)
     assert (consent.parent_consent, consent.withdrawn_on) == (False, TODAY)
     assert FaceEncoding.objects.count() == 0
-    assert AuditEntry.objects.filter(action="consent.biometric_withdrawn", data__upn=BEN).exists()
-    assert AuditEntry.objects.filter(action="faces.erased", data__upn=BEN).exists()
+    assert AuditEntry.objects.filter(action="consent.biometric_withdrawn", data__pupil=consent.pupil_id).exists()
+    assert AuditEntry.objects.filter(action="faces.erased", data__pupil=consent.pupil_id).exists()
 
 
 def test_withdrawing_biometric_consent_by_hand_erases_encodings(register_keeper, school):
@@ -371,7 +377,7 @@ def test_erasing_encodings_is_audited_without_the_encodings(register_keeper, sch
     assert services.erase_encodings(ben, "test", None) == 3
 
     entry = AuditEntry.objects.get(action="faces.erased")
-    assert entry.data == {"upn": BEN, "count": 3, "reason": "test"}
+    assert entry.data == {"pupil": ben.pk, "count": 3, "reason": "test"}
     assert b"not really encrypted" not in json.dumps(entry.data).encode() + entry.summary.encode()
     assert services.erase_encodings(ben, "again", None) == 0
     assert AuditEntry.objects.filter(action="faces.erased").count() == 1

@@ -1,3 +1,5 @@
+import re
+
 from django import template
 
 register = template.Library()
@@ -9,3 +11,26 @@ def person(user, nobody="the system"):
     if not user:
         return nobody
     return user.get_full_name() or user.username
+
+
+_PUPIL_REFERENCE = re.compile(r"pupil record (\d+)")
+
+
+@register.filter
+def audit_summary(summary: str) -> str:
+    """An audit entry's words, with each pupil named beside their record number while the record
+    exists; an erased record stays a number (the entry itself never held the name)."""
+    numbers = {int(n) for n in _PUPIL_REFERENCE.findall(summary or "")}
+    if not numbers:
+        return summary
+    from consent.models import Pupil
+
+    pupils = {p.pk: p for p in Pupil.objects.filter(pk__in=numbers)}
+
+    def named(match):
+        pupil = pupils.get(int(match.group(1)))
+        if pupil is None or pupil.erased_at:
+            return f"an erased pupil's record ({match.group(0)})"
+        return f"{pupil} ({pupil.upn}, {match.group(0)})"
+
+    return _PUPIL_REFERENCE.sub(named, summary)
