@@ -98,3 +98,36 @@ def test_two_processes_writing_at_once_keep_one_chain(tmp_path):
         assert writer.wait(timeout=180) == 0, processes.logs(tmp_path)
     checked, broken = audit.verify()
     assert broken is None and checked == AuditEntry.objects.count() >= 450
+
+
+def test_entries_written_before_the_chain_are_rewritten_to_name_pupils_by_record_number(db, register_keeper):
+    """The migration that starts the chain: older entries named pupils; it names them by record first."""
+    import importlib
+
+    from consent.models import Pupil
+
+    migration = importlib.import_module("moderation.migrations.0010_audit_hash_chain")
+    amira = Pupil.objects.create(upn="A123456789012", legal_forename="Amira", legal_surname="Khan")
+    old = [
+        ("register.pupil_updated", 'Amira Khan (A123456789012): details changed: legal forename "Amyra" → "Amira"; year group "3" → "4"',
+         {"upn": "A123456789012", "changes": {"legal_forename": ["Amyra", "Amira"], "year_group": ["3", "4"]}}),
+        ("faces.erased", "Amira Khan (A123456789012): 2 enrolled faces erased: the pupil has left the school",
+         {"upn": "A123456789012", "count": 2, "reason": "the pupil has left the school"}),
+        ("faces.enrolled", "2 faces enrolled for pupil A123456789012", {"upn": "A123456789012", "count": 2}),
+        ("draft.approve", "Draft 3 approved", {}),
+    ]
+    for action, summary, data in old:
+        AuditEntry.objects.create(action=action, summary=summary, data=data)
+    from django.db.migrations.loader import MigrationLoader
+
+    state = MigrationLoader(connection).project_state(("moderation", "0010_audit_hash_chain"))
+    migration.chain_existing_entries(state.apps, None)  # with the models as the migration sees them
+    rewritten = {e.action: e for e in AuditEntry.objects.filter(action__in=[a for a, _, _ in old])}
+    ref = f"pupil record {amira.pk}"
+    assert rewritten["register.pupil_updated"].summary == f'{ref}: details changed: legal forename changed; year group "3" → "4"'
+    assert rewritten["register.pupil_updated"].data == {"pupil": amira.pk, "changes": {"legal_forename": "changed", "year_group": ["3", "4"]}}
+    assert rewritten["faces.erased"].summary == f"{ref}: 2 enrolled faces erased: the pupil has left the school"
+    assert rewritten["faces.enrolled"].summary == f"2 faces enrolled for {ref}"
+    assert rewritten["draft.approve"].summary == "Draft 3 approved"
+    assert audit.verify()[1] is None
+    assert "Amira" not in " ".join(e.summary + str(e.data) for e in rewritten.values())

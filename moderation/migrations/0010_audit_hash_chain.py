@@ -3,19 +3,54 @@
 from django.db import migrations, models
 
 
+import re
+
+# Before the chain, entries about a pupil carried their name and UPN ("Amira Khan (A123…): …",
+# "… enrolled for pupil A123…", data {"upn": …}). They are rewritten to name the pupil by record
+# number, as new entries do, before they are chained: once chained, they can never be changed, and
+# a name in them could never be erased.
+NAME_FIELDS = ("legal forename", "legal surname", "preferred forename")
+PERSONAL_KEYS = {"legal_forename", "legal_surname", "preferred_forename", "upn"}
+
+
+def pseudonymised(summary: str, data: dict, action: str, record: int) -> tuple[str, dict]:
+    upn = data.get("upn")
+    data = {("pupil" if key == "upn" else key): (record if key == "upn" else value) for key, value in data.items()}
+    if isinstance(data.get("changes"), dict):
+        data["changes"] = {k: "changed" if k in PERSONAL_KEYS else v for k, v in data["changes"].items()}
+    reference = f"pupil record {record}"
+    match = re.match(rf"^.*? \({re.escape(upn)}\): (.*)$", summary, re.DOTALL)
+    if match:
+        words = match.group(1)
+        if action == "register.pupil_updated" and ": " in words:
+            head, parts = words.split(": ", 1)
+            words = head + ": " + "; ".join(
+                next((f"{label} changed" for label in NAME_FIELDS if part.startswith(label + " ")), part) for part in parts.split("; ")
+            )
+        summary = f"{reference}: {words}"
+    else:
+        summary = summary.replace(f"pupil {upn}", reference).replace(upn, reference)
+    return summary, data
+
+
 def chain_existing_entries(apps, schema_editor):
     """Link the entries written before the chain existed, oldest first, as save() links new ones."""
     from moderation.models import GENESIS_HASH, audit_hash
 
     AuditEntry = apps.get_model("moderation", "AuditEntry")
     AuditChainHead = apps.get_model("moderation", "AuditChainHead")
+    Pupil = apps.get_model("consent", "Pupil")
+    records = dict(Pupil.objects.values_list("upn", "pk"))
     previous, last_id = GENESIS_HASH, None
     for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
+        summary, data = entry.summary, entry.data
+        if isinstance(data, dict) and data.get("upn") in records:
+            summary, data = pseudonymised(summary, data, entry.action, records[data["upn"]])
         entry_hash = audit_hash(
             at=entry.at, actor_id=entry.actor_id, action=entry.action, draft_id=entry.draft_id, channel_id=entry.channel_id,
-            summary=entry.summary, data=entry.data, previous_hash=previous,
+            summary=summary, data=data, previous_hash=previous,
         )
-        AuditEntry.objects.filter(pk=entry.pk).update(previous_hash=previous, entry_hash=entry_hash)
+        AuditEntry.objects.filter(pk=entry.pk).update(summary=summary, data=data, previous_hash=previous, entry_hash=entry_hash)
         previous, last_id = entry_hash, entry.pk
     AuditChainHead.objects.update_or_create(pk=1, defaults={"last_entry_id": last_id, "last_hash": previous})
 
@@ -24,6 +59,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('moderation', '0009_scheduled_work'),
+        ('consent', '0001_initial'),
     ]
 
     operations = [
