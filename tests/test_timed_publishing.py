@@ -164,3 +164,13 @@ def test_the_scheduler_publishes_when_its_clock_reaches_the_time(office, approve
     assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
     assert PublishedPost.objects.count() == 1
     assert AuditEntry.objects.filter(draft=draft, action="draft.mark_published").count() == 1
+
+
+def test_a_publish_time_already_past_is_refused_on_the_draft_form(office, facebook, client):
+    client.force_login(office)
+    response = client.post("/drafts/new/", {
+        "channel": facebook.pk, "link": "https://www.aycliffe.kent.sch.uk/news/fair", "objective": "community",
+        "intended_outcome": "Families know the date of the fair.", "publish_at": "2020-01-01T09:00",
+    })
+    assert response.status_code == 200 and "already passed" in response.content.decode()
+    assert not Draft.objects.exists()
