@@ -55,7 +55,8 @@ class HandChangeForm(forms.Form):
         label="How the school was told",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="For example: 'letter from Mrs Khan dated 3 March, filed in the pupil's folder'.",
+        help_text="For example: 'letter from a parent dated 3 March, filed in the pupil's folder'. Write no names here: "
+                  "the note is kept in the audit trail, which cannot be changed or erased.",
     )
 
     def __init__(self, *args, pupil, **kwargs):

@@ -727,6 +727,7 @@ def erase_pupil(pupil: Pupil, by, reason: str) -> None:
         if locked.erased_at:
             raise ValidationError("This pupil's record is already erased.")
         erase_encodings(locked, "the pupil's record is erased", by)
+        scrubbed = _scrub_names(locked)
         locked.legal_forename = locked.legal_surname = locked.preferred_forename = locked.year_group = ""
         locked.upn = f"X{locked.pk:012d}"[-13:]
         locked.on_roll = False
@@ -737,6 +738,52 @@ def erase_pupil(pupil: Pupil, by, reason: str) -> None:
         BiometricConsent.objects.filter(pupil=locked).update(form_reference="")
         AuditEntry.objects.create(
             actor=_actor(by), action="register.pupil_erased",
-            summary=f"A pupil's record was erased ({locked.reference}): {reason}", data={"pupil": locked.pk, "reason": reason},
+            summary=f"A pupil's record was erased ({locked.reference}): {reason}",
+            data={"pupil": locked.pk, "reason": reason, "texts_scrubbed": scrubbed},
         )
     pupil.refresh_from_db()
+
+
+ERASED_NAME = "[an erased pupil]"
+
+
+def _scrub_names(pupil: Pupil) -> int:
+    """Take the pupil's full name out of every text the product keeps that may hold it: gate
+    results, draft notes and texts, comments read from the platforms, concerns, words read in
+    photos, flagged sentences, approvers' comments. Returns how many texts changed."""
+    import re
+
+    from moderation.models import (
+        Approval, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaText, PlatformComment, PublishedPost,
+    )
+
+    surname = pupil.legal_surname.strip()
+    forenames = {f.strip() for f in (pupil.legal_forename, pupil.preferred_forename) if f.strip()}
+    if not surname or not forenames:
+        return 0
+    pattern = re.compile(
+        "|".join(rf"\b{re.escape(f)}\s+{re.escape(surname)}\b|\b{re.escape(surname)},?\s+{re.escape(f)}\b"
+                 for f in sorted(forenames, key=len, reverse=True)),
+        re.IGNORECASE,
+    )
+    changed = 0
+    places = [
+        (GateResult, "message"), (Draft, "status_note"), (Draft, "text"), (Draft, "title"), (PlatformComment, "text"),
+        (PlatformComment, "author"), (Concern, "details"), (ConcernNote, "text"), (MediaText, "text"), (LanguageReview, "sentence"),
+        (Approval, "comment"), (PublishedPost, "takedown_reason"), (Concern, "outcome"), (PlatformComment, "dealt_with_note"),
+    ]
+    for model, name in places:
+        for pk, value in model.objects.filter(**{f"{name}__icontains": surname}).values_list("pk", name):
+            cleaned = pattern.sub(ERASED_NAME, value)
+            if cleaned != value:
+                model.objects.filter(pk=pk).update(**{name: cleaned})
+                changed += 1
+    # Why a comment was raised quotes the words it found.
+    import json
+
+    for pk, reasons in PlatformComment.objects.exclude(reasons=[]).values_list("pk", "reasons"):
+        cleaned = json.loads(pattern.sub(ERASED_NAME, json.dumps(reasons, ensure_ascii=False)))
+        if cleaned != reasons:
+            PlatformComment.objects.filter(pk=pk).update(reasons=cleaned)
+            changed += 1
+    return changed

@@ -96,7 +96,7 @@ def take_down(post: PublishedPost, by, reason: str, concern: Concern | None = No
             raise ValidationError("This post has already been taken down.")
         AuditEntry.objects.create(
             actor=by, action="post.taken_down", draft=post.draft, channel=post.channel,
-            summary=f"'{post}' taken down from the news page and {post.channel}: {reason}",
+            summary=f"'{post}' taken down from the news page and {post.channel} (the reason is kept with the post)",
             data={"post": post.pk, **({"concern": concern.pk} if concern else {})},
         )
         if concern is not None:
@@ -146,7 +146,7 @@ def add_note(concern: Concern, by, text: str) -> ConcernNote:
         note = ConcernNote.objects.create(concern=concern, written_by=by, text=text)
         AuditEntry.objects.create(
             actor=by, action="concern.follow_up", draft=concern.post.draft, channel=concern.post.channel,
-            summary=f"Follow-up on the concern about '{concern.post}': {text}", data={"concern": concern.pk},
+            summary=f"Follow-up recorded on the concern about '{concern.post}'", data={"concern": concern.pk, "note": note.pk},
         )
     return note
 
@@ -162,6 +162,6 @@ def close(concern: Concern, by, outcome: str) -> None:
             raise ValidationError("This concern is already closed.")
         AuditEntry.objects.create(
             actor=by, action="concern.closed", draft=concern.post.draft, channel=concern.post.channel,
-            summary=f"The concern about '{concern.post}' was closed: {outcome}", data={"concern": concern.pk},
+            summary=f"The concern about '{concern.post}' was closed", data={"concern": concern.pk},
         )
     concern.refresh_from_db()

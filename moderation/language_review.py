@@ -44,8 +44,8 @@ def review(draft: Draft, by, *, where: str, sentence: str, verdict: str, reason:
         )
         AuditEntry.objects.create(
             actor=by, action="language.reviewed", draft=draft, channel_id=draft.channel_id,
-            summary=f"Flagged words “{sentence[:80]}” ({where}) judged {judged.get_verdict_display().lower()}"
-            + (f": {reason}" if reason else ""),
-            data={"where": where, "sentence": sentence, "verdict": verdict, "reason": reason},
+            # The words themselves stay with the review (they may name someone; the trail cannot be changed).
+            summary=f"Flagged words ({where}) judged {judged.get_verdict_display().lower()}",
+            data={"where": where, "verdict": verdict, "review": judged.pk},
         )
     return judged

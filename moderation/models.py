@@ -200,11 +200,13 @@ class Draft(models.Model):
     def allowed(self, name: str) -> bool:
         return self.status in self.TRANSITIONS[name][0]
 
-    def transition(self, name: str, *, by, note: str = "", data: dict | None = None):
+    def transition(self, name: str, *, by, note: str = "", data: dict | None = None, audit_note: str | None = None):
         """Move to the transition's target status atomically and write the audit entry.
 
         The status changes only if the row is still in an allowed source status, so two
-        people (or two workers) acting at once cannot both move it.
+        people (or two workers) acting at once cannot both move it. audit_note, when given, is what
+        the audit trail says instead of note: a gate's words can name a pupil, and the trail, which
+        cannot be changed, must not (the words stay in the gate results, which erasure can reach).
         """
         sources, target, wording = self.TRANSITIONS[name]
         with transaction.atomic():
@@ -224,7 +226,7 @@ class Draft(models.Model):
                 action=f"draft.{name}",
                 draft=self,
                 channel_id=self.channel_id,
-                summary=f"Draft {self.pk} {wording}" + (f": {note}" if note else ""),
+                summary=f"Draft {self.pk} {wording}" + (f": {audit_note if audit_note is not None else note}" if note else ""),
                 data={"from": previous, "to": target, **(data or {})},
             )
 

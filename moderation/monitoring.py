@@ -154,6 +154,6 @@ def deal_with(comment: PlatformComment, by, note: str) -> None:
             raise ValidationError("This comment was already dealt with.")
         AuditEntry.objects.create(
             actor=by, action="comment.dealt_with", draft=comment.post.draft, channel=comment.post.channel,
-            summary=f"A comment of concern on '{comment.post}' was dealt with: {note.strip()}", data={"comment": comment.pk},
+            summary=f"A comment of concern on '{comment.post}' was dealt with", data={"comment": comment.pk},
         )
     comment.refresh_from_db()

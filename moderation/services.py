@@ -425,6 +425,11 @@ def _summarise(results) -> str:
     return "; ".join(f"{r.gate_id}: {r.message}" for r in results)
 
 
+def _gate_ids(run: GateRun) -> str:
+    """What the audit trail says of a failed run: which gates, and where their words are kept."""
+    return f"failed {', '.join(r.gate_id for r in failures(run))} (gate run {run.pk})"
+
+
 def submit(draft: Draft, by) -> GateRun:
     """Run the gates; a draft that fails goes back to its author with the reasons."""
     if by.pk != draft.author_id:
@@ -439,7 +444,7 @@ def submit(draft: Draft, by) -> GateRun:
     if run.passed:
         draft.transition("submit", by=by, data={"gate_run": run.pk})
     else:
-        draft.transition("fail_checks", by=by, note=_summarise(failures(run)), data={"gate_run": run.pk})
+        draft.transition("fail_checks", by=by, note=_summarise(failures(run)), data={"gate_run": run.pk}, audit_note=_gate_ids(run))
     return run
 
 
@@ -456,7 +461,8 @@ def send_back(draft: Draft, by, comment: str):
         raise PermissionDenied("You wrote this draft: a second colleague must review it.")
     if not comment.strip():
         raise ValidationError("Say what the author should change.")
-    draft.transition("send_back", by=by, note=f"{display_name(by)} asks: {comment.strip()}")
+    draft.transition("send_back", by=by, note=f"{display_name(by)} asks: {comment.strip()}",
+                     audit_note=f"{display_name(by)} asked for changes (the comment is on the draft)")
 
 
 def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> Approval:
@@ -482,7 +488,8 @@ def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> A
             draft=locked, approver=by, content_hash=content.hash, aup_version=settings.SCHOOL.aup_version,
             attestations=dict(attestation_text.ATTESTATIONS), comment=comment.strip(),
         )
-        locked.transition("approve", by=by, note=comment.strip(), data={"approval": approval.pk, "content_hash": content.hash})
+        locked.transition("approve", by=by, note=comment.strip(), data={"approval": approval.pk, "content_hash": content.hash},
+                          audit_note="with a comment, kept with the approval")
     draft.refresh_from_db()
     return approval
 
@@ -547,7 +554,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     if not run.passed:
         shutil.rmtree(copies, ignore_errors=True)
         reasons = _summarise(failures(run))
-        draft.transition("hold", by=by, note=reasons, data={"gate_run": run.pk})
+        draft.transition("hold", by=by, note=reasons, data={"gate_run": run.pk}, audit_note=_gate_ids(run))
         raise PublishRefused("Not published: " + reasons, run)
     approval = draft.approvals.filter(voided_at__isnull=True, content_hash=content.hash).first()
     channel = draft.channel
@@ -657,7 +664,7 @@ def hold_drafts_showing(pupil, by) -> list[Draft]:
         if not run.passed:
             note = "Consent changed: " + _summarise(failures(run))
             try:
-                draft.transition("hold", by=by, note=note, data={"gate_run": run.pk})
+                draft.transition("hold", by=by, note=note, data={"gate_run": run.pk}, audit_note="consent changed: " + _gate_ids(run))
             except IllegalTransition:
                 continue  # it moved on meanwhile (published or reopened): nothing to hold
             held.append(draft)

@@ -95,3 +95,26 @@ def test_an_erased_pupil_in_a_later_full_import_is_not_touched(ben, register_kee
     services.erase_pupil(ben, register_keeper, "The family asked for erasure")
     run_import(register_keeper, csv_bytes(SCHOOL[0], SCHOOL[2]))
     assert Pupil.objects.get(pk=ben.pk).legal_forename == ""
+
+
+def test_a_name_found_by_the_gates_never_reaches_the_audit_trail_and_erasure_takes_it_from_the_rest(ben, register_keeper, office, facebook):
+    from moderation import monitoring
+    from moderation import services as moderation
+    from moderation.models import GateResult
+    from tests.conftest import link_draft
+
+    name = f"{ben.legal_forename} {ben.legal_surname}"
+    draft = link_draft(office, facebook, text=f"Well done to {name} on the sack race!")
+    assert not moderation.submit(draft, office).passed
+    failed = GateResult.objects.get(gate_id="no-personal-data", status="fail")
+    assert name in failed.message  # the author is told exactly what to take out
+    assert ben.legal_surname not in words_of_the_trail()  # the trail says which gate failed, not what it found
+    assert "failed no-personal-data (gate run" in words_of_the_trail()
+
+    services.erase_pupil(ben, register_keeper, "The family asked for erasure")
+    failed.refresh_from_db()
+    draft.refresh_from_db()
+    assert name not in failed.message and "[an erased pupil]" in failed.message
+    assert name not in draft.text and name not in draft.status_note
+    assert AuditEntry.objects.get(action="register.pupil_erased").data["texts_scrubbed"] >= 3
+    assert audit.verify()[1] is None
