@@ -25,6 +25,8 @@ class EnrolmentRefused(Exception):
 
 def refusal(pupil: Pupil) -> str:
     """Why this pupil's face may not be enrolled, or "" when it may."""
+    if pupil.erased_at:
+        return "This pupil's record has been erased: nothing may be enrolled for it."
     try:
         consent = pupil.biometric_consent
     except BiometricConsent.DoesNotExist:

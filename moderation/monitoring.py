@@ -92,6 +92,12 @@ def read_comments(now=None) -> list[PlatformComment]:
         except connectors.ConnectorError as error:
             PublishedPost.objects.filter(pk=post.pk).update(comments_error=f"Comments not read: {error}"[:500])
             continue
+        except Exception as error:  # an answer that could not be understood: the other posts are still read
+            logger.exception("Comments of post %s could not be read", post.pk)
+            PublishedPost.objects.filter(pk=post.pk).update(
+                comments_error=f"Comments not read: the answer could not be understood ({error.__class__.__name__}: {error})"[:500]
+            )
+            continue
         for comment in comments:
             stored = _keep(post, comment, names, now)
             if stored is not None and stored.status == PlatformComment.Status.CONCERN:

@@ -109,11 +109,13 @@ def test_a_post_whose_comments_cannot_be_read_says_so_and_the_others_are_read(po
     second = services.publish(other, approver)
     from django.conf import settings
 
-    (settings.OUTBOX_DIR / post.platform_post_id / "comments.json").write_text("not json")
     comment_on(second, ("A parent", "You are all liars."))
-    assert len(monitoring.read_comments()) == 1
-    post.refresh_from_db()
-    assert post.comments_error.startswith("Comments not read") and post.comments_read_at is None
+    for broken in ("not json", '[{"author": "A comment with no id"}]'):
+        PlatformComment.objects.all().delete()
+        (settings.OUTBOX_DIR / post.platform_post_id / "comments.json").write_text(broken)
+        assert len(monitoring.read_comments()) == 1, broken
+        post.refresh_from_db()
+        assert post.comments_error.startswith("Comments not read") and post.comments_read_at is None, broken
 
 
 def test_posts_older_than_the_watch_window_or_taken_down_are_not_read(post, settings):

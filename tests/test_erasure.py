@@ -118,3 +118,12 @@ def test_a_name_found_by_the_gates_never_reaches_the_audit_trail_and_erasure_tak
     assert name not in draft.text and name not in draft.status_note
     assert AuditEntry.objects.get(action="register.pupil_erased").data["texts_scrubbed"] >= 3
     assert audit.verify()[1] is None
+
+
+def test_an_erased_record_can_never_be_enrolled_again(ben, register_keeper, tmp_path):
+    from consent import enrolment
+
+    services.erase_pupil(ben, register_keeper, "The family asked for erasure")
+    with pytest.raises(enrolment.EnrolmentRefused, match="erased"):
+        enrolment.enrol(ben, [tmp_path / "any.jpg"], register_keeper)
+    assert not FaceEncoding.objects.filter(pupil=ben).exists()
