@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 
-def _bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
@@ -45,10 +45,10 @@ def load() -> School:
     return School(
         name=os.environ.get("SCHOOL_NAME", "Aycliffe Community Primary School"),
         email_domains=_list("SCHOOL_EMAIL_DOMAINS", "aycliffe.kent.sch.uk"),
-        allow_youtube_unlisted=_bool("SCHOOL_ALLOW_YOUTUBE_UNLISTED", False),
+        allow_youtube_unlisted=env_bool("SCHOOL_ALLOW_YOUTUBE_UNLISTED", False),
         aup_version=os.environ.get("SCHOOL_AUP_VERSION", "2026-1"),
         aup_url=os.environ.get("SCHOOL_AUP_URL", ""),
         risk_assessment_months=12,
         address=os.environ.get("SCHOOL_ADDRESS", ""),
-        youtube_made_for_kids=_bool("SCHOOL_YOUTUBE_MADE_FOR_KIDS", False),
+        youtube_made_for_kids=env_bool("SCHOOL_YOUTUBE_MADE_FOR_KIDS", False),
     )

@@ -10,7 +10,7 @@ from config import school
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in {"1", "true", "yes"}
+DEBUG = school.env_bool("DJANGO_DEBUG")
 
 
 def _local_secret_key() -> str:
@@ -83,10 +83,6 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# The roles that approve, publish, take down or see the register sign in with a second factor
-# (TOTP from an authenticator app) before they reach any page.
-SECOND_FACTOR_ROLES = ("Headteacher", "DSL", "Approver", "Register keeper")
-OTP_TOTP_ISSUER = school.load().name
 
 ROOT_URLCONF = "config.urls"
 
@@ -134,14 +130,14 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 
 # --- Production: DJANGO_SECURE=true behind HTTPS (see the README) ---------------------------
-SECURE = os.environ.get("DJANGO_SECURE", "").strip().lower() in {"1", "true", "yes", "on"}
+SECURE = school.env_bool("DJANGO_SECURE")
 if SECURE:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    if os.environ.get("DJANGO_BEHIND_PROXY", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if school.env_bool("DJANGO_BEHIND_PROXY"):
         # The proxy terminates HTTPS and says so in this header (and must strip it from clients).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
@@ -190,6 +186,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["moderation.uploads.LimitedUploadHandler"]
 
 SCHOOL = school.load()
+# The name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = SCHOOL.name
 
 # Face encodings are encrypted with this key (Fernet). From the environment in production;
 # otherwise a key file that `make run` creates with mode 0600.
@@ -202,7 +200,7 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "").strip().lower() in {"1", "true", "yes", "on"}
+EMAIL_USE_TLS = school.env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 

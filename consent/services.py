@@ -22,7 +22,9 @@ from django.utils import timezone
 from consent import profiles
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
-from moderation.models import AuditEntry
+from moderation.models import (
+    Approval, AuditEntry, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaText, PlatformComment, PublishedPost,
+)
 from moderation.services import display_name, require
 
 PERMISSION = "consent.keep_register"
@@ -708,9 +710,9 @@ def pupil_record(by, upn: str) -> dict:
 
 
 def pupil_history(pupil: Pupil):
-    from django.db.models import Q
-
-    return AuditEntry.objects.filter(Q(data__pupil=pupil.pk) | Q(data__upn=pupil.upn)).select_related("actor").order_by("-at", "-id")
+    """Every audit entry about the pupil: they name the pupil by record number (older ones were
+    rewritten to do so when the audit chain began, moderation migration 0010)."""
+    return AuditEntry.objects.filter(data__pupil=pupil.pk).select_related("actor").order_by("-at", "-id")
 
 
 def erase_pupil(pupil: Pupil, by, reason: str) -> None:
@@ -751,12 +753,6 @@ def _scrub_names(pupil: Pupil) -> int:
     """Take the pupil's full name out of every text the product keeps that may hold it: gate
     results, draft notes and texts, comments read from the platforms, concerns, words read in
     photos, flagged sentences, approvers' comments. Returns how many texts changed."""
-    import re
-
-    from moderation.models import (
-        Approval, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaText, PlatformComment, PublishedPost,
-    )
-
     surname = pupil.legal_surname.strip()
     forenames = {f.strip() for f in (pupil.legal_forename, pupil.preferred_forename) if f.strip()}
     if not surname or not forenames:
@@ -779,8 +775,6 @@ def _scrub_names(pupil: Pupil) -> int:
                 model.objects.filter(pk=pk).update(**{name: cleaned})
                 changed += 1
     # Why a comment was raised quotes the words it found.
-    import json
-
     for pk, reasons in PlatformComment.objects.exclude(reasons=[]).values_list("pk", "reasons"):
         cleaned = json.loads(pattern.sub(ERASED_NAME, json.dumps(reasons, ensure_ascii=False)))
         if cleaned != reasons:

@@ -1,18 +1,19 @@
 """A second factor before anything else, for the roles that approve, publish, take down posts or
-see the consent register (SECOND_FACTOR_ROLES)."""
+see the consent register (roles.SECOND_FACTOR)."""
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from moderation.roles import SECOND_FACTOR
 
 # Pages a signed-in person may reach before giving the second factor.
 OPEN = {"second_factor", "logout", "login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern"}
 
 
 def needs_second_factor(user) -> bool:
-    return user.is_authenticated and user.groups.filter(name__in=settings.SECOND_FACTOR_ROLES).exists()
+    return user.is_authenticated and user.groups.filter(name__in=SECOND_FACTOR).exists()
 
 
 class SecondFactorRequiredMiddleware:

@@ -8,6 +8,9 @@ REGISTER_KEEPER = "Register keeper"
 
 # Policy section 5: leadership staff hold the login details of every channel.
 LEADERSHIP = (HEADTEACHER, DSL)
+# The roles that approve, publish, take down posts or see the consent register give a second
+# factor (TOTP) before they reach any page (moderation/middleware.py).
+SECOND_FACTOR = (HEADTEACHER, DSL, APPROVER, REGISTER_KEEPER)
 
 ROLE_PERMISSIONS = {
     OFFICE_STAFF: ["moderation.add_draft", "moderation.publish_draft"],

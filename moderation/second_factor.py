@@ -2,6 +2,7 @@
 with a QR code, checking a code, and resetting it when a phone is lost."""
 
 import io
+from base64 import b32encode, b64encode
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -26,16 +27,12 @@ def pending_device(user) -> TOTPDevice:
 
 def qr_data_uri(device: TOTPDevice) -> str:
     """The QR code as an SVG image in a data: address (an <img>, which the page's CSP allows)."""
-    from base64 import b64encode
-
     out = io.BytesIO()
     write_qrcode_image(device.config_url, out)
     return "data:image/svg+xml;base64," + b64encode(out.getvalue()).decode("ascii")
 
 
 def readable_key(device: TOTPDevice) -> str:
-    from base64 import b32encode
-
     key = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import face_review, language_review, services, video_review
+from moderation import face_review, language_review, reviews, services, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -90,8 +90,6 @@ def _channels_to_reconnect():
 
 
 def _reviews_due():
-    from moderation import reviews
-
     now = timezone.now()
     return [(r, r.overdue(now)) for r in reviews.all_reviews() if r.overdue(now) or r.due_soon(now)]
 

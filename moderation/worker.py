@@ -47,25 +47,19 @@ def publish_draft(draft_id: int):
     logger.info("Scheduled draft %s: %s", draft_id, scheduling.publish_scheduled(draft_id))
 
 
-@job
-def publishing_round():
-    """Every half minute: what fell due and was missed, what waits for its platform, takedowns to finish."""
+def publishing_duties() -> int:
+    """What fell due and was missed, what waits for its platform, takedowns to finish. Returns how
+    many scheduled posts were published."""
     publishing.run_due()
-    scheduling.publish_due()
+    published = scheduling.publish_due()
     concerns.retry_takedowns()
+    return published
 
 
-@job
-def comments_round():
-    raised = monitoring.read_comments()
-    if raised:
-        logger.info("%s comment(s) of concern raised to the DSL", len(raised))
-
-
-@job
-def reviews_round():
-    for subject in reviews.send_reminders():
-        logger.info("Reminder sent: %s", subject)
+# The scheduler's rounds; `run_worker --once` calls the same functions unwrapped.
+publishing_round = job(publishing_duties)
+comments_round = job(monitoring.read_comments)
+reviews_round = job(reviews.send_reminders)
 
 
 class Worker:

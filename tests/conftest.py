@@ -6,9 +6,10 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from moderation import reviews, roles, services
+from moderation import roles, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel, PolicyReview, RiskAssessment
+from moderation.models import Channel, RiskAssessment
+from moderation.sample import complete_channel  # noqa: F401 - the tests' channels
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -86,26 +87,6 @@ def dsl(db):
 @pytest.fixture
 def register_keeper(db):
     return make_user("register", roles.REGISTER_KEEPER, "Chris", "Evans")
-
-
-def complete_channel(head, *, kind=Channel.Kind.FACEBOOK, name=None, authors=()):
-    channel = Channel(kind=kind)
-    services.update_channel(
-        channel, head,
-        name=name or f"School {kind}",
-        connector="outbox",
-        active=True,
-        dedicated_account_name="Aycliffe Community Primary School",
-        account_email=f"{kind}@aycliffe.kent.sch.uk",
-        parents_informed_on=datetime.date(2026, 9, 4),
-        parents_informed_how="Letter home, September 2026",
-        login_holders=[head],
-        authors=list(authors),
-    )
-    services.approve_risk_assessment(channel, head, summary="Risks considered and controlled.")
-    if not PolicyReview.objects.exists():
-        reviews.record_policy_review(head, version="2026-1", notes="Reviewed with the governors.")
-    return channel
 
 
 @pytest.fixture

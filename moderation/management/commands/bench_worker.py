@@ -49,7 +49,7 @@ class Command(BaseCommand):
         from moderation.attestations import ATTESTATIONS
         from moderation.models import Approval, Draft, GateRun, PublishedPost
         from moderation.worker import Worker
-        from tests.conftest import complete_channel
+        from moderation.sample import complete_channel
 
         User = get_user_model()
         head = User.objects.create_user("bench-head", email="head@example.org")

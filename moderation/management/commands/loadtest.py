@@ -82,7 +82,7 @@ class Command(BaseCommand):
 
         from moderation import roles, services
         from moderation.models import Draft
-        from tests.conftest import complete_channel
+        from moderation.sample import complete_channel
 
         User = get_user_model()
         approvers = max(1, users // 4)

@@ -17,7 +17,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, concerns, monitoring, publishing, reviews, scheduling
+from moderation import analysis, monitoring, reviews, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{requeued} file(s) left unfinished by a stopped worker were queued again.")
         if once:
             done = analysis.run_pending()
-            publishing.run_due()
-            published = scheduling.publish_due()
-            concerns.retry_takedowns()
+            published = worker.publishing_duties()
             raised = monitoring.read_comments()
             reminders = reviews.send_reminders()
             self.stdout.write(
@@ -52,9 +50,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        worker = Worker()
-        worker.start()
-        scheduled = len(worker.publish_jobs())
+        clock = Worker()
+        clock.start()
+        scheduled = len(clock.publish_jobs())
         self.stdout.write(
             "The worker is running: it analyses uploads, publishes at their time the "
             f"{scheduled} approved post(s) waiting for it, reads comments and sends reminders. Stop it with Ctrl+C."
@@ -62,5 +60,5 @@ class Command(BaseCommand):
         try:
             analysis.work_forever(lambda: bool(stopping))
         finally:
-            worker.stop()
+            clock.stop()
         self.stdout.write("The worker stopped.")

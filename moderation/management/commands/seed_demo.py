@@ -53,8 +53,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<10} {first} {last}, {role}: {what}")
         self.stdout.write(
             "Every role but office staff also gives a second factor: scan the QR code shown at the first log in with an "
-            "authenticator app, or, for the demo only, run `uv run python manage.py second_factor_code USERNAME` "
-            "(with DJANGO_DEBUG=1) for the current code."
+            "authenticator app, or, for the demo only, run `DJANGO_DEBUG=1 .venv/bin/python manage.py second_factor_code USERNAME` "
+            "for the current code."
         )
         self.stdout.write("The public news page (no login): http://127.0.0.1:8000/mirror/")
 
