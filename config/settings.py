@@ -176,6 +176,8 @@ STATIC_ROOT = DATA_DIR / "static"
 # Uploaded originals: never under a public URL, served only through views that check who asks.
 UPLOAD_DIR = DATA_DIR / "uploads"
 PUBLISHED_DIR = DATA_DIR / "published"
+# Videos' published copies, made once their faces are decided, kept until published or changed.
+PREVIEW_DIR = DATA_DIR / "copies"
 OUTBOX_DIR = Path(os.environ.get("OUTBOX_DIR", DATA_DIR / "outbox")).resolve()
 
 MEDIA_MAX_BYTES = int(os.environ.get("MEDIA_MAX_BYTES", 200 * 1024 * 1024))

@@ -9,6 +9,7 @@ leaves is done by the register (consent.services.erase_encodings).
 
 from pathlib import Path
 
+import numpy as np
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -17,6 +18,7 @@ from consent.models import BiometricConsent, FaceEncoding, Pupil
 from consent.services import COMMAND_LINE
 from moderation.media import sha256_of
 from moderation.models import AuditEntry
+from pixels import detection, photos, recognition
 
 
 class EnrolmentRefused(Exception):
@@ -55,14 +57,14 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
     seen, encodings = {}, []
     for path in paths:
         try:
-            image = faces.load_image(path)
-        except faces.ImageRejected as error:
+            image = photos.load_image(path)
+        except photos.ImageRejected as error:
             raise EnrolmentRefused(f"{error} Nothing was enrolled.") from None
         digest = sha256_of(path)
         if digest in seen:
             raise EnrolmentRefused(f"'{path.name}' is the same file as '{seen[digest]}'. Nothing was enrolled.")
         seen[digest] = path.name
-        found = faces.detect_faces(image)
+        found = detection.detect_faces(image)
         if len(found) != 1:
             what = "no face" if not found else f"{len(found)} faces"
             raise EnrolmentRefused(
@@ -70,12 +72,18 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
                 "Nothing was enrolled."
             )
         face = found[0]
-        if face.width < faces.setting("FACE_MIN_IDENTIFY_PX"):
+        if face.width < recognition.setting("FACE_MIN_IDENTIFY_PX"):
             raise EnrolmentRefused(
                 f"'{path.name}': the face is only {face.width} px across; use a photo where it is at least "
-                f"{faces.setting('FACE_MIN_IDENTIFY_PX')} px. Nothing was enrolled."
+                f"{recognition.setting('FACE_MIN_IDENTIFY_PX')} px. Nothing was enrolled."
             )
-        encodings.append((path, digest, faces.encode(image, face.box)))
+        encoding = recognition.encode_face(image, face)
+        if not encoding.aligned:
+            raise EnrolmentRefused(
+                f"'{path.name}': the face cannot be aligned on its eyes, nose and mouth; use a clear photo of the face "
+                "looking at the camera. Nothing was enrolled."
+            )
+        encodings.append((path, digest, encoding.vector))
 
     _check_consistent(pupil, encodings, box)
 
@@ -84,22 +92,28 @@ def enrol(pupil: Pupil, image_paths, by) -> list[FaceEncoding]:
         reason = refusal(locked)  # consent may have been withdrawn while the photos were read
         if reason:
             raise EnrolmentRefused(f"{pupil.upn} cannot be enrolled: {reason}")
-        already = set(FaceEncoding.objects.filter(pupil=locked).values_list("source_sha256", flat=True))
+        already = set(
+            FaceEncoding.objects.filter(pupil=locked, model=recognition.MODEL_ID).values_list("source_sha256", flat=True)
+        )
         repeated = [path.name for path, digest, _ in encodings if digest in already]
         if repeated:
             raise EnrolmentRefused(
                 f"{', '.join(repeated)} {'was' if len(repeated) == 1 else 'were'} already enrolled for {pupil.upn}. "
                 "Nothing was enrolled."
             )
+        # Encodings of an older model can never be matched again: enrolling anew replaces them.
+        replaced, _ = FaceEncoding.objects.filter(pupil=locked).exclude(model=recognition.MODEL_ID).delete()
         rows = FaceEncoding.objects.bulk_create(
-            FaceEncoding(pupil=locked, encrypted=crypto.encrypt_encoding(encoding, box), source_sha256=digest, created_by=actor)
+            FaceEncoding(pupil=locked, encrypted=crypto.encrypt_encoding(encoding, box), model=recognition.MODEL_ID,
+                         source_sha256=digest, created_by=actor)
             for _, digest, encoding in encodings
         )
         AuditEntry.objects.create(
             actor=actor, action="faces.enrolled",
             summary=f"{len(rows)} face{'s' if len(rows) != 1 else ''} enrolled for {locked.reference}"
-            + (" from the command line" if actor is None else ""),
-            data={"pupil": locked.pk, "count": len(rows)},
+            + (" from the command line" if actor is None else "")
+            + (f", replacing {replaced} made by an older face model" if replaced else ""),
+            data={"pupil": locked.pk, "count": len(rows), "model": recognition.MODEL_ID, "replaced": replaced},
         )
     return rows
 
@@ -110,10 +124,11 @@ def _check_consistent(pupil: Pupil, encodings, box) -> None:
     Enrolling the wrong child's photo under a UPN would let that child's face pass on this
     pupil's consent: the worst error the product can make.
     """
-    import numpy as np
-
-    possible = faces.setting("FACE_MATCH_POSSIBLE")
-    earlier = [crypto.decrypt_encoding(t, box) for t in FaceEncoding.objects.filter(pupil=pupil).values_list("encrypted", flat=True)]
+    possible = recognition.setting("FACE_MATCH_POSSIBLE")
+    earlier = [
+        crypto.decrypt_encoding(t, box)
+        for t in FaceEncoding.objects.filter(pupil=pupil, model=recognition.MODEL_ID).values_list("encrypted", flat=True)
+    ]
     for i, (path, _, encoding) in enumerate(encodings):
         against = [(f"'{other.name}'", e) for other, _, e in encodings[i + 1:]] + [("a photo enrolled earlier", e) for e in earlier]
         for name, other in against:
@@ -122,11 +137,11 @@ def _check_consistent(pupil: Pupil, encodings, box) -> None:
                     f"'{path.name}' and {name} do not look like the same person. Check that every photo is of "
                     f"pupil {pupil.upn}. Nothing was enrolled."
                 )
-    others = Pupil.objects.filter(face_encodings__isnull=False).exclude(pk=pupil.pk).distinct()
+    others = Pupil.objects.filter(face_encodings__model=recognition.MODEL_ID).exclude(pk=pupil.pk).distinct()
     if not others.exists():
         return
     register = faces.Register.load_all(exclude=pupil)
-    confident = faces.setting("FACE_MATCH_CONFIDENT")
+    confident = recognition.setting("FACE_MATCH_CONFIDENT")
     for path, _, encoding in encodings:
         index, distance, _ = register.nearest(encoding)
         if index is not None and distance <= confident:

@@ -108,6 +108,9 @@ class FaceEncoding(models.Model):
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="face_encodings")
     encrypted = models.BinaryField()
+    # The face model that made it: an encoding is only ever compared with those of the same model
+    # (pixels.recognition.MODEL_ID). Older models' encodings wait for the pupil to be enrolled again.
+    model = models.CharField(max_length=40)
     source_sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")

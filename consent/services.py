@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from consent import profiles
+from pixels import recognition
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
 from moderation.models import (
@@ -646,19 +647,23 @@ class RegisterLine:
     youtube: State
     biometric: State
     faces: int
+    # Faces enrolled with an older face model: never matched, waiting for the pupil to be enrolled again.
+    older_faces: int = 0
 
 
 def _with_consents(queryset):
     # Meta.ordering does not apply to a query with GROUP BY (the count), so say it again.
+    current = Q(face_encodings__model=recognition.MODEL_ID)
     return (queryset.select_related("biometric_consent").prefetch_related("photo_consents")
-            .annotate(faces=Count("face_encodings")).order_by(*Pupil._meta.ordering))
+            .annotate(faces=Count("face_encodings", filter=current), older_faces=Count("face_encodings", filter=~current))
+            .order_by(*Pupil._meta.ordering))
 
 
 def _line(pupil: Pupil, today) -> RegisterLine:
     photo = {c.channel_kind: c for c in pupil.photo_consents.all()}
     return RegisterLine(
         pupil, photo_state(photo.get(ChannelKind.FACEBOOK), today), photo_state(photo.get(ChannelKind.YOUTUBE), today),
-        biometric_state(pupil), pupil.faces,
+        biometric_state(pupil), pupil.faces, pupil.older_faces,
     )
 
 
@@ -682,6 +687,16 @@ def find_pupils(by, *, search: str = "", year: str = "", status: str = ON_ROLL) 
         pupils = pupils.filter(on_roll=False)
     today = timezone.localdate()
     return [_line(pupil, today) for pupil in _with_consents(pupils)]
+
+
+def to_enrol_again(by) -> list[Pupil]:
+    """Pupils on roll whose enrolled faces were made by an older face model: they are not
+    recognised until the register keeper enrols them again from new photos (the photos behind
+    the old encodings were never kept)."""
+    require_keeper(by)
+    older = FaceEncoding.objects.exclude(model=recognition.MODEL_ID).values("pupil_id")
+    current = FaceEncoding.objects.filter(model=recognition.MODEL_ID).values("pupil_id")
+    return list(Pupil.objects.filter(on_roll=True, pk__in=older).exclude(pk__in=current).order_by(*Pupil._meta.ordering))
 
 
 def year_groups() -> list[str]:

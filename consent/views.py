@@ -27,7 +27,7 @@ def register(request):
     lines = services.find_pupils(
         request.user, search=filters.get("search", ""), year=filters.get("year", ""), status=filters.get("status") or services.ON_ROLL
     )
-    return render(request, "consent/register.html", {"form": form, "lines": lines})
+    return render(request, "consent/register.html", {"form": form, "lines": lines, "enrol_again": services.to_enrol_again(request.user)})
 
 
 def _record(request, upn):

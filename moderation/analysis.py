@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from moderation import video_copies
 from moderation.models import MediaFile
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,8 @@ def work_forever(stop, idle_seconds: float = 1.0) -> None:
     scheduler (moderation.worker)."""
     while not stop():
         try:
-            if not run_pending(limit=1):
+            # An upload to analyse first; then a video's published copy to make.
+            if not run_pending(limit=1) and not video_copies.run_pending(limit=1):
                 time.sleep(idle_seconds)
         except Exception:  # a database that restarts, say: keep going, the state is in the database
             logger.exception("The analysis worker hit an error; it carries on")

@@ -10,7 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from consent import faces as register_faces
+from moderation import video_copies
 from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack
+from pixels import detection, imaging, ocr, photos
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +25,12 @@ REVIEWABLE = {Draft.Status.DRAFT, Draft.Status.RETURNED, Draft.Status.AWAITING_A
 def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
     """Detect the faces in a photo and store their boxes, match them, and read the photo's words.
     A failure is recorded, never hidden. progress(fraction) is told how far it has gone."""
-    from consent import faces as engine
-
     if media.kind != MediaFile.Kind.IMAGE:
         return
     try:
-        image = engine.load_image(media.path)
+        image = photos.load_image(media.path)
         progress(0.05)
-        boxes = engine.detect(image)
+        found = detection.detect_faces(image)
     except Exception as error:  # the gate fails closed on a photo whose faces were not found
         media.detection_error = f"The faces in this photo could not be found: {error}"[:300]
         media.faces_found_at = None
@@ -38,8 +39,8 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
     with transaction.atomic():
         media.faces.filter(source=MediaFace.Source.DETECTED).delete()
         MediaFace.objects.bulk_create(
-            MediaFace(media=media, top=t, right=r, bottom=b, left=l, source=MediaFace.Source.DETECTED)
-            for t, r, b, l in boxes
+            MediaFace(media=media, top=f.top, right=f.right, bottom=f.bottom, left=f.left, source=MediaFace.Source.DETECTED)
+            for f in found
         )
         media.detection_error = ""
         media.faces_found_at = timezone.now()
@@ -50,16 +51,21 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
     read_words(media, image)
 
 
+def published_preview(media: MediaFile):
+    """The photo exactly as it would be published now: every face and every line of words chosen
+    for blurring pixelated (what the approver approves)."""
+    image = photos.load_image(media.path)
+    blurred = [f.box for f in media.faces.filter(blur=True)] + [w.box for w in media.words.filter(blur=True)]
+    return imaging.published_pixels(image, blurred)
+
+
 def read_words(media: MediaFile, image=None) -> None:
     """Read the words inside a photo and store each line with its box. A failure is recorded:
     the no-personal-data gate fails closed on a photo whose words were not read."""
-    from consent import faces as engine
-    from moderation import ocr
-
     if media.kind != MediaFile.Kind.IMAGE:
         return
     try:
-        image = image if image is not None else engine.load_image(media.path)
+        image = image if image is not None else photos.load_image(media.path)
         lines = ocr.read(image)
     except Exception as error:
         media.reading_error = f"The words in this photo could not be read: {error}"[:300]
@@ -90,20 +96,19 @@ def set_words_blur(words: MediaText, blur: bool, by) -> None:
             f"Words “{words.text[:60]}” in '{words.media.original_name}' {'to be blurred' if blur else 'no longer blurred'} in the published copy",
             words=words.pk,
         )
+    video_copies.request(words.media)
 
 
 def match_faces(media: MediaFile, image=None, faces=None) -> None:
     """Match faces against the register as it is now, so that the author sees at once who is
     who. Only a preview: the gate matches again at every check, and fails closed on its own."""
-    from consent import faces as engine
-
     faces = list(faces if faces is not None else media.faces.all())
     if not faces:
         return
     try:
-        image = image if image is not None else engine.load_image(media.path)
-        register = engine.Register.load(media.draft.channel.kind)
-        found = engine.match(image, [f.box for f in faces], media.draft.channel.kind, register)
+        image = image if image is not None else photos.load_image(media.path)
+        register = register_faces.Register.load(media.draft.channel.kind)
+        found = register_faces.match(image, [f.box for f in faces], media.draft.channel.kind, register)
     except Exception:  # the page then says the faces are not checked yet; the gate says why
         logger.warning("Faces in media %s could not be matched for the preview", media.pk, exc_info=True)
         return
@@ -165,6 +170,7 @@ def set_blur(face: MediaFace | VideoTrack, blur: bool, by) -> None:
         face.save(update_fields=["blur", "blur_by"])
         _audit(face, by, f"{prefix}.blurred" if blur else f"{prefix}.unblurred",
                f"{named} {'to be blurred' if blur else 'no longer blurred'} in the published copy", **data)
+    video_copies.request(face.media)
 
 
 def mark(media: MediaFile, box, by) -> MediaFace:

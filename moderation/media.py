@@ -30,7 +30,7 @@ def inspect_file(path: Path, name: str) -> Inspected:
     """Say what a file really is, or refuse it with a reason that names it (name: as its owner
     knows it; the file on disk has a generated name)."""
     # Photos are read exactly as the face engine reads them, so what is accepted here can be checked.
-    from consent import faces
+    from pixels import photos as faces
 
     try:
         fmt, image = faces.read_photo(path, name)
@@ -42,7 +42,7 @@ def inspect_file(path: Path, name: str) -> Inspected:
         width, height = image.size  # as shown: the EXIF orientation is applied
         image.close()
         return Inspected("image", IMAGE_TYPES[fmt], width, height)
-    from consent import video
+    from pixels import video
 
     if not video.looks_like_video(path):
         raise MediaRejected(

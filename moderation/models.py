@@ -288,6 +288,22 @@ class MediaFile(models.Model):
     # seconds, chosen by the author (None: a third of the way in). It is checked as a photo.
     thumbnail_time = models.FloatField(null=True, blank=True)
 
+    # A video's published copy, made by the worker once the faces are decided (the approver watches
+    # it, and it is the very file published): which decisions it was made for, and how it went.
+    class Copy(models.TextChoices):
+        NONE = "none", "Not made"
+        QUEUED = "queued", "Waiting to be made"
+        RUNNING = "running", "Being made"
+        DONE = "done", "Made"
+        FAILED = "failed", "Could not be made"
+
+    copy_state = models.CharField(max_length=10, choices=Copy.choices, default=Copy.NONE)
+    copy_for = models.CharField(max_length=64, blank=True)  # the decisions it shows (video_review.decisions_hash)
+    copy_name = models.CharField(max_length=120, blank=True)  # under settings.PREVIEW_DIR
+    copy_progress = models.FloatField(default=0.0)
+    copy_error = models.CharField(max_length=300, blank=True)
+    copy_heartbeat = models.DateTimeField(null=True, blank=True)
+
     @property
     def analysis_seconds_left(self) -> int | None:
         """A guess from the pace so far; None until there is a pace to go by."""
@@ -650,6 +666,10 @@ class VideoTrack(FaceDecisions):
     sightings = models.JSONField(default=list)
     view = models.BinaryField()  # JPEG of the face's neighbourhood at its best view
     view_box = models.JSONField()  # the face inside view: [top, right, bottom, left]
+    # Found by the engine, or marked by a person on a frame (then followed through the frames around it).
+    Source = MediaFace.Source
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
+    marked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["start", "left", "id"]

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connectors import base as connectors
-from moderation import analysis, imaging
+from moderation import analysis, video_copies
 from moderation import attestations as attestation_text
 from moderation.gates import PIPELINE
 from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, TrackItem, WordsItem
@@ -42,6 +42,7 @@ from moderation.models import (
     RiskAssessment,
 )
 from moderation.roles import HEADTEACHER, has_role
+from pixels import imaging, photos, video_copy
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ def remove_media(draft: Draft, by, media_id: int):
         media.delete()
         draft.save()
     media.path.unlink(missing_ok=True)
+    video_copies.discard(media)
 
 
 def reopen(draft: Draft, by):
@@ -286,8 +288,6 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
 
 def derive_published_copies(content: Content, copy_to: Path) -> Content:
     """Turn each frozen photo into the copy that is published: oriented, blurred as decided, stripped."""
-    from consent import faces as engine
-
     derived = []
     for item in content.media:
         if item.kind == MediaFile.Kind.VIDEO:
@@ -295,7 +295,7 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
             continue
         destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.jpg"
         try:
-            image = engine.load_image(item.source_path)
+            image = photos.load_image(item.source_path)
             blurred = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
             imaging.write_published_copy(image, blurred, destination)
         except Exception as error:
@@ -308,8 +308,6 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
 
 def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
     """The video as published: the chosen faces pixelated through their tracks, no metadata."""
-    from moderation import video_copy
-
     destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
     from moderation.video_review import VIDEO_READ_EVERY_SECONDS
 
@@ -317,8 +315,12 @@ def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
     # to the next.
     to_blur = video_copy.blur_list(item, float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS)))
     thumbnail = destination.with_suffix(".thumbnail.jpg")
+    made = _copy_made_for(item)
     try:
-        if to_blur:
+        if made is not None:
+            # The very file the approver watched, made for exactly these decisions and these bytes.
+            shutil.copyfile(made, destination)
+        elif to_blur:
             video_copy.blurred(item.source_path, to_blur, destination)
         else:
             video_copy.remux(item.source_path, destination)
@@ -328,6 +330,18 @@ def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
             _storage_problem(error, item.original_name) or f"The published copy of '{item.original_name}' could not be made: {error}"
         ) from error
     return replace(item, path=destination, content_type="video/mp4", thumbnail_path=thumbnail)
+
+
+def _copy_made_for(item: MediaItem) -> Path | None:
+    """The published copy the worker made of this video, when it was made from these very bytes
+    with these very decisions; else None (and the copy is made now)."""
+    media = MediaFile.objects.filter(pk=item.media_id).first()
+    if media is None or media.copy_state != MediaFile.Copy.DONE or not media.copy_name:
+        return None
+    if media.copy_for != video_copies.plan_hash(video_copies.blur_plan(item.sha256, item.tracks, item.words)):
+        return None
+    path = Path(settings.PREVIEW_DIR) / media.copy_name
+    return path if path.exists() else None
 
 
 def _storage_problem(error: BaseException, name: str) -> str:
@@ -631,6 +645,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
             item.source_path.unlink(missing_ok=True)
     for media in draft.media.all():
         media.path.unlink(missing_ok=True)
+        video_copies.discard(media)
     return post
 
 

@@ -6,12 +6,15 @@ name and part of the approved content.
 
 import io
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from moderation import face_review
+from consent import faces
+from moderation import face_review, video_copies
 from moderation.face_review import _audit, _check_may_decide
 from moderation.models import MediaFile, MediaText, VideoTrack
+from pixels import imaging, ocr, video, video_copy
 
 
 # The words in a video (captions, a whiteboard, name badges) are read from one frame every this
@@ -27,13 +30,9 @@ def read_every() -> float:
 
 def set_thumbnail(media: MediaFile, seconds: float, by) -> None:
     """The author chooses the frame the platform shows before the video plays."""
-    from consent import video
-
     _check_may_decide(media.draft, by)
     length = video.inspect(media.path, media.original_name).seconds
     if not 0 <= seconds <= length:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError(f"Choose a time between 0 and {length:.1f} seconds.")
     with transaction.atomic():
         media.thumbnail_time = round(seconds, 2)
@@ -45,9 +44,6 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
     """Analyse a video: every face track, matched against the register, stored with its best
     view; and the words shown in it, read every VIDEO_READ_EVERY_SECONDS.
     VideoRejected (a bad video) is recorded by the caller as a failed analysis."""
-    from consent import faces, video
-    from moderation import ocr
-
     every = read_every()
     lines, last_read = [], [None]
 
@@ -57,7 +53,7 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
             lines.extend((time, line) for line in ocr.read(image))
 
     register = faces.Register.load(media.draft.channel.kind)
-    report = video.analyse(media.path, media.draft.channel.kind, register, name=media.original_name, progress=progress,
+    report = video.analyse(media.path, register, name=media.original_name, progress=progress,
                            on_sample=read)
     rows = []
     for track in report.tracks:
@@ -83,6 +79,7 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
         media.faces_found_at = media.words_read_at = timezone.now()
         media.detection_error = media.reading_error = ""
         media.save(update_fields=["faces_found_at", "detection_error", "words_read_at", "reading_error"])
+    video_copies.request(media)
 
 
 def view_image(track: VideoTrack):
@@ -96,11 +93,88 @@ identify = face_review.identify
 set_blur = face_review.set_blur
 
 
+def mark_track(media: MediaFile, seconds: float, box, by) -> VideoTrack:
+    """A person marks, on the frame at `seconds`, a face the engine missed. It is followed through
+    the frames around it and then counts like any other track: blurred, or identified."""
+    _check_may_decide(media.draft, by)
+    length = video.inspect(media.path, media.original_name).seconds
+    if not 0 <= seconds <= length:
+        raise ValidationError(f"Choose a time between 0 and {length:.1f} seconds.")
+    top, right, bottom, left = (int(v) for v in box)
+    if media.width and media.height:
+        top, bottom = max(0, top), min(media.height, bottom)
+        left, right = max(0, left), min(media.width, right)
+    if bottom - top < 4 or right - left < 4:
+        raise ValidationError("Draw a box around the face: it is too small.")
+    sightings = video.follow(media.path, seconds, (top, right, bottom, left), media.original_name)
+    marked = min(sightings, key=lambda s: abs(s[0] - seconds))
+    frame = video_copy.frame_at(media.path, marked[0])
+    margin = max(right - left, bottom - top)
+    crop_box = (max(0, left - margin), max(0, top - margin), min(frame.width, right + margin), min(frame.height, bottom + margin))
+    buffer = io.BytesIO()
+    frame.crop(crop_box).save(buffer, "JPEG", quality=92)
+    with transaction.atomic():
+        track = VideoTrack.objects.create(
+            media=media, start=sightings[0][0], end=sightings[-1][0], best_time=marked[0],
+            top=top, right=right, bottom=bottom, left=left, sightings=sightings, view=buffer.getvalue(),
+            view_box=[top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0]],
+            source=VideoTrack.Source.MARKED, marked_by=by,
+        )
+        _audit(media, by, "tracks.marked",
+               f"A face the engine missed was marked at {seconds:.1f} s in '{media.original_name}' and followed from "
+               f"{track.start:.1f} to {track.end:.1f} s", track=track.pk, box=[top, right, bottom, left], time=round(seconds, 3))
+    video_copies.request(media)
+    return track
+
+
+def unmark_track(track: VideoTrack, by) -> None:
+    if track.source != VideoTrack.Source.MARKED:
+        raise ValidationError("Only a face marked by a person can be removed.")
+    _check_may_decide(track.media.draft, by)
+    media = track.media
+    with transaction.atomic():
+        _audit(track, by, "tracks.unmarked", f"Marked face track {track.pk} removed from '{media.original_name}'", track=track.pk)
+        track.delete()
+    video_copies.request(media)
+
+
+# The approver's filmstrip: a frame of the published copy every this many seconds, a minute a page.
+FILMSTRIP_EVERY_SECONDS = 0.5
+FILMSTRIP_PAGE_SECONDS = 60
+
+
+def filmstrip_times(media: MediaFile, start: float = 0.0) -> list[float]:
+    return video_copy.every_frame_time(media.path, FILMSTRIP_EVERY_SECONDS, start, start + FILMSTRIP_PAGE_SECONDS)
+
+
+def published_frame(media: MediaFile, seconds: float):
+    """The frame at `seconds` as it will be published: (picture, made) where made says whether it
+    is from the published copy itself (True) or, while that is being made, the upload with the
+    decided blurs applied the same way (False)."""
+    made = video_copies.current(media)
+    if made is not None:
+        return video_copy.frame_at(made, seconds), True
+    image = video_copy.frame_at(media.path, seconds)
+    for sightings in video_copies.blur_list(media.tracks.all(), media.words.all()):
+        box = video_copy.box_at(sightings, seconds)
+        if box is not None:
+            imaging.pixelate(image, box)
+    return image, False
+
+
+def tracks_at(media: MediaFile, seconds: float) -> list[tuple[int, VideoTrack, tuple]]:
+    """(number in the page's list, track, box) of every track on screen at `seconds`."""
+    out = []
+    for number, track in enumerate(media.tracks.all(), start=1):
+        box = video_copy.box_at([list(s) for s in track.sightings], seconds)
+        if box is not None:
+            out.append((number, track, box))
+    return out
+
+
 def thumbnail_preview(media: MediaFile):
     """The thumbnail as it would be published now: the chosen frame, with the chosen blurs."""
     from types import SimpleNamespace
-
-    from moderation import video_copy
 
     item = SimpleNamespace(
         thumbnail_time=media.thumbnail_time, thumbnail_path=None, source_path=media.path,

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import face_review, language_review, reviews, services, video_review
+from moderation import face_review, language_review, reviews, services, video_copies, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -178,11 +178,19 @@ def draft_detail(request, pk):
     run = services.latest_run(draft)
     approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
     media = list(draft.media.prefetch_related("words"))
+    try:
+        strip_from = max(0, int(request.GET.get("strip", "0")))
+    except ValueError:
+        strip_from = 0
     names = personal_data.Names.from_register() if media else None
     for m in media:
         m.face_rows = _face_rows(draft, m) if m.kind == "image" else []
         m.word_rows = _word_rows(m, names)
         m.track_rows = _track_rows(draft, m) if m.kind == "video" else []
+        if m.kind == "video" and m.faces_found_at:
+            m.filmstrip = [(t, round(t * 1000)) for t in video_review.filmstrip_times(m, strip_from)]
+            m.copy_ready = video_copies.current(m) is not None
+            m.strip_from, m.strip_next = strip_from, strip_from + video_review.FILMSTRIP_PAGE_SECONDS
         m.label_size = max(12, (m.width or 400) // 35)
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
     context = {
@@ -325,15 +333,14 @@ def _pupils_for_identification():
 
 
 def media_preview(request, pk, media_id):
-    """The photo as it will be shown (orientation applied), as a JPEG any browser can display."""
+    """The photo as it would be published now (orientation applied, the chosen faces and words
+    pixelated), as a JPEG any browser can display."""
     import io
-
-    from consent import faces as engine
 
     draft = _visible_draft(request, pk)
     media = get_object_or_404(draft.media, pk=media_id, kind="image")
     try:
-        image = engine.load_image(media.path)
+        image = face_review.published_preview(media)
     except Exception:
         raise Http404("The photo cannot be shown.")
     image.thumbnail((1600, 1600))
@@ -667,3 +674,92 @@ def takedown_list(request):
 def audit_trail(request):
     entries = AuditEntry.objects.select_related("actor", "draft", "channel")[:500]
     return render(request, "moderation/audit.html", {"entries": entries})
+
+
+# --- A video as it will be published: the player, the filmstrip and marking a missed face ----------
+
+
+# A track's box on a frame: green with consent, blue blurred, red for anything still to decide.
+FRAME_COLOURS = {"consented": (46, 125, 50), "confirmed": (46, 125, 50), "blurred": (21, 101, 192)}
+
+
+def _frame_time(media, ms: int) -> float:
+    return max(0.0, ms / 1000)
+
+
+def video_frame(request, pk, media_id, ms):
+    """One frame of a video as it will be published, as a JPEG, with every face track on screen
+    boxed and numbered as in the list; ?w= scales it to that width (a filmstrip's frames)."""
+    import io
+
+    from PIL import ImageDraw
+
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    seconds = _frame_time(media, ms)
+    try:
+        image, _ = video_review.published_frame(media, seconds)
+    except Exception:
+        raise Http404("The frame cannot be shown.")
+    draw = ImageDraw.Draw(image)
+    line = max(2, image.width // 200)
+    statuses = {row["track"].pk: row["status"] for row in _track_rows(draft, media)}
+    for number, track, (top, right, bottom, left) in video_review.tracks_at(media, seconds):
+        colour = FRAME_COLOURS.get(statuses.get(track.pk), (198, 40, 40))
+        draw.rectangle((left, top, right, bottom), outline=colour, width=line)
+        draw.text((left + line, max(0, top - 12 * line)), str(number), fill=colour, font_size=10 * line)
+    try:
+        width = int(request.GET.get("w", "0"))
+    except ValueError:
+        width = 0
+    if 40 <= width < image.width:
+        image = image.resize((width, round(image.height * width / image.width)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def video_frame_page(request, pk, media_id, ms):
+    """One frame large, with its face tracks, to look at closely and to mark a face the engine missed."""
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    seconds = _frame_time(media, ms)
+    step = round(video_review.FILMSTRIP_EVERY_SECONDS * 1000)
+    user = request.user
+    is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)
+    return render(request, "moderation/video_frame.html", {
+        "draft": draft, "m": media, "seconds": seconds, "ms": ms, "earlier": max(0, ms - step), "later": ms + step,
+        "on_screen": video_review.tracks_at(media, seconds), "made": video_copies.current(media) is not None,
+        "can_decide_faces": is_reviewing or (user.pk == draft.author_id and draft.is_editable),
+    })
+
+
+def video_published(request, pk, media_id):
+    """The published copy of a video, once made: the very file that will be published."""
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    path = video_copies.current(media)
+    if path is None:
+        raise Http404("The published copy is still being made.")
+    return FileResponse(open(path, "rb"), content_type="video/mp4", headers={"Cache-Control": "private, no-store"})
+
+
+@require_POST
+def track_mark(request, pk, media_id):
+    draft = _visible_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id, kind="video")
+    try:
+        box = [int(request.POST[k]) for k in ("top", "right", "bottom", "left")]
+        seconds = float(request.POST["seconds"])
+    except (KeyError, ValueError):
+        messages.error(request, "Drag a box around the face on the frame first.")
+        return redirect("draft", pk=pk)
+    return _act(request, draft, lambda: video_review.mark_track(media, seconds, box, request.user),
+                "The face was marked and followed through the frames around it. It counts like any other face: blur it or say who it is.")
+
+
+@require_POST
+def track_unmark(request, pk, track_id):
+    draft = _visible_draft(request, pk)
+    track = get_object_or_404(VideoTrack, pk=track_id, media__draft=draft)
+    return _act(request, draft, lambda: video_review.unmark_track(track, request.user), "The mark was removed.")

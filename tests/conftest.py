@@ -19,6 +19,7 @@ def data_dir(tmp_path, settings):
     """Each test writes uploads, published copies and the outbox under its own folder."""
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.PUBLISHED_DIR = tmp_path / "published"
+    settings.PREVIEW_DIR = tmp_path / "copies"
     settings.OUTBOX_DIR = tmp_path / "outbox"
     # Each test has its own key for the face encodings (none is read from disk).
     settings.FACE_KEY = Fernet.generate_key().decode()

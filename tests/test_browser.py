@@ -27,6 +27,7 @@ from moderation.gates import PIPELINE
 from moderation.gates.clear_objective import gate as clear_objective_gate
 from moderation.models import Draft, PublishedPost
 from tests.conftest import PASSWORD, complete_channel, make_user
+from pixels import detection, photos
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -483,6 +484,6 @@ def _photo_review(browser, live_server, head, approver):
     assert visit.find('tr[data-gate="image-consent"] .status').text == "Passed"
     visit.screenshot("photo-published")
     [copy] = PublishedPost.objects.get(draft=draft).media.all()
-    published = faces.load_image(copy.path)
-    assert len(faces.detect(published)) == 1
-    assert faces.metadata_names(copy.path) == []
+    published = photos.load_image(copy.path)
+    assert len(detection.detect(published)) == 1
+    assert photos.metadata_names(copy.path) == []

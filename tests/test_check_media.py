@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from consent import crypto, faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from tests.bad_files import BAD_FILES
+from pixels import detection, photos, recognition
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 ENROL = TESTDATA / "faces" / "enrol"
@@ -31,12 +32,10 @@ CONSENT_DAY = datetime.date(2026, 9, 10)
 
 @functools.cache
 def encoding_of(photo: Path) -> np.ndarray:
-    """The enrolment encoding of a one-person photo (found with the library's own detector: quick)."""
-    import face_recognition
-
-    image = faces.load_image(photo)
-    (box,) = face_recognition.face_locations(np.asarray(image), 0)
-    return faces.encode(image, box)
+    """The enrolment encoding of a one-person photo."""
+    image = photos.load_image(photo)
+    (face,) = detection.detect_faces(image)
+    return recognition.encode(image, face)
 
 
 def add_pupil(upn, forename, photo, *, facebook=True, youtube=False, facebook_withdrawn=None, biometric_withdrawn=None):
@@ -49,7 +48,7 @@ def add_pupil(upn, forename, photo, *, facebook=True, youtube=False, facebook_wi
             pupil=pupil, channel_kind=kind, given=given, given_on=CONSENT_DAY if given else None, form_reference="PC",
             withdrawn_on=facebook_withdrawn if kind == "facebook" else None,
         )
-    FaceEncoding.objects.create(pupil=pupil, encrypted=crypto.encrypt_encoding(encoding_of(photo)), source_sha256="0" * 64)
+    FaceEncoding.objects.create(pupil=pupil, encrypted=crypto.encrypt_encoding(encoding_of(photo)), model=recognition.MODEL_ID, source_sha256="0" * 64)
     return pupil
 
 
@@ -96,7 +95,7 @@ def test_every_face_consented_passes_with_exit_0_and_the_exact_json_shape(regist
         assert set(face) == {"box", "status", "upn", "distance"}
         top, right, bottom, left = face["box"]
         assert all(isinstance(v, int) for v in face["box"]) and 0 <= left < right and 0 <= top < bottom
-        assert isinstance(face["distance"], float) and face["distance"] <= faces.setting("FACE_MATCH_CONFIDENT")
+        assert isinstance(face["distance"], float) and face["distance"] <= recognition.setting("FACE_MATCH_CONFIDENT")
 
 
 def test_a_pupil_without_consent_for_the_channel_fails_with_exit_1(register):
@@ -122,7 +121,10 @@ def test_strangers_in_a_group_photo_are_unknown_and_fail(register):
 
 
 def test_a_match_that_is_not_confident_asks_for_review(register, settings):
-    settings.FACE_MATCH_CONFIDENT = 0.2  # Ada's face in this photo is at about 0.33 from her enrolment
+    # Between the two faces' distances from their enrolments: the nearer one stays confident.
+    _, before = check_json("--channel", "facebook", POSTS / "two_people.jpg")
+    nearer, further = sorted(f["distance"] for f in before["files"][0]["faces"])
+    settings.FACE_MATCH_CONFIDENT = (nearer + further) / 2
     code, report = check_json("--channel", "facebook", POSTS / "two_people.jpg")
     assert code == 1 and report["verdict"] == "review"
     assert sorted(f["status"] for f in report["files"][0]["faces"]) == ["consented", "uncertain"]
@@ -137,9 +139,18 @@ def test_encodings_that_should_have_been_erased_are_never_used(register):
     assert [(f["status"], f["upn"]) for f in report["files"][0]["faces"]] == [("unknown", None), ("unknown", None)]
 
 
-def test_a_photo_without_faces_passes(register):
-    code, report = check_json("--channel", "facebook", POSTS / "dogs.jpg")
+def test_a_photo_without_faces_passes(register, tmp_path):
+    # The top of dogs.jpg: four dogs, and no human face.
+    with Image.open(POSTS / "dogs.jpg") as image:
+        image.crop((0, 0, image.width, 400)).save(tmp_path / "dogs-top.jpg")
+    code, report = check_json("--channel", "facebook", tmp_path / "dogs-top.jpg")
     assert (code, report["verdict"], report["files"][0]["faces"]) == (0, "pass", [])
+
+
+def test_a_face_lying_on_its_side_behind_the_dogs_is_unknown_and_fails(register):
+    code, report = check_json("--channel", "facebook", POSTS / "dogs.jpg")
+    assert (code, report["verdict"]) == (1, "fail")
+    assert [f["status"] for f in report["files"][0]["faces"]] == ["unknown"]
 
 
 def test_a_heic_photo_is_checked_like_any_other(register, tmp_path):

@@ -13,6 +13,7 @@ from consent.models import FaceEncoding, PhotoConsent, Pupil
 from moderation import audit, personal_data
 from moderation.models import AuditEntry
 from tests.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
+from pixels import recognition
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ben(register_keeper, school, settings):  # noqa: F811
     pupil = Pupil.objects.get(upn=BEN)
-    FaceEncoding.objects.create(pupil=pupil, encrypted=crypto.encrypt_encoding(np.zeros(128)), source_sha256="0" * 64)
+    FaceEncoding.objects.create(pupil=pupil, encrypted=crypto.encrypt_encoding(np.zeros(128)), model=recognition.MODEL_ID, source_sha256="0" * 64)
     return pupil
 
 

@@ -11,6 +11,7 @@ from consent import faces, services as register
 from consent.models import BiometricConsent, PhotoConsent, Pupil
 from moderation import language, personal_data
 from tests.test_register import HEADER, csv_bytes, row
+from pixels import photos
 
 pytestmark = pytest.mark.django_db
 
@@ -99,8 +100,8 @@ def check_loader(tmp_path, data: bytes, name="holiday.jpg"):
     path = tmp_path / "upload.bin"
     path.write_bytes(data)
     try:
-        fmt, image = faces.read_photo(path, name=name)
-    except faces.ImageRejected as rejected:
+        fmt, image = photos.read_photo(path, name=name)
+    except photos.ImageRejected as rejected:
         assert name in str(rejected)  # the message names the file as its owner knows it
         return None
     assert image.mode == "RGB" and image.width > 0 and image.height > 0 and fmt

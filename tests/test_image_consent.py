@@ -19,6 +19,7 @@ from moderation import concerns, face_review, services
 from moderation.attestations import ATTESTATIONS
 from moderation.models import Draft, MediaFace, PublishedPupil
 from tests.conftest import link_draft
+from pixels import detection, photos, recognition
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
 pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason="../shared/testdata is not beside the project")
@@ -36,9 +37,9 @@ def enrolment_encodings(person):
     """Worked out once for the whole run: finding faces in the large enrolment photos is slow."""
     encodings = []
     for photo in sorted((TESTDATA / "enrol" / person).iterdir()):
-        image = faces.load_image(photo)
-        [box] = faces.detect(image)
-        encodings.append(faces.encode(image, box))
+        image = photos.load_image(photo)
+        [box] = detection.detect_faces(image)
+        encodings.append(recognition.encode(image, box))
     return encodings
 
 
@@ -57,7 +58,7 @@ def pupil(person, enrol=True):
     BiometricConsent.objects.create(pupil=p, parent_consent=enrol, given_on=datetime.date(2026, 9, 1))
     if enrol:
         for encoding in enrolment_encodings(person):
-            FaceEncoding.objects.create(pupil=p, encrypted=crypto.encrypt_encoding(encoding), source_sha256="0" * 64)
+            FaceEncoding.objects.create(pupil=p, encrypted=crypto.encrypt_encoding(encoding), model=recognition.MODEL_ID, source_sha256="0" * 64)
     return p
 
 
@@ -161,12 +162,20 @@ def test_a_pupil_identified_by_hand_without_consent_fails(office, approver, face
 
 
 def test_a_face_that_detection_missed_counts_once_a_person_marks_it(office, approver, facebook, register):
+    # 2008_007676.jpg: a dark customer at the bar, half hidden behind a glass, labelled by eye and
+    # missed by the engine.
+    from pixels import labelled
+
+    (missed,) = [f for f in labelled.photo_faces(TESTDATA.parent)[TESTDATA / "posts" / "2008_007676.jpg"] if f.doubtful]
     draft = link_draft(office, facebook)
-    media = with_photo(draft, office, "dogs.jpg", alt="Two dogs")
-    assert media.faces.count() == 0
-    face = face_review.mark(media, (100, 300, 300, 100), office)
+    media = with_photo(draft, office, "2008_007676.jpg", alt="A night out")
+    assert not any(labelled.same_face(missed.box, f.box) for f in media.faces.all())
+    face = face_review.mark(media, missed.box, office)
+    for other in media.faces.exclude(pk=face.pk):
+        face_review.set_blur(other, True, office)
     result = gate(services.submit(draft, office), "image-consent")
-    assert result.status == "waiting" and "face 1" in result.message
+    number = list(media.faces.all()).index(face) + 1
+    assert result.status == "waiting" and f"face {number}:" in result.message
     face_review.set_blur(face, True, approver)
     services.approve(draft, approver, dict(ATTESTATIONS))
     assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
@@ -202,9 +211,13 @@ def test_the_published_copy_is_blurred_oriented_and_stripped_of_location(office,
     record = json.loads((folder / "post.json").read_text())
     published = Image.open(folder / record["media"][0]["file"])
     assert not published.getexif() and "xmp" not in published.info and "exif" not in published.info
-    face = np.asarray(published.convert("L").crop((biden.left, biden.top, biden.right, biden.bottom)), dtype=float)
-    # Pixelated: a handful of flat blocks, nothing like a face's detail.
-    assert len(np.unique(face.round())) < 80
+    where = (biden.left, biden.top, biden.right, biden.bottom)
+    face = np.asarray(published.convert("L").crop(where), dtype=float)
+    before = np.asarray(original.convert("L").crop(where), dtype=float)
+    # Pixelated: a handful of flat blocks, nothing like a face's detail, and no face to be found.
+    detail = lambda pixels: float(np.abs(np.diff(pixels, axis=1)).mean())  # noqa: E731
+    assert detail(face) < detail(before) / 3
+    assert not any(detection.overlap(f.box, biden.box) for f in detection.detect_faces(published.convert("RGB")))
     assert not media.path.exists()  # the original upload is gone once published
     assert list(PublishedPupil.objects.values_list("pupil__upn", flat=True)) == ["A100000000001"]
 
@@ -242,7 +255,7 @@ def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register,
     def broken(image):
         raise RuntimeError("the face model could not be loaded")
 
-    monkeypatch.setattr(faces, "detect", broken)
+    monkeypatch.setattr(detection, "detect_faces", broken)
     draft = link_draft(office, facebook)
     with_photo(draft, office, "obama_small.jpg")
     result = gate(services.submit(draft, office), "image-consent")

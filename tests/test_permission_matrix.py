@@ -32,7 +32,8 @@ MATRIX = {
     "my_drafts": STAFF,  # each sees only their own drafts
     "new_draft": DRAFTERS,
     "draft": DRAFT_READERS, "media_original": DRAFT_READERS, "media_preview": DRAFT_READERS,
-    "video_thumbnail": DRAFT_READERS, "track_view": DRAFT_READERS,
+    "video_thumbnail": DRAFT_READERS, "track_view": DRAFT_READERS, "video_published": DRAFT_READERS, "video_frame": DRAFT_READERS,
+    "video_frame_page": DRAFT_READERS, "track_mark": DRAFT_READERS, "track_unmark": DRAFT_READERS,
     "edit_draft": DRAFTERS, "add_media": DRAFTERS, "remove_media": DRAFTERS, "submit_draft": DRAFTERS,
     "reopen_draft": DRAFTERS, "withdraw_draft": {"office", "head"}, "video_thumbnail_choose": DRAFTERS,
     "face_mark": DRAFT_READERS, "face_blur": DRAFT_READERS, "words_blur": DRAFT_READERS, "face_unmark": DRAFT_READERS,
@@ -77,7 +78,7 @@ def world(db, settings, tmp_path):
     media = services.add_media(draft, users["office"], SimpleUploadedFile("fair.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
     services.submit(draft, users["office"])
     pupil = Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith")
-    ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0}
+    ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "ms": 500}
     by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,
                "post_take_down": post.pk, "concern": concern.pk, "concern_take_down": concern.pk, "concern_note": concern.pk,
                "concern_close": concern.pk, "comment_dealt_with": comment.pk, "channel": channel.pk, "edit_channel": channel.pk,

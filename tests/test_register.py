@@ -14,6 +14,7 @@ from django.utils import timezone
 from consent import services
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from moderation.models import AuditEntry
+from pixels import recognition
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def snapshot():
 def enrol(upn, count=2):
     pupil = Pupil.objects.get(upn=upn)
     for n in range(count):
-        FaceEncoding.objects.create(pupil=pupil, encrypted=b"not really encrypted %d" % n, source_sha256="0" * 64)
+        FaceEncoding.objects.create(pupil=pupil, encrypted=b"not really encrypted %d" % n, model=recognition.MODEL_ID, source_sha256="0" * 64)
     return pupil
 
 

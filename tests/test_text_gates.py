@@ -16,10 +16,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from consent import faces
 from consent.models import Pupil
-from moderation import face_review, language, language_review, ocr, personal_data, services
+from moderation import face_review, language, language_review, personal_data, services
 from moderation.attestations import ATTESTATIONS
 from moderation.models import LanguageReview
 from tests.conftest import link_draft
+from pixels import ocr, photos
 
 TEXT_DRAFT = {"link": ""}
 
@@ -211,7 +212,7 @@ def test_a_name_inside_a_photo_fails_until_those_words_are_blurred(register, off
     services.approve(draft, approver, dict(ATTESTATIONS))
     post = services.publish(draft, approver)
     [copy] = post.media.all()
-    published = ocr.read(faces.load_image(copy.path))
+    published = ocr.read(photos.load_image(copy.path))
     assert not any("Smith" in line.text for line in published), [line.text for line in published]
     assert any("Certificate" in line.text for line in published)
 

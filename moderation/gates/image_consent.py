@@ -1,6 +1,7 @@
 from django.utils import timezone
 
 from moderation.gates.base import Gate, failed, passed, waiting
+from pixels import detection, imaging, photos, second_opinion, video, video_copy
 
 # What a face may end as for the gate to pass.
 ACCEPTED = {"consented", "confirmed", "blurred"}
@@ -52,7 +53,7 @@ class ImageConsent(Gate):
         media = ctx.content.media
         if not media:
             return passed("Nothing to check: this draft has no photos or videos.")
-        problems, to_identify, summary, register = [], [], [], None
+        problems, to_identify, summary, register, checked_again = [], [], [], None, []
         for item in media:
             # A photo or video whose faces were not looked for fails closed, saying why.
             if not item.analysed:
@@ -64,14 +65,15 @@ class ImageConsent(Gate):
             if item.kind == "video":
                 if register is None:
                     register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
-                self._check_tracks(item, ctx, register, problems, to_identify, summary)
+                self._check_tracks(item, ctx, register, problems, to_identify, summary, checked_again)
                 continue
+            accepted_boxes = []
             undecided = [f for f in item.faces if not f.blur and not f.identified_pupil_id]
             matches = {}
             if undecided:
                 if register is None:  # decrypted once per check, and only when needed
                     register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
-                image = engine.load_image(item.source_path)
+                image = photos.load_image(item.source_path)
                 found = engine.match(image, [f.box for f in undecided], ctx.content.channel_kind, register)
                 matches = {face.id: match for face, match in zip(undecided, found)}
             for number, face in enumerate(item.faces, start=1):
@@ -85,7 +87,15 @@ class ImageConsent(Gate):
                     to_identify.append(f"{item.original_name}, face {number}: {why}")
                 elif status not in ACCEPTED:
                     problems.append(f"{item.original_name}, face {number}: {why}")
+                elif status != "blurred":
+                    accepted_boxes.append(face.box)
+                else:  # pixelated blocks can still look like a face to a detector: not a face shown
+                    accepted_boxes.append(imaging.widen(face.box, ANY_SIZE))
             summary.append(f"{item.original_name}: {len(item.faces)} face(s)")
+            if _is_published_copy(item):
+                seen = second_opinion.photo(item.path)
+                self._second_opinion(item, seen, lambda time: accepted_boxes, problems)
+                checked_again.append(item.original_name)
         if problems:
             return failed(
                 "; ".join(problems + to_identify) + ". Blur each face without consent."
@@ -96,16 +106,35 @@ class ImageConsent(Gate):
                 "; ".join(to_identify) + ". The reviewing colleague must say who each of these is (the consent register "
                 "then decides), or blur the face."
             )
-        return passed("Every face has written consent for this channel or is blurred (" + "; ".join(summary) + ").")
+        again = (
+            f" A second face detector found no other face in the published cop{'y' if len(checked_again) == 1 else 'ies'} of "
+            + ", ".join(checked_again) + "." if checked_again else
+            " The published copies are searched again by a second face detector when they are made."
+        )
+        return passed("Every face has written consent for this channel or is blurred (" + "; ".join(summary) + ")." + again)
+
+    def _second_opinion(self, item, sightings, accepted_at, problems):
+        """Every face the second detector sees in the published copy must be one with consent, or
+        lie where a face was pixelated (blocks can look like a face to a detector, and show nobody)."""
+        for sighting in sightings:
+            if second_opinion.covered(sighting.face.box, accepted_at(sighting.time)):
+                continue
+            top, right, bottom, left = sighting.face.box
+            when = f" at {_span(sighting.time, sighting.time).split(' to ')[0]}" if sighting.time is not None else ""
+            problems.append(
+                f"{item.original_name}: a second face detector sees a face{when} in the published copy "
+                f"({right - left}×{bottom - top} px, {left} px from the left and {top} px from the top) that is neither "
+                "blurred nor a face with consent. Mark it as a face so that it is blurred or identified"
+            )
 
 
-    def _check_tracks(self, item, ctx, register, problems, to_identify, summary):
+    def _check_tracks(self, item, ctx, register, problems, to_identify, summary, checked_again):
         """Each face track of a video, as each face of a photo: its best view matched again now."""
-        from consent import video
         from moderation import video_review
         from moderation.models import VideoTrack
 
         rows = {t.pk: t for t in VideoTrack.objects.filter(media_id=item.media_id)}
+        accepted = []
         for number, track in enumerate(item.tracks, start=1):
             where = f"{item.original_name}, face {number} ({_span(track.start, track.end)})"
             match = None
@@ -118,18 +147,31 @@ class ImageConsent(Gate):
                 to_identify.append(f"{where}: {why}")
             elif status not in ACCEPTED:
                 problems.append(f"{where}: {why}")
+            elif status != "blurred":
+                accepted.append(([list(s) for s in track.sightings], False))
+            else:
+                accepted.append(([list(s) for s in track.sightings], True))
         summary.append(f"{item.original_name}: {len(item.tracks)} face track(s)")
         self._check_thumbnail(item, problems)
+        if _is_published_copy(item):
+            def accepted_at(time):
+                boxes = [(video_copy.box_at(sightings, time), blurred) for sightings, blurred in accepted]
+                return [imaging.widen(box, ANY_SIZE) if blurred else box for box, blurred in boxes if box is not None]
+
+            self._second_opinion(item, second_opinion.published_video(item.path), accepted_at, problems)
+            if item.thumbnail_path is not None:
+                when = video_copy.thumbnail_time(item)
+                self._second_opinion(item, [second_opinion.Sighting(when, s.face) for s in second_opinion.photo(item.thumbnail_path)],
+                                     accepted_at, problems)
+            checked_again.append(item.original_name)
 
     def _check_thumbnail(self, item, problems):
         """The thumbnail is a photo the platform shows: every face in it must be one of the
         video's tracks (each judged above), or blurred."""
-        from consent import faces as engine
-        from moderation import video_copy
         from moderation.video_review import read_every
 
         when = video_copy.thumbnail_time(item)
-        for face in engine.detect_faces(video_copy.thumbnail(item, read_every())):
+        for face in detection.detect_faces(video_copy.thumbnail(item, read_every())):
             followed = any(
                 _overlaps(video_copy.box_at([list(s) for s in track.sightings], when), face.box) for track in item.tracks
             )
@@ -138,6 +180,15 @@ class ImageConsent(Gate):
                     f"{item.original_name}: its thumbnail (the frame at {_span(when, when).split(' to ')[0]}) shows a face that was "
                     "not followed in the video; choose another frame for the thumbnail"
                 )
+
+
+# widen() clips boxes to a picture's size; here they are only compared, so no clipping.
+ANY_SIZE = (10**9, 10**9)
+
+
+def _is_published_copy(item) -> bool:
+    """Whether the item's path is the copy derived for publishing (not the upload itself)."""
+    return item.path != item.source_path
 
 
 def _overlaps(a, b) -> bool:

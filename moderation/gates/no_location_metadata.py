@@ -2,6 +2,8 @@ import tempfile
 from pathlib import Path
 
 from moderation.gates.base import Gate, failed, passed
+from pixels import imaging, video, video_copy
+from pixels import photos as engine
 
 
 class NoLocationMetadata(Gate):
@@ -16,9 +18,6 @@ class NoLocationMetadata(Gate):
     title = "No location metadata"
 
     def check(self, ctx):
-        from consent import faces as engine
-        from moderation import imaging
-
         media = ctx.content.media
         if not media:
             return passed("Nothing to check: this draft has no photos or videos.")
@@ -49,9 +48,6 @@ class NoLocationMetadata(Gate):
 
 
     def _check_video(self, item, scratch, problems, removed):
-        from consent import video
-        from moderation import video_copy
-
         published = item.path
         if published == item.source_path:
             # Before publishing: the container the published copy is written with, without
@@ -60,8 +56,6 @@ class NoLocationMetadata(Gate):
         left = video.metadata_names(published)
         if left:
             problems.append(f"the published copy of {item.original_name} still carries {', '.join(left)}")
-        from consent import faces as engine
-        from moderation import imaging
         from moderation.video_review import read_every
 
         thumbnail = item.thumbnail_path or imaging.write_published_copy(

@@ -36,7 +36,8 @@ def findings(content, school):
 
 def _thumbnail_findings(item, names, allowed):
     """The words in the video's thumbnail, read as in a photo: they are fixed by choosing another frame."""
-    from moderation import ocr, personal_data, video_copy
+    from moderation import personal_data
+    from pixels import ocr, video_copy
     from moderation.video_review import read_every
 
     where = f"the thumbnail of '{item.original_name}' (choose another frame)"

@@ -17,7 +17,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, monitoring, reviews, worker
+from moderation import analysis, monitoring, reviews, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -35,11 +35,13 @@ class Command(BaseCommand):
             self.stdout.write(f"{requeued} file(s) left unfinished by a stopped worker were queued again.")
         if once:
             done = analysis.run_pending()
+            copies = video_copies.run_pending()
             published = worker.publishing_duties()
             raised = monitoring.read_comments()
             reminders = reviews.send_reminders()
             self.stdout.write(
-                f"{done} file(s) analysed; {published} scheduled post(s) published; "
+                f"{done} file(s) analysed; {copies} video cop{'y' if copies == 1 else 'ies'} made for publishing; "
+                f"{published} scheduled post(s) published; "
                 f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent."
             )
             return

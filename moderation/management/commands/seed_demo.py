@@ -145,16 +145,18 @@ class Command(BaseCommand):
 
     def register_and_photo(self, users, facebook):
         """A small consent register, one enrolled face, and a photo draft for the approver to review."""
-        from consent import crypto, faces
+        from consent import crypto
         from consent import services as register
+        from pixels import detection, photos, recognition
         from consent.models import FaceEncoding, Pupil
 
         register.import_register(users["register"], DEMO_REGISTER.encode(), file_name="demo-register.csv")
         crypto.require_key()
         barry = Pupil.objects.get(upn="A100000000001")
-        image = faces.load_image(DEMO_PHOTOS / "enrol-barry.jpg")
-        [box] = faces.detect(image)
-        FaceEncoding.objects.create(pupil=barry, encrypted=crypto.encrypt_encoding(faces.encode(image, box)), source_sha256="demo")
+        image = photos.load_image(DEMO_PHOTOS / "enrol-barry.jpg")
+        [face] = detection.detect_faces(image)
+        FaceEncoding.objects.create(pupil=barry, encrypted=crypto.encrypt_encoding(recognition.encode(image, face)),
+                                    model=recognition.MODEL_ID, source_sha256="demo")
         office = users["office"]
         assembly = services.create_draft(
             office, facebook, link="https://www.aycliffe.kent.sch.uk/news/assembly-visitors",

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 from PIL import Image
 
-from moderation import imaging
+from pixels import imaging, video
 
 # A face is blurred from one sample interval before it was first seen to one after it was last
 # seen: it may be on screen a little before and after the samples that found it.
@@ -62,8 +62,6 @@ def remux(source: Path, destination: Path) -> Path:
 def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: None) -> Path:
     """Re-encode the picture with each track's face pixelated (tracks: their sightings,
     [[time, top, right, bottom, left], ...], times from the first frame); copy the sound."""
-    from consent import video
-
     try:
         with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4") as out:
             vin = inp.streams.video[0]
@@ -117,16 +115,23 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
 
 
 def frame_at(path: Path, seconds: float) -> Image.Image:
-    """The frame shown at this many seconds from the start (the last one if the video is
-    shorter), upright."""
-    from consent import video
-
-    chosen, first = None, None
+    """The frame shown at this many seconds from the first frame (the last one if the video is
+    shorter), upright. It seeks to the keyframe before, so a late frame costs no more than an early one."""
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            time = float(frame.time or 0.0)
-            first = time if first is None else first
-            if chosen is not None and time - first > seconds:
+        stream = container.streams.video[0]
+        first = None
+        for frame in container.decode(stream):  # the first frame's own time, which others count from
+            first = frame.pts
+            break
+        if first is None:
+            raise VideoCopyFailed("the video has no frames")
+        target = first + int(seconds / stream.time_base)
+        container.seek(max(first, target), stream=stream, backward=True)
+        chosen = None
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            if chosen is not None and frame.pts > target:
                 break
             chosen = frame
         if chosen is None:
@@ -134,10 +139,19 @@ def frame_at(path: Path, seconds: float) -> Image.Image:
         return video.upright(chosen).convert("RGB")
 
 
+def every_frame_time(path: Path, every: float, start: float = 0.0, end: float | None = None) -> list[float]:
+    """The times, from the first frame, of one frame each `every` seconds (for a filmstrip)."""
+    length = video.inspect(path).seconds
+    end = length if end is None else min(end, length)
+    times, at = [], start
+    while at < end - 1e-6:
+        times.append(round(at, 3))
+        at += every
+    return times
+
+
 def thumbnail_time(item) -> float:
     """When the thumbnail frame of a video (a MediaItem) is: chosen, or a third of the way in."""
-    from consent import video
-
     if item.thumbnail_time is not None:
         return float(item.thumbnail_time)
     return video.inspect(item.source_path).seconds / 3
@@ -156,9 +170,8 @@ def thumbnail(item, every: float) -> Image.Image:
     that from the upload with the chosen blurs applied."""
     when = thumbnail_time(item)
     if item.thumbnail_path is not None:
-        from PIL import Image as PILImage
-
-        return PILImage.open(item.thumbnail_path).convert("RGB")
+        with Image.open(item.thumbnail_path) as published:
+            return published.convert("RGB")
     image = frame_at(item.source_path, when)
     for sightings in blur_list(item, every):
         box = box_at(sightings, when)

@@ -35,17 +35,24 @@ def pixelate(image: Image.Image, box) -> None:
     image.paste(small.resize(region.size, Image.Resampling.NEAREST), (left, top))
 
 
-def write_published_copy(image: Image.Image, blur_boxes, destination: Path) -> Path:
-    """Save a clean JPEG of an already oriented image with the given faces pixelated."""
+def published_pixels(image: Image.Image, blur_boxes) -> Image.Image:
+    """The pixels of the published copy: an already oriented image in RGB (transparency on
+    white) with the given boxes pixelated. The image passed in is not changed."""
     if image.mode in ("RGBA", "LA", "P"):
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, "white")
         flat.paste(rgba, mask=rgba.getchannel("A"))
         image = flat
     else:
-        image = image.convert("RGB")
+        image = image.convert("RGB")  # a copy, even of an RGB image
     for box in blur_boxes:
         pixelate(image, box)
+    return image
+
+
+def write_published_copy(image: Image.Image, blur_boxes, destination: Path) -> Path:
+    """Save a clean JPEG of an already oriented image with the given faces pixelated."""
+    image = published_pixels(image, blur_boxes)
     destination.parent.mkdir(parents=True, exist_ok=True)
     # No exif=, no xmp=, no icc_profile=: Pillow writes none of them unless asked.
     image.save(destination, "JPEG", quality=JPEG_QUALITY, optimize=True)
