@@ -13,7 +13,7 @@ from PIL import Image
 
 from consent import crypto
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
-from pixels import detection, imaging, photos, recognition, video, video_copy
+from pixels import detection, imaging, photos, recognition, second_opinion, video, video_copy
 from pixels.recognition import CONSENTED, NO_CONSENT, STATUSES, UNCERTAIN, UNKNOWN, Match, setting  # noqa: F401
 
 # Photos checked side by side by check_media.
@@ -115,6 +115,7 @@ def check_file(path, channel_kind: str, register: Register, display=None, copy_t
         return {"file": display, "error": str(error), "faces": [], "metadata": []}
     try:
         found = detection.detect_faces(image)
+        found += second_opinion.extra_faces(image, found)  # faces only the second detector sees
         matches = match(image, found, channel_kind, register)
         if copy_to is not None:
             blurred = [m.box for m in matches if m.status != CONSENTED]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from consent import faces as register_faces
 from moderation import video_copies
 from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack
-from pixels import detection, imaging, ocr, photos
+from pixels import detection, imaging, ocr, photos, second_opinion
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +31,19 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
         image = photos.load_image(media.path)
         progress(0.05)
         found = detection.detect_faces(image)
+        progress(0.5)
+        extra = second_opinion.extra_faces(image, found)
     except Exception as error:  # the gate fails closed on a photo whose faces were not found
         media.detection_error = f"The faces in this photo could not be found: {error}"[:300]
         media.faces_found_at = None
         media.save(update_fields=["detection_error", "faces_found_at"])
         return
     with transaction.atomic():
-        media.faces.filter(source=MediaFace.Source.DETECTED).delete()
+        media.faces.filter(source__in=[MediaFace.Source.DETECTED, MediaFace.Source.SECOND]).delete()
         MediaFace.objects.bulk_create(
-            MediaFace(media=media, top=f.top, right=f.right, bottom=f.bottom, left=f.left, source=MediaFace.Source.DETECTED)
-            for f in found
+            MediaFace(media=media, top=f.top, right=f.right, bottom=f.bottom, left=f.left, source=source)
+            for faces, source in ((found, MediaFace.Source.DETECTED), (extra, MediaFace.Source.SECOND))
+            for f in faces
         )
         media.detection_error = ""
         media.faces_found_at = timezone.now()
@@ -176,12 +179,7 @@ def set_blur(face: MediaFace | VideoTrack, blur: bool, by) -> None:
 def mark(media: MediaFile, box, by) -> MediaFace:
     """A person marks a face that detection missed. It then counts like any other face."""
     _check_may_decide(media.draft, by)
-    top, right, bottom, left = (int(v) for v in box)
-    if media.width and media.height:
-        top, bottom = max(0, top), min(media.height, bottom)
-        left, right = max(0, left), min(media.width, right)
-    if bottom - top < 4 or right - left < 4:
-        raise ValidationError("Draw a box around the face: it is too small.")
+    top, right, bottom, left = marked_box(media, box)
     with transaction.atomic():
         face = MediaFace.objects.create(
             media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by
@@ -189,6 +187,17 @@ def mark(media: MediaFile, box, by) -> MediaFace:
         _audit(media, by, "faces.marked", f"A face detection missed was marked in '{media.original_name}'", face=face.pk, box=[top, right, bottom, left])
     match_faces(media, faces=[face])
     return face
+
+
+def marked_box(media: MediaFile, box) -> tuple[int, int, int, int]:
+    """A box a person drew (top, right, bottom, left), within the picture; too small a box is refused."""
+    top, right, bottom, left = (int(v) for v in box)
+    if media.width and media.height:
+        top, bottom = max(0, top), min(media.height, bottom)
+        left, right = max(0, left), min(media.width, right)
+    if bottom - top < 4 or right - left < 4:
+        raise ValidationError("Draw a box around the face: it is too small.")
+    return top, right, bottom, left
 
 
 def unmark(face: MediaFace, by) -> None:

@@ -352,6 +352,8 @@ class MediaFace(FaceDecisions):
 
     class Source(models.TextChoices):
         DETECTED = "detected", "Found automatically"
+        # Seen by the second detector (RetinaFace) where the first found no face: decided like any other.
+        SECOND = "second", "Found by the second detector"
         MARKED = "marked", "Marked by a person"
 
     media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="faces")

@@ -47,10 +47,10 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
     every = read_every()
     lines, last_read = [], [None]
 
-    def read(time, image):
+    def read(time, picture):
         if last_read[0] is None or time - last_read[0] >= every - 1e-6:
             last_read[0] = time
-            lines.extend((time, line) for line in ocr.read(image))
+            lines.extend((time, line) for line in ocr.read(picture()))
 
     register = faces.Register.load(media.draft.channel.kind)
     report = video.analyse(media.path, register, name=media.original_name, progress=progress,
@@ -100,12 +100,7 @@ def mark_track(media: MediaFile, seconds: float, box, by) -> VideoTrack:
     length = video.inspect(media.path, media.original_name).seconds
     if not 0 <= seconds <= length:
         raise ValidationError(f"Choose a time between 0 and {length:.1f} seconds.")
-    top, right, bottom, left = (int(v) for v in box)
-    if media.width and media.height:
-        top, bottom = max(0, top), min(media.height, bottom)
-        left, right = max(0, left), min(media.width, right)
-    if bottom - top < 4 or right - left < 4:
-        raise ValidationError("Draw a box around the face: it is too small.")
+    top, right, bottom, left = face_review.marked_box(media, box)
     sightings = video.follow(media.path, seconds, (top, right, bottom, left), media.original_name)
     marked = min(sightings, key=lambda s: abs(s[0] - seconds))
     frame = video_copy.frame_at(media.path, marked[0])

@@ -701,19 +701,23 @@ def video_frame(request, pk, media_id, ms):
         image, _ = video_review.published_frame(media, seconds)
     except Exception:
         raise Http404("The frame cannot be shown.")
-    draw = ImageDraw.Draw(image)
-    line = max(2, image.width // 200)
-    statuses = {row["track"].pk: row["status"] for row in _track_rows(draft, media)}
-    for number, track, (top, right, bottom, left) in video_review.tracks_at(media, seconds):
-        colour = FRAME_COLOURS.get(statuses.get(track.pk), (198, 40, 40))
-        draw.rectangle((left, top, right, bottom), outline=colour, width=line)
-        draw.text((left + line, max(0, top - 12 * line)), str(number), fill=colour, font_size=10 * line)
     try:
         width = int(request.GET.get("w", "0"))
     except ValueError:
         width = 0
-    if 40 <= width < image.width:
-        image = image.resize((width, round(image.height * width / image.width)))
+    scale = 1.0
+    if 40 <= width < image.width:  # a filmstrip's frame: made small first, so the boxes stay sharp
+        scale = width / image.width
+        image = image.resize((width, round(image.height * scale)))
+    draw = ImageDraw.Draw(image)
+    line = max(2, image.width // 200)
+    statuses = {row["track"].pk: row["status"] for row in _track_rows(draft, media)}
+    for number, track, box in video_review.tracks_at(media, seconds):
+        top, right, bottom, left = (round(v * scale) for v in box)
+        colour = FRAME_COLOURS.get(statuses.get(track.pk), (198, 40, 40))
+        draw.rectangle((left, top, right, bottom), outline=colour, width=line)
+        draw.text((left + line, max(0, top - 7 * line)), str(number), fill=colour, font_size=max(11, 6 * line),
+                  stroke_width=1, stroke_fill=(255, 255, 255))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})

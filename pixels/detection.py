@@ -252,9 +252,10 @@ def as_bgr(image: Image.Image) -> np.ndarray:
     return cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
 
 
-def detect_candidates(image: Image.Image, base_scale: float | None = None, min_score: float | None = None) -> list[Found]:
+def detect_candidates(image: Image.Image, base_scale: float | None = None, min_score: float | None = None,
+                      bgr: np.ndarray | None = None) -> list[Found]:
     """Every YuNet detection from FACE_MIN_SCORE (or min_score) at every scale, unconfirmed, one per face."""
-    bgr = as_bgr(image)
+    bgr = as_bgr(image) if bgr is None else bgr
     found = []
     for scale in passes(image.width, image.height, base_scale):
         found += _search(bgr, scale, min_score)
@@ -291,12 +292,12 @@ def _turned_back(face: Found, turn, width: int, height: int) -> Found:
     return Found(round(min(ys)), round(max(xs)), round(max(ys)), round(min(xs)), face.score, marks)
 
 
-def turned_candidates(image: Image.Image, min_score: float | None = None) -> list[Found]:
+def turned_candidates(image: Image.Image, min_score: float | None = None, bgr: np.ndarray | None = None) -> list[Found]:
     """YuNet's candidates in the picture turned a quarter, a half and three quarters, reduced to
     FACE_TURNED_MEGAPIXELS, in the upright picture's pixels."""
     width, height = image.size
     scale = min(1.0, (float(setting("FACE_TURNED_MEGAPIXELS")) * 1e6 / max(1, width * height)) ** 0.5)
-    bgr = as_bgr(image)
+    bgr = as_bgr(image) if bgr is None else bgr
     if scale < 1.0:
         bgr = cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
     small_h, small_w = bgr.shape[:2]
@@ -313,10 +314,11 @@ def turned_candidates(image: Image.Image, min_score: float | None = None) -> lis
 def detect_faces(image: Image.Image, base_scale: float | None = None, turned: bool = True) -> list[Found]:
     """Every face in a picture (as photos.load_image gives it), top to bottom; turned=False
     leaves out the search for faces lying on their side or upside down."""
-    candidates = detect_candidates(image, base_scale)
+    bgr = as_bgr(image)
+    candidates = detect_candidates(image, base_scale, bgr=bgr)
     if turned:
-        candidates = merge(candidates + turned_candidates(image), image.width, image.height)
-    faces = keep(image, candidates)
+        candidates = merge(candidates + turned_candidates(image, bgr=bgr), image.width, image.height)
+    faces = keep(image, candidates, rgb=np.ascontiguousarray(bgr[:, :, ::-1]))
     return sorted(faces, key=lambda f: (f.top, f.left))
 
 
@@ -325,10 +327,11 @@ def detect(image: Image.Image) -> list[tuple[int, int, int, int]]:
     return [f.box for f in detect_faces(image)]
 
 
-def landmarks_near(image: Image.Image, box) -> Found | None:
+def landmarks_near(image, box) -> Found | None:
     """YuNet's view of a face someone boxed (a face marked by hand, a view in a video): the
-    detection in the box's neighbourhood that overlaps it most, in the picture's pixels, or None."""
-    rgb = np.asarray(image if image.mode == "RGB" else _to_rgb(image))
+    detection in the box's neighbourhood that overlaps it most, in the picture's pixels, or None.
+    image: a picture, or its pixels as an RGB array."""
+    rgb = image if isinstance(image, np.ndarray) else np.asarray(image if image.mode == "RGB" else _to_rgb(image))
     crop, scale, x0, y0 = neighbourhood(rgb, box, 0.5, 96)
     bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
     height, width = bgr.shape[:2]

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from pixels.config import setting as _setting
+from pixels.detection import Found
 from pixels.photos import _to_rgb
 
 with warnings.catch_warnings():
@@ -189,23 +190,6 @@ def _encode_pixels(pixels: np.ndarray, rect: tuple[int, int, int, int]) -> np.nd
     with _encode_lock:
         shape = _model("landmarks")(pixels, dlib.rectangle(*rect))
         return np.array(_model("encoder").compute_face_descriptor(pixels, shape, 1), dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class Found:
-    top: int
-    right: int
-    bottom: int
-    left: int
-    score: float
-
-    @property
-    def box(self) -> tuple[int, int, int, int]:
-        return (self.top, self.right, self.bottom, self.left)
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
 
 
 @dataclass(frozen=True)

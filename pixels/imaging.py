@@ -6,6 +6,7 @@ left behind, re-encoded as a fresh JPEG.
 
 from pathlib import Path
 
+import cv2
 from PIL import Image
 
 # A face is reduced to this many blocks across: too few to recognise anyone, and the
@@ -33,6 +34,23 @@ def pixelate(image: Image.Image, box) -> None:
     blocks_y = max(1, round(blocks_x * region.height / max(region.width, 1)))
     small = region.resize((blocks_x, blocks_y), Image.Resampling.BOX)
     image.paste(small.resize(region.size, Image.Resampling.NEAREST), (left, top))
+
+
+def pixelate_planes(planes, box, size) -> None:
+    """The same pixelation, in place, on a YUV 4:2:0 picture's planes (numpy arrays: Y at full
+    size, U and V at half): a video frame is blurred without converting it to RGB and back."""
+    top, right, bottom, left = widen(box, size)
+    if right <= left or bottom <= top:
+        return
+    blocks_x = max(1, min(PIXELATE_BLOCKS, right - left))
+    blocks_y = max(1, round(blocks_x * (bottom - top) / max(right - left, 1)))
+    luma, *chroma = planes
+    for plane, step in [(luma, 1)] + [(c, 2) for c in chroma]:
+        region = plane[top // step:-(-bottom // step), left // step:-(-right // step)]
+        if region.size == 0:
+            continue
+        small = cv2.resize(region, (min(blocks_x, region.shape[1]), min(blocks_y, region.shape[0])), interpolation=cv2.INTER_AREA)
+        region[:] = cv2.resize(small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def published_pixels(image: Image.Image, blur_boxes) -> Image.Image:

@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
+from pixels import video_copy
+
 REPO = Path(__file__).resolve().parents[1]
 LABELS = REPO / "tests" / "data" / "faces" / "labels.json"
 TESTDATA = REPO.parent / "shared" / "testdata"
@@ -219,16 +221,7 @@ def write_video(path, frames, rate=10, times=None, codec="mpeg4") -> Path:
 def box_at(face: VideoFace, time: float, slack: float = 0.02):
     """A labelled face's box at a time: between the times it was checked by straight-line motion;
     None when it is not on screen then."""
-    sightings = face.sightings
-    if time < sightings[0][0] - slack or time > sightings[-1][0] + slack:
-        return None
-    before = [s for s in sightings if s[0] <= time] or sightings[:1]
-    after = [s for s in sightings if s[0] >= time] or sightings[-1:]
-    a, b = before[-1], after[0]
-    if b[0] == a[0]:
-        return tuple(a[1:])
-    k = (time - a[0]) / (b[0] - a[0])
-    return tuple(round(x + (y - x) * k) for x, y in zip(a[1:], b[1:]))
+    return video_copy.box_at(face.sightings, time, margin=slack)
 
 
 @dataclass(frozen=True)
@@ -245,20 +238,6 @@ class Coverage:
         return self.covered / self.sightings if self.sightings else 1.0
 
 
-def track_box_at(views, time: float, margin: float):
-    """A track's box at a time ([time, top, right, bottom, left] views), as the blur follows it:
-    between views in a straight line, and up to margin seconds before the first and after the last."""
-    if not views or time < views[0][0] - margin or time > views[-1][0] + margin:
-        return None
-    before = [v for v in views if v[0] <= time] or views[:1]
-    after = [v for v in views if v[0] >= time] or views[-1:]
-    a, b = before[-1], after[0]
-    if b[0] == a[0]:
-        return tuple(a[1:])
-    k = (time - a[0]) / (b[0] - a[0])
-    return tuple(round(x + (y - x) * k) for x, y in zip(a[1:], b[1:]))
-
-
 def coverage(tracks, faces: list[VideoFace], margin: float = 0.25) -> tuple[list[Coverage], list]:
     """(each labelled face's coverage, the tracks that follow no labelled face). tracks: each a
     list of views [time, top, right, bottom, left]."""
@@ -266,7 +245,7 @@ def coverage(tracks, faces: list[VideoFace], margin: float = 0.25) -> tuple[list
     for face in faces:
         covered = 0
         for time, *box in face.sightings:
-            boxes = [track_box_at(views, time, margin) for views in tracks]
+            boxes = [video_copy.box_at(views, time, margin) for views in tracks]
             covered += any(b is not None and same_face(tuple(box), b) for b in boxes)
         out.append(Coverage(face, covered, len(face.sightings)))
     false = []

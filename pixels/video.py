@@ -227,13 +227,15 @@ class Tracker:
     """Joins the faces of successive samples into tracks. A track counts once one of its faces
     was sure (FACE_SURE_SCORE) or RetinaFace confirmed one; confirm(face) asks RetinaFace."""
 
-    def __init__(self, confirm):
+    def __init__(self, confirm, scale: float = 1.0):
         self.confirm = confirm
+        self.scale = scale  # of the pictures add() is given, against the frame's own size
         self.active: list[Track] = []
         self.ended: list[Track] = []
 
     def add(self, time: float, image: Image.Image, found: list[Found]) -> None:
-        """The faces found in one sample (image: the upright frame at its own size)."""
+        """The faces found in one sample (found: in the frame's own pixels; image: the upright
+        frame, scaled by self.scale)."""
         sure = float(detection.setting("FACE_SURE_SCORE"))
         new_from = float(detection.setting("FACE_MIN_SCORE"))
         unmatched = sorted(found, key=lambda f: -f.score)
@@ -263,7 +265,7 @@ class Tracker:
             # Keep the neighbourhoods of each track's largest views, and of one view a second, for
             # encoding later.
             if view.crop is None:
-                view.crop, view.crop_face = _crop(image, view.face)
+                view.crop, view.crop_face = _crop(image, view.face.moved(0, 0, self.scale))
             checked = [v for v in track.views if v.check]
             if not checked or time - checked[-1].time >= setting("VIDEO_CHECK_EVERY_SECONDS"):
                 view.check = True
@@ -321,22 +323,31 @@ def is_cut(before: np.ndarray | None, after: np.ndarray) -> bool:
 
 
 def _search(image: Image.Image, scale: float) -> list[Found]:
-    """The candidates in one sample, in the frame's own pixels."""
-    if scale != 1.0:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+    """The candidates in one sample (already scaled by `scale`), in the frame's own pixels."""
     found = detection.detect_candidates(image, base_scale=1.0, min_score=float(setting("VIDEO_FOLLOW_SCORE")))
     return [f.moved(0, 0, 1 / scale) for f in found]
 
 
+def upright_scaled(frame, scale: float) -> Image.Image:
+    """The frame upright, scaled by FFmpeg's scaler as it is converted (far cheaper than
+    converting it whole and then scaling it)."""
+    if scale == 1.0:
+        return upright(frame).convert("RGB")
+    small = frame.reformat(width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)), format="rgb24")
+    image = small.to_image()
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    return image.rotate(rotation, expand=True) if rotation else image
+
+
 def analyse(path, gallery: recognition.Gallery, name=None, progress=lambda f: None, on_sample=None) -> VideoReport:
     """Every face track of a video, each matched against the gallery. VideoRejected says what
-    is wrong with a video that cannot be analysed. on_sample(time, image) sees each sampled
-    frame, upright and at its own size (for reading its words)."""
+    is wrong with a video that cannot be analysed. on_sample(time, picture) is called at each
+    sample; picture() gives the frame upright and at its own size (for reading its words)."""
     info = inspect(path, name)
     every = max(1, round(info.fps / float(setting("VIDEO_SAMPLES_PER_SECOND"))))
     scale = setting("VIDEO_DETECT_HEIGHT") / max(info.height, 1)
     pool = _detection_pool()
-    tracker = Tracker(lambda image, face: detection.confirmed(np.asarray(image), face))
+    tracker = Tracker(lambda image, face: detection.confirmed(np.asarray(image), face.moved(0, 0, scale)), scale)
     pending: deque = deque()
     samples = 0
     last_colours = None
@@ -360,9 +371,9 @@ def analyse(path, gallery: recognition.Gallery, name=None, progress=lambda f: No
                     continue
                 time = float(frame.time) if frame.time is not None else index / info.fps
                 start = time if start is None else start
-                image = upright(frame).convert("RGB")
+                image = upright_scaled(frame, scale)
                 if on_sample is not None:
-                    on_sample(time - start, image)
+                    on_sample(time - start, lambda frame=frame: upright(frame).convert("RGB"))
                 now = colours(image)
                 pending.append((time - start, image, pool.submit(_search, image, scale), is_cut(last_colours, now)))
                 last_colours = now
@@ -377,7 +388,11 @@ def analyse(path, gallery: recognition.Gallery, name=None, progress=lambda f: No
         raise VideoRejected(f"{_who(path, name)} has no frames that can be decoded.")
     tracks = tracker.finish()
     for track in tracks:
-        track.match, track.view = _identify(track, gallery)
+        if len(gallery):
+            track.match, track.view = _identify(track, gallery)
+        else:  # nobody is enrolled: nothing to compare with
+            track.view = max((v for v in track.views if v.crop is not None), key=lambda v: v.face.width, default=track.best)
+            track.match = Match(recognition.UNKNOWN, None, None, track.view.face.box)
         for other in track.views:
             if other is not track.view:
                 other.crop = None

@@ -18,16 +18,19 @@ from pixels import imaging, video
 # seen: it may be on screen a little before and after the samples that found it.
 BLUR_MARGIN_SECONDS = 0.25
 VIDEO_CRF = 20  # H.264 quality of a re-encoded video (lower is better; 18-23 is near the original)
+# x264's speed: "superfast" encodes 1080p faster than it plays on 2 cores, at a larger file than
+# "veryfast" for the same quality (measured by `manage.py bench`).
+VIDEO_PRESET = "superfast"
 
 
 class VideoCopyFailed(RuntimeError):
     pass
 
 
-def box_at(sightings, time: float):
+def box_at(sightings, time: float, margin: float = BLUR_MARGIN_SECONDS):
     """The box of a track at a time: between sightings by straight-line motion, before the first
     and after the last (within the margin) the nearest sighting's box. None outside the track."""
-    if not sightings or time < sightings[0][0] - BLUR_MARGIN_SECONDS or time > sightings[-1][0] + BLUR_MARGIN_SECONDS:
+    if not sightings or time < sightings[0][0] - margin or time > sightings[-1][0] + margin:
         return None
     before = [s for s in sightings if s[0] <= time] or sightings[:1]
     after = [s for s in sightings if s[0] >= time] or sightings[-1:]
@@ -73,7 +76,7 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
             vout.pix_fmt = "yuv420p"
             # As shown (rotation applied), and even, as H.264 in 4:2:0 needs.
             vout.width, vout.height = info.width - info.width % 2, info.height - info.height % 2
-            vout.options = {"crf": str(VIDEO_CRF), "preset": "veryfast"}
+            vout.options = {"crf": str(VIDEO_CRF), "preset": VIDEO_PRESET}
             aout = out.add_stream_from_template(ain) if ain is not None else None
             if aout is not None:
                 aout.metadata.clear()
@@ -92,8 +95,19 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
                     time = float(frame.time) if frame.time is not None else 0.0
                     first_time = time if first_time is None else first_time
                     boxes = [b for b in (box_at(sightings, time - first_time) for sightings in tracks) if b is not None]
-                    if not boxes and not int(frame.rotation or 0) % 360 and (frame.width, frame.height) == (vout.width, vout.height):
+                    as_is = not int(frame.rotation or 0) % 360 and (frame.width, frame.height) == (vout.width, vout.height)
+                    if as_is and not boxes:
                         new = frame.reformat(format="yuv420p")  # nothing to change in this frame
+                    elif as_is:
+                        # Pixelated in the frame's own YUV planes: no conversion to RGB and back.
+                        planes = frame.reformat(format="yuv420p").to_ndarray()
+                        height, width = vout.height, vout.width
+                        luma = planes[:height]
+                        u = planes[height:height + height // 4].reshape(height // 2, width // 2)
+                        v = planes[height + height // 4:].reshape(height // 2, width // 2)
+                        for box in boxes:
+                            imaging.pixelate_planes((luma, u, v), box, (width, height))
+                        new = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     else:
                         image = video.upright(frame).convert("RGB")
                         for box in boxes:

@@ -305,3 +305,17 @@ def test_consent_that_expires_before_the_publish_time_holds_the_scheduled_post_a
         assert scheduling.publish_due() == 0
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and "image-consent" in draft.status_note
+
+
+def test_a_face_only_the_second_detector_sees_is_decided_before_approval(office, facebook, register):
+    # dogs.jpg: the second detector (RetinaFace) takes two of the dogs' faces for faces; YuNet
+    # does not. They are faces to decide like any other, so nothing waits for publishing to fail.
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "dogs.jpg", alt="Our dogs' assembly")
+    second = list(media.faces.filter(source="second"))
+    assert len(second) == 2
+    result = gate(services.submit(draft, office), "image-consent")
+    assert result.status == "waiting" and result.message.count("dogs.jpg, face") == 3  # the reviewer decides
+    for face in media.faces.all():
+        face_review.set_blur(face, True, office)
+    assert gate(services.submit(draft, office), "image-consent").status == "pass"

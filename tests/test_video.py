@@ -39,23 +39,7 @@ def lin(db):
     return pupil
 
 
-def write_video(path, frames, rate=10, times=None, codec="mpeg4"):
-    """An MP4 of PIL frames; times (seconds) gives each frame's own time (a variable frame rate)."""
-    from fractions import Fraction
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_image(image)
-            frame.pts = round((times[i] if times else i / rate) * 1000)
-            frame.time_base = Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return Path(path)
+write_video = labelled.write_video
 
 
 def turn_in_display_matrix(path, clockwise=True):

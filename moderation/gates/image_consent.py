@@ -178,7 +178,8 @@ class ImageConsent(Gate):
             if not followed:
                 problems.append(
                     f"{item.original_name}: its thumbnail (the frame at {_span(when, when).split(' to ')[0]}) shows a face that was "
-                    "not followed in the video; choose another frame for the thumbnail"
+                    "not followed in the video; mark that face on the frame (it is then blurred or identified like the others), or choose "
+                    "another frame for the thumbnail"
                 )
 
 
