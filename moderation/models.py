@@ -303,6 +303,8 @@ class MediaFile(models.Model):
     copy_progress = models.FloatField(default=0.0)
     copy_error = models.CharField(max_length=300, blank=True)
     copy_heartbeat = models.DateTimeField(null=True, blank=True)
+    # What the second face detector sees in that copy: [[time, top, right, bottom, left, score], ...].
+    copy_findings = models.JSONField(default=list, blank=True)
 
     @property
     def analysis_seconds_left(self) -> int | None:

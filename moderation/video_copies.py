@@ -20,7 +20,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from moderation.models import MediaFile
-from pixels import video_copy
+from pixels import imaging, second_opinion, video_copy
+from pixels.detection import Found
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,22 @@ def current(media: MediaFile) -> Path | None:
     return path
 
 
+def findings(media: MediaFile) -> list[second_opinion.Sighting] | None:
+    """What the second detector sees in this video's published copy as decided now; None while
+    that copy is being made."""
+    if current(media) is None:
+        return None
+    return [second_opinion.Sighting(f[0], Found(*f[1:5], f[5])) for f in media.copy_findings]
+
+
+def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
+    """Faces the second detector sees in the published copy where no face track is: to be marked."""
+    seen = findings(media) or []
+    tracks = [[list(s) for s in t.sightings] for t in media.tracks.all()]
+    return [s for s in seen if not second_opinion.covered(
+        s.face.box, [imaging.widen(b, (10**9, 10**9)) for b in (video_copy.box_at(t, s.time) for t in tracks) if b is not None])]
+
+
 def request(media: MediaFile) -> None:
     """The faces of this video are decided (or a decision changed): its published copy is made
     again, by the worker (or at once when settings.MEDIA_ANALYSIS is "inline")."""
@@ -108,6 +125,8 @@ def make(media_id: int) -> bool:
             video_copy.blurred(media.path, to_blur, partial, progress=progress)
         else:
             video_copy.remux(media.path, partial)
+        # The second detector looks at the copy now, so that what it sees is decided before approval.
+        findings = [[round(s.time, 3), *s.face.box, round(s.face.score, 3)] for s in second_opinion.published_video(partial)]
         partial.replace(folder / name)
     except Exception as error:  # recorded; publishing then derives the copy itself, and fails closed
         partial.unlink(missing_ok=True)
@@ -118,6 +137,7 @@ def make(media_id: int) -> bool:
     # Only if nothing was decided meanwhile (a newer request leaves the state QUEUED again).
     done = MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
         copy_state=MediaFile.Copy.DONE, copy_for=wanted, copy_name=name, copy_progress=1.0, copy_error="",
+        copy_findings=findings,
     )
     if done and old and old != name:
         (folder / old).unlink(missing_ok=True)

@@ -190,6 +190,7 @@ def draft_detail(request, pk):
         if m.kind == "video" and m.faces_found_at:
             m.filmstrip = [(t, round(t * 1000)) for t in video_review.filmstrip_times(m, strip_from)]
             m.copy_ready = video_copies.current(m) is not None
+            m.unfollowed = [(s.time, round(s.time * 1000)) for s in video_copies.unfollowed(m)]
             m.strip_from, m.strip_next = strip_from, strip_from + video_review.FILMSTRIP_PAGE_SECONDS
         m.label_size = max(12, (m.width or 400) // 35)
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)

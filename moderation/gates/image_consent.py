@@ -67,7 +67,7 @@ class ImageConsent(Gate):
                     register = engine.Register.load(ctx.content.channel_kind, on=ctx.now.date())
                 self._check_tracks(item, ctx, register, problems, to_identify, summary, checked_again)
                 continue
-            accepted_boxes = []
+            known_boxes = []
             undecided = [f for f in item.faces if not f.blur and not f.identified_pupil_id]
             matches = {}
             if undecided:
@@ -87,14 +87,13 @@ class ImageConsent(Gate):
                     to_identify.append(f"{item.original_name}, face {number}: {why}")
                 elif status not in ACCEPTED:
                     problems.append(f"{item.original_name}, face {number}: {why}")
-                elif status != "blurred":
-                    accepted_boxes.append(face.box)
-                else:  # pixelated blocks can still look like a face to a detector: not a face shown
-                    accepted_boxes.append(imaging.widen(face.box, ANY_SIZE))
+                # What the second detector may see: each face (judged above); where a face is
+                # pixelated, the blocks (they can still look like a face to a detector).
+                known_boxes.append(imaging.widen(face.box, ANY_SIZE) if status == "blurred" else face.box)
             summary.append(f"{item.original_name}: {len(item.faces)} face(s)")
             if _is_published_copy(item):
                 seen = second_opinion.photo(item.path)
-                self._second_opinion(item, seen, lambda time: accepted_boxes, problems)
+                self._second_opinion(item, seen, lambda time: known_boxes, problems)
                 checked_again.append(item.original_name)
         if problems:
             return failed(
@@ -113,28 +112,29 @@ class ImageConsent(Gate):
         )
         return passed("Every face has written consent for this channel or is blurred (" + "; ".join(summary) + ")." + again)
 
-    def _second_opinion(self, item, sightings, accepted_at, problems):
-        """Every face the second detector sees in the published copy must be one with consent, or
-        lie where a face was pixelated (blocks can look like a face to a detector, and show nobody)."""
+    def _second_opinion(self, item, sightings, known_at, problems):
+        """Every face the second detector sees in the published copy must be one of the faces
+        judged above (each passes only with consent, or blurred): a face it sees where there is
+        none holds the draft until someone marks it."""
         for sighting in sightings:
-            if second_opinion.covered(sighting.face.box, accepted_at(sighting.time)):
+            if second_opinion.covered(sighting.face.box, known_at(sighting.time)):
                 continue
             top, right, bottom, left = sighting.face.box
             when = f" at {_span(sighting.time, sighting.time).split(' to ')[0]}" if sighting.time is not None else ""
             problems.append(
                 f"{item.original_name}: a second face detector sees a face{when} in the published copy "
-                f"({right - left}×{bottom - top} px, {left} px from the left and {top} px from the top) that is neither "
-                "blurred nor a face with consent. Mark it as a face so that it is blurred or identified"
+                f"({right - left}×{bottom - top} px, {left} px from the left and {top} px from the top) that is not "
+                "one of the faces above. Mark it as a face (on the photo, or on that frame of the video) so that it is blurred or identified"
             )
 
 
     def _check_tracks(self, item, ctx, register, problems, to_identify, summary, checked_again):
         """Each face track of a video, as each face of a photo: its best view matched again now."""
-        from moderation import video_review
-        from moderation.models import VideoTrack
+        from moderation import video_copies, video_review
+        from moderation.models import MediaFile, VideoTrack
 
         rows = {t.pk: t for t in VideoTrack.objects.filter(media_id=item.media_id)}
-        accepted = []
+        known = []  # each track's sightings, and whether it is blurred
         for number, track in enumerate(item.tracks, start=1):
             where = f"{item.original_name}, face {number} ({_span(track.start, track.end)})"
             match = None
@@ -147,23 +147,28 @@ class ImageConsent(Gate):
                 to_identify.append(f"{where}: {why}")
             elif status not in ACCEPTED:
                 problems.append(f"{where}: {why}")
-            elif status != "blurred":
-                accepted.append(([list(s) for s in track.sightings], False))
-            else:
-                accepted.append(([list(s) for s in track.sightings], True))
+            known.append(([list(s) for s in track.sightings], status == "blurred"))
         summary.append(f"{item.original_name}: {len(item.tracks)} face track(s)")
         self._check_thumbnail(item, problems)
-        if _is_published_copy(item):
-            def accepted_at(time):
-                boxes = [(video_copy.box_at(sightings, time), blurred) for sightings, blurred in accepted]
-                return [imaging.widen(box, ANY_SIZE) if blurred else box for box, blurred in boxes if box is not None]
 
-            self._second_opinion(item, second_opinion.published_video(item.path), accepted_at, problems)
-            if item.thumbnail_path is not None:
-                when = video_copy.thumbnail_time(item)
-                self._second_opinion(item, [second_opinion.Sighting(when, s.face) for s in second_opinion.photo(item.thumbnail_path)],
-                                     accepted_at, problems)
-            checked_again.append(item.original_name)
+        def known_at(time):
+            boxes = [(video_copy.box_at(sightings, time), blurred) for sightings, blurred in known]
+            return [imaging.widen(box, ANY_SIZE) if blurred else box for box, blurred in boxes if box is not None]
+
+        if not _is_published_copy(item):
+            # Before publishing: what the second detector saw in the copy the worker made for
+            # these decisions, when it has been made (it is looked at again when published).
+            seen = video_copies.findings(MediaFile.objects.get(pk=item.media_id))
+            if seen is not None:
+                self._second_opinion(item, seen, known_at, problems)
+                checked_again.append(item.original_name)
+            return
+        self._second_opinion(item, second_opinion.published_video(item.path), known_at, problems)
+        if item.thumbnail_path is not None:
+            when = video_copy.thumbnail_time(item)
+            self._second_opinion(item, [second_opinion.Sighting(when, s.face) for s in second_opinion.photo(item.thumbnail_path)],
+                                 known_at, problems)
+        checked_again.append(item.original_name)
 
     def _check_thumbnail(self, item, problems):
         """The thumbnail is a photo the platform shows: every face in it must be one of the
