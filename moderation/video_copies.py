@@ -86,11 +86,12 @@ def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
 
 def request(media: MediaFile) -> None:
     """The faces of this video are decided (or a decision changed): its published copy is made
-    again, by the worker (or at once when settings.MEDIA_ANALYSIS is "inline")."""
+    again, by the worker (or at once when settings.MEDIA_COPIES, which follows MEDIA_ANALYSIS
+    unless set, is "inline")."""
     if media.kind != MediaFile.Kind.VIDEO or not media.faces_found_at:
         return
     MediaFile.objects.filter(pk=media.pk).update(copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0, copy_error="")
-    if getattr(settings, "MEDIA_ANALYSIS", "background") == "inline":
+    if getattr(settings, "MEDIA_COPIES", getattr(settings, "MEDIA_ANALYSIS", "background")) == "inline":
         make(media.pk)
 
 

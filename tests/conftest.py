@@ -28,6 +28,9 @@ def data_dir(tmp_path, settings):
     # Uploads are analysed at once, in the request, unless a test asks for the worker
     # (tests/test_analysis.py).
     settings.MEDIA_ANALYSIS = "inline"
+    # A video's published copy is made by the worker: a test that needs it says so
+    # (video_copies.run_pending), rather than every decision making one.
+    settings.MEDIA_COPIES = "background"
     return tmp_path
 
 

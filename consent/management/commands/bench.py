@@ -386,10 +386,11 @@ class Command(BaseCommand):
             old = time.perf_counter() - started
             line += f"; before {old:.1f} s: {old / new:.0f} times as long"
         self.out(line + ".")
+        pixels = np.asarray(image)
         started = time.perf_counter()
-        for box in [f for f in found][:20]:
-            recognition.encode(image, box)
-        self.out(f"One face's encoding: SFace {(time.perf_counter() - started) / min(20, len(found)) * 1000:.0f} ms")
+        for face in found[:20]:
+            recognition.encode_face(image, face, pixels)
+        self.out(f"One face's encoding: SFace {(time.perf_counter() - started) / min(20, len(found)) * 1000:.0f} ms (aligned on its landmarks)")
         busy, wall = machine_busy_seconds(), time.perf_counter()
         report = faces.check_files(paths, "facebook", register=register)
         wall = time.perf_counter() - wall
