@@ -161,7 +161,9 @@ def tracks_at(media: MediaFile, seconds: float) -> list[tuple[int, VideoTrack, t
     """(number in the page's list, track, box) of every track on screen at `seconds`."""
     out = []
     for number, track in enumerate(media.tracks.all(), start=1):
-        box = video_copy.box_at([list(s) for s in track.sightings], seconds)
+        # Where the face was seen (the blur itself reaches a little before and after: a face
+        # is boxed only on frames it is on).
+        box = video_copy.box_at([list(s) for s in track.sightings], seconds, margin=0.09)
         if box is not None:
             out.append((number, track, box))
     return out

@@ -227,7 +227,7 @@ class Command(BaseCommand):
         for c in covered:
             if c.share < 1.0:
                 self.out(f"  not everywhere: {c.face.id} ({c.face.pose}{', doubtful' if c.face.doubtful else ''}) {share(c.covered, c.sightings)}")
-        self.out(f"  tracks on no labelled face (a fist, the back of a head: blurred or dismissed by a person): {len(false)}")
+        self.out(f"  tracks on no labelled face (a fist, the back of a head: each costs a person a click to blur): {len(false)}")
         if not self.quick:
             self.old_clip_frames(clip)
         return report
