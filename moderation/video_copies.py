@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from moderation.models import MediaFile
-from pixels import imaging, second_opinion, video_copy
+from pixels import imaging, second_opinion, video, video_copy
 from pixels.detection import Found
 
 logger = logging.getLogger(__name__)
@@ -77,11 +77,16 @@ def findings(media: MediaFile) -> list[second_opinion.Sighting] | None:
 
 
 def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
-    """Faces the second detector sees in the published copy where no face track is: to be marked."""
-    seen = findings(media) or []
-    tracks = [[list(s) for s in t.sightings] for t in media.tracks.all()]
-    return [s for s in seen if not second_opinion.covered(
-        s.face.box, [imaging.widen(b, (10**9, 10**9)) for b in (video_copy.box_at(t, s.time) for t in tracks) if b is not None])]
+    """Faces the second detector sees in the published copy where no face track is (the faces
+    image-consent holds the draft on): to be marked. Where a track is blurred, its blocks count
+    as the track."""
+    tracks = [([list(s) for s in t.sightings], t.blur) for t in media.tracks.all()]
+
+    def known_at(time):
+        boxes = [(video_copy.box_at(sightings, time), blurred) for sightings, blurred in tracks]
+        return [imaging.widen(box, (10**9, 10**9)) if blurred else box for box, blurred in boxes if box is not None]
+
+    return [s for s in findings(media) or [] if not second_opinion.covered(s.face.box, known_at(s.time))]
 
 
 def request(media: MediaFile) -> None:
@@ -123,11 +128,13 @@ def make(media_id: int) -> bool:
                     copy_progress=min(0.99, fraction), copy_heartbeat=timezone.now())
 
         if to_blur:
-            video_copy.blurred(media.path, to_blur, partial, progress=progress)
+            video_copy.blurred(media.path, to_blur, partial, progress=lambda f: progress(0.7 * f))
         else:
             video_copy.remux(media.path, partial)
         # The second detector looks at the copy now, so that what it sees is decided before approval.
-        findings = [[round(s.time, 3), *s.face.box, round(s.face.score, 3)] for s in second_opinion.published_video(partial)]
+        length = video.inspect(partial).seconds or 1.0
+        seen = second_opinion.published_video(partial, progress=lambda at: progress(0.7 + 0.29 * min(1.0, at / length)))
+        findings = [[round(s.time, 3), *s.face.box, round(s.face.score, 3)] for s in seen]
         partial.replace(folder / name)
     except Exception as error:  # recorded; publishing then derives the copy itself, and fails closed
         partial.unlink(missing_ok=True)

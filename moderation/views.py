@@ -684,7 +684,7 @@ def audit_trail(request):
 FRAME_COLOURS = {"consented": (46, 125, 50), "confirmed": (46, 125, 50), "blurred": (21, 101, 192)}
 
 
-def _frame_time(media, ms: int) -> float:
+def _frame_time(ms: int) -> float:
     return max(0.0, ms / 1000)
 
 
@@ -697,7 +697,7 @@ def video_frame(request, pk, media_id, ms):
 
     draft = _visible_draft(request, pk)
     media = get_object_or_404(draft.media, pk=media_id, kind="video")
-    seconds = _frame_time(media, ms)
+    seconds = _frame_time(ms)
     try:
         image, _ = video_review.published_frame(media, seconds)
     except Exception:
@@ -728,7 +728,7 @@ def video_frame_page(request, pk, media_id, ms):
     """One frame large, with its face tracks, to look at closely and to mark a face the engine missed."""
     draft = _visible_draft(request, pk)
     media = get_object_or_404(draft.media, pk=media_id, kind="video")
-    seconds = _frame_time(media, ms)
+    seconds = _frame_time(ms)
     step = round(video_review.FILMSTRIP_EVERY_SECONDS * 1000)
     user = request.user
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and services.can_approve(draft, user)

@@ -318,7 +318,7 @@ def detect_faces(image: Image.Image, base_scale: float | None = None, turned: bo
     candidates = detect_candidates(image, base_scale, bgr=bgr)
     if turned:
         candidates = merge(candidates + turned_candidates(image, bgr=bgr), image.width, image.height)
-    faces = keep(image, candidates, rgb=np.ascontiguousarray(bgr[:, :, ::-1]))
+    faces = keep(image, candidates)
     return sorted(faces, key=lambda f: (f.top, f.left))
 
 

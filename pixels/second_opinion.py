@@ -138,6 +138,11 @@ def video_frames(path, every: float | None = None):
             yield time - first, video.upright(frame).convert("RGB")
 
 
-def published_video(path, every: float | None = None) -> list[Sighting]:
-    """The faces in a published video's frames, one frame each `every` seconds."""
-    return [Sighting(time, f) for time, image in video_frames(path, every) for f in faces_in(image)]
+def published_video(path, every: float | None = None, progress=lambda seconds: None) -> list[Sighting]:
+    """The faces in a published video's frames, one frame each `every` seconds; progress(seconds)
+    is told how far it has got."""
+    out = []
+    for time, image in video_frames(path, every):
+        out += [Sighting(time, f) for f in faces_in(image)]
+        progress(time)
+    return out

@@ -13,7 +13,7 @@ from PIL import Image
 
 from moderation import face_review, services, video_copies, video_review
 from moderation.attestations import ATTESTATIONS
-from pixels import labelled, photos, video
+from pixels import detection, labelled, photos, video
 from tests.conftest import link_draft
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -119,7 +119,7 @@ def test_a_face_missed_by_the_engine_and_marked_on_the_filmstrip_is_blurred(db, 
     # engine follows them at best now and then; a person marks one on a frame.
     with Image.open(TESTDATA / "faces" / "posts" / "two_people.jpg") as image:
         upright = image.convert("RGB").resize((640, 376))
-    faces_upright = __import__("pixels.detection", fromlist=["x"]).detect_faces(upright)
+    faces_upright = detection.detect_faces(upright)
     sideways = upright.transpose(Image.Transpose.ROTATE_90)
     path = labelled.write_video(tmp_path / "lying.mp4", [sideways] * 20, rate=10)
     draft, media = clip_draft(office, youtube, path, "lying.mp4")
@@ -162,7 +162,7 @@ def test_a_face_on_screen_for_half_a_second_is_blurred_in_the_published_video(db
     services.approve(draft, approver, dict(ATTESTATIONS))
     post = services.publish(draft, approver)
     published, original = frames(published_video(settings, post)), frames(path)
-    boxes = [f.box for f in __import__("pixels.detection", fromlist=["x"]).detect_faces(still)]
+    boxes = [f.box for f in detection.detect_faces(still)]
     for when in (1.0, 1.2, 1.4):
         for box in boxes:
             assert detail(published[when], box) < detail(original[when], box) / 2, when
