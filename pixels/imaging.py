@@ -1,7 +1,8 @@
 """The published copy of a photo: derived by the product, never the upload itself.
 
-Orientation applied, chosen faces pixelated beyond recovery, every EXIF, XMP and IPTC block
-left behind, re-encoded as a fresh JPEG.
+Orientation applied, chosen faces pixelated beyond recovery, and written as a new JPEG made from
+the pixels alone: nothing of the upload's file (EXIF, XMP, IPTC, comments, colour profiles, text
+chunks) is carried over, and `pixels.hidden_data` reads the bytes that result.
 """
 
 from pathlib import Path
@@ -56,22 +57,23 @@ def pixelate_planes(planes, box, size) -> None:
 def published_pixels(image: Image.Image, blur_boxes) -> Image.Image:
     """The pixels of the published copy: an already oriented image in RGB (transparency on
     white) with the given boxes pixelated. The image passed in is not changed."""
-    if image.mode in ("RGBA", "LA", "P"):
+    # A new image, into which only pixels are pasted: Pillow carries `info` (a JPEG's comment,
+    # a PNG's text, an ICC profile) through convert() and writes some of it back on save.
+    clean = Image.new("RGB", image.size, "white")
+    if image.mode in ("RGBA", "LA", "P", "PA"):
         rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        image = flat
+        clean.paste(rgba, mask=rgba.getchannel("A"))
     else:
-        image = image.convert("RGB")  # a copy, even of an RGB image
+        clean.paste(image.convert("RGB"))
     for box in blur_boxes:
-        pixelate(image, box)
-    return image
+        pixelate(clean, box)
+    return clean
 
 
 def write_published_copy(image: Image.Image, blur_boxes, destination: Path) -> Path:
     """Save a clean JPEG of an already oriented image with the given faces pixelated."""
     image = published_pixels(image, blur_boxes)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    # No exif=, no xmp=, no icc_profile=: Pillow writes none of them unless asked.
+    # No exif=, xmp=, icc_profile=, comment= or dpi=: Pillow writes a bare JFIF header and the picture.
     image.save(destination, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return destination

@@ -217,3 +217,17 @@ def metadata_names(path) -> list[str]:
             found.append("device")
     return found
 
+
+
+def other_carried(path) -> list[str]:
+    """What else a photo's file carries besides its picture and metadata_names: "comments or
+    text" (a JPEG comment, a PNG's text chunks) and "a colour profile" (which may name its maker)."""
+    found = []
+    with _open_checked(path) as image:
+        info = image.info
+        texts = [k for k, v in info.items() if isinstance(v, (str, bytes)) and k not in ("xmp", "XML:com.adobe.xmp", "exif", "icc_profile")]
+        if info.get("comment") or any(isinstance(info[k], str) for k in texts):
+            found.append("comments or text")
+        if info.get("icc_profile"):
+            found.append("a colour profile")
+    return found

@@ -1,15 +1,18 @@
 """The published copy of a video: the faces chosen for blurring pixelated in every frame of their
 track, the sound kept, and no metadata (no location, no device, no creation software).
 
-With nothing to blur, the streams are copied into a new container as they are (a remux: fast,
-and no loss of quality); with faces to blur, the picture is decoded, pixelated and encoded again
-with H.264, and the sound copied. Either way the new container is written without the
-original's metadata, and `no-location-metadata` reads the bytes that result.
+With nothing to blur, an H.264 or H.265 picture is copied into a new container as it is (a
+remux: fast, and no loss of quality); with faces to blur, or in any other coding, the picture is
+decoded, pixelated and encoded again with H.264. The sound is copied. Either way the new
+container is written without the original's metadata or the writer's own tags, and the picture
+stream without SEI units (where cameras write dates, serial numbers or GPS, and x264 its
+options). `no-location-metadata` reads the bytes that result (`pixels.hidden_data`).
 """
 
 from pathlib import Path
 
 import av
+from av.bitstream import BitStreamFilterContext
 from PIL import Image
 
 from pixels import imaging, video
@@ -23,8 +26,24 @@ VIDEO_CRF = 20  # H.264 quality of a re-encoded video (lower is better; 18-23 is
 VIDEO_PRESET = "superfast"
 
 
+# FFmpeg's MP4 writer adds its name and version ('udta' > '©too') unless asked for bit-exact output.
+CLEAN_CONTAINER = {"fflags": "+bitexact"}
+# SEI units: H.264's type 6, H.265's 39 and 40 (FFmpeg's `filter_units` bitstream filter).
+SEI_UNITS = {"h264": "6", "hevc": "39|40"}
+
+
 class VideoCopyFailed(RuntimeError):
     pass
+
+
+def _without_sei(stream, coding: str | None = None, out_stream=None) -> BitStreamFilterContext:
+    """A filter that drops the SEI units of a picture stream's packets and keeps everything else.
+    It writes start codes (Annex B); given out_stream, that stream's decoder configuration is
+    set to match, and the MP4 writer turns both back into MP4's own form."""
+    coding = coding or stream.codec_context.name
+    return BitStreamFilterContext(f"filter_units=remove_types={SEI_UNITS[coding]}", stream, out_stream)
+
+
 
 
 def box_at(sightings, time: float, margin: float = BLUR_MARGIN_SECONDS):
@@ -42,20 +61,33 @@ def box_at(sightings, time: float, margin: float = BLUR_MARGIN_SECONDS):
 
 
 def remux(source: Path, destination: Path) -> Path:
-    """Copy the picture and the sound into a new MP4 without any metadata."""
+    """Copy the picture and the sound into a new MP4 without any metadata or SEI units. A picture
+    in another coding than H.264 or H.265 is encoded again instead (its units are not known here)."""
+    with av.open(str(source)) as probe:
+        codecs = {s.codec_context.name for s in probe.streams.video}
+    if not codecs or codecs - set(SEI_UNITS):
+        return blurred(source, [], destination)
     try:
-        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4") as out:
-            mapping = {}
+        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4", options=CLEAN_CONTAINER) as out:
+            mapping, filters = {}, {}
             for stream in inp.streams:
                 if stream.type in ("video", "audio"):
                     mapping[stream.index] = out.add_stream_from_template(stream)
                     mapping[stream.index].metadata.clear()
+                if stream.type == "video":
+                    filters[stream.index] = _without_sei(stream, out_stream=mapping[stream.index])
             out.metadata.clear()
             for packet in inp.demux(*[s for s in inp.streams if s.index in mapping]):
                 if packet.dts is None:  # the demuxer's flush packet
                     continue
-                packet.stream = mapping[packet.stream.index]
-                out.mux(packet)
+                index = packet.stream.index
+                for clean in (filters[index].filter(packet) if index in filters else [packet]):
+                    clean.stream = mapping[index]
+                    out.mux(clean)
+            for index, bsf in filters.items():
+                for clean in bsf.filter(None):
+                    clean.stream = mapping[index]
+                    out.mux(clean)
     except av.error.FFmpegError as error:
         destination.unlink(missing_ok=True)
         raise VideoCopyFailed(f"the video could not be copied ({error})") from error
@@ -66,7 +98,7 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
     """Re-encode the picture with each track's face pixelated (tracks: their sightings,
     [[time, top, right, bottom, left], ...], times from the first frame); copy the sound."""
     try:
-        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4") as out:
+        with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4", options=CLEAN_CONTAINER) as out:
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
             ain = inp.streams.audio[0] if inp.streams.audio else None
@@ -77,6 +109,15 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
             # As shown (rotation applied), and even, as H.264 in 4:2:0 needs.
             vout.width, vout.height = info.width - info.width % 2, info.height - info.height % 2
             vout.options = {"crf": str(VIDEO_CRF), "preset": VIDEO_PRESET}
+            sei = []  # x264 writes its version and options into an SEI unit: dropped on the way out
+
+            def mux(packets):
+                for packet in packets:
+                    if not sei:
+                        sei.append(_without_sei(vout, "h264"))
+                    for clean in sei[0].filter(packet):
+                        clean.stream = vout
+                        out.mux(clean)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             if aout is not None:
                 aout.metadata.clear()
@@ -116,12 +157,14 @@ def blurred(source: Path, tracks, destination: Path, progress=lambda fraction: N
                             image = image.crop((0, 0, vout.width, vout.height))
                         new = av.VideoFrame.from_image(image)
                     new.pts, new.time_base = frame.pts, frame.time_base
-                    for encoded in vout.encode(new):
-                        out.mux(encoded)
+                    mux(vout.encode(new))
                     if duration:
                         progress(min(0.99, (time - first_time) / duration))
-            for encoded in vout.encode():
-                out.mux(encoded)
+            mux(vout.encode())
+            if sei:
+                for clean in sei[0].filter(None):
+                    clean.stream = vout
+                    out.mux(clean)
     except av.error.FFmpegError as error:
         destination.unlink(missing_ok=True)
         raise VideoCopyFailed(f"the blurred copy could not be made ({error})") from error

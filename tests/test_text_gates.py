@@ -18,7 +18,7 @@ from consent import faces
 from consent.models import Pupil
 from moderation import face_review, language, language_review, personal_data, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import LanguageReview
+from moderation.models import LanguageReview, MediaText
 from tests.conftest import link_draft
 from pixels import ocr, photos
 
@@ -215,6 +215,19 @@ def test_a_name_inside_a_photo_fails_until_those_words_are_blurred(register, off
     published = ocr.read(photos.load_image(copy.path))
     assert not any("Smith" in line.text for line in published), [line.text for line in published]
     assert any("Certificate" in line.text for line in published)
+
+
+def test_a_name_left_readable_by_a_blur_that_misses_it_is_caught_in_the_published_copy(register, office, facebook):
+    draft = link_draft(office, facebook)
+    media = add_picture(draft, office, certificate())
+    line = next(w for w in media.words.all() if "Ava Smith" in w.text)
+    face_review.set_words_blur(line, True, office)
+    # The blur covers only "Awarded" (with its margin): the name stays readable in the published pixels.
+    MediaText.objects.filter(pk=line.pk).update(right=line.left + (line.right - line.left) * 30 // 100)
+    draft.refresh_from_db()
+    result = gate(services.submit(draft, office), "no-personal-data")
+    assert result.status == "fail", result.message
+    assert "readable in its published copy (after blurs)" in result.message and "Ava Smith" in result.message
 
 
 def test_personal_data_in_a_photos_description_fails(register, office, facebook):
