@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import concerns, monitoring, reviews
+from moderation import concerns, families, monitoring, reviews
 from moderation.forms import ConcernForm, PolicyReviewForm, ReasonForm
 from moderation.mirror import mirrored_posts
 from moderation.models import Concern, PlatformComment, PublishedPost
@@ -23,18 +23,19 @@ def _sender_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _report(request, post, *, by, template, done):
+def _report(request, post, *, by, template, done, context=None):
     form = ConcernForm(request.POST or None)
+    context = {"form": form, "post": post, **(context or {})}
     if request.method == "POST" and form.is_valid():
         try:
             concerns.report(post, by=by, sender_address=_sender_address(request), **form.cleaned_data)
         except concerns.TooManyReports as error:
-            return render(request, template, {"form": form, "post": post, "refused": str(error)}, status=429)
+            return render(request, template, {**context, "refused": str(error)}, status=429)
         except ValidationError as error:
             form.add_error(None, _message(error))
         else:
             return done()
-    return render(request, template, {"form": form, "post": post})
+    return render(request, template, context)
 
 
 @login_not_required
@@ -45,6 +46,18 @@ def mirror_concern(request, pk):
         request, post, by=None, template="mirror/concern.html",
         done=lambda: render(request, "mirror/concern_sent.html", {"post": post}),
     )
+
+
+@login_not_required
+def families_concern(request, code, pk):
+    """A concern about a post on the families' page: the same report, behind the same code."""
+    code = families.checked_code(code)
+    post = get_object_or_404(families.families_posts(), pk=pk)
+    context = {"families_code": code}
+    return families.private(_report(
+        request, post, by=None, template="mirror/concern.html", context=context,
+        done=lambda: render(request, "mirror/concern_sent.html", {"post": post, **context}),
+    ))
 
 
 def staff_concern(request, pk):

@@ -1,4 +1,7 @@
-"""The inclusive mirror: every published post on the school's own page and Atom feed, without a login."""
+"""The inclusive mirror: every public post on the school's own page and Atom feed, without a login.
+
+Only posts that anyone can see on the platform are here. Posts of a channel that is not public
+(a private YouTube channel) are on the families' page instead (`families.py`)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -13,7 +16,7 @@ from moderation.models import PublishedPost
 
 def mirrored_posts():
     # A post taken down (policy section 8) leaves the news page and the feed at once.
-    return PublishedPost.objects.filter(taken_down_at__isnull=True).select_related("channel").prefetch_related("media")
+    return PublishedPost.objects.filter(taken_down_at__isnull=True, for_families_only=False).select_related("channel").prefetch_related("media")
 
 
 @login_not_required
@@ -28,7 +31,11 @@ def mirror_post(request, pk):
 
 @login_not_required
 def mirror_media(request, pk, position):
-    post = get_object_or_404(mirrored_posts(), pk=pk)
+    return media_response(get_object_or_404(mirrored_posts(), pk=pk), position)
+
+
+def media_response(post, position):
+    """The published copy of one of a post's photos or videos."""
     media = get_object_or_404(post.media, position=position)
     path = (settings.PUBLISHED_DIR / media.stored_name).resolve()
     if settings.PUBLISHED_DIR.resolve() not in path.parents:

@@ -80,6 +80,13 @@ class Channel(models.Model):
     def current_risk_assessment(self):
         return self.risk_assessments.order_by("-approved_at", "-id").first()
 
+    @property
+    def posts_are_public(self) -> bool:
+        """Whether anyone can see this channel's posts on the platform: a Facebook Page's are;
+        a YouTube channel's only when its videos are public (private and unlisted ones are
+        for the families the school shares them with)."""
+        return self.kind == self.Kind.FACEBOOK or self.youtube_privacy == self.Privacy.PUBLIC
+
 
 class RiskAssessment(models.Model):
     """A risk assessment of a channel, approved by the headteacher (policy section 5)."""
@@ -478,6 +485,9 @@ class PublishedPost(models.Model):
     link = models.URLField(blank=True, max_length=500)
     # What the platform still does with it (a YouTube video being processed), in words; "" when nothing.
     platform_state = models.CharField(max_length=300, blank=True)
+    # A post of a channel that is not public (a private YouTube channel) is shown on the families'
+    # page, behind the headteacher's access link, and nowhere that anyone can reach.
+    for_families_only = models.BooleanField(default=False)
     # Takedown (policy section 8): off the mirror at once; off the platform when its API confirms.
     taken_down_at = models.DateTimeField(null=True, blank=True, db_index=True)
     taken_down_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -778,3 +788,17 @@ class Notice(models.Model):
     key = models.CharField(max_length=200, unique=True)
     sent_at = models.DateTimeField(default=timezone.now)
     subject = models.CharField(max_length=300)
+
+
+class FamiliesAccess(models.Model):
+    """The code that opens the families' page (posts of channels that are not public). The
+    headteacher issues it and can change it; only the newest one opens anything, so changing it
+    ends every old link at once."""
+
+    code = models.CharField(max_length=40, unique=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name_plural = "families' access codes"

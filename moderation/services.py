@@ -622,6 +622,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
             draft=draft, channel=channel, connector=channel.connector, platform_post_id=result.platform_post_id,
             platform_url=result.url, published_by=delivery.requested_by, approval=approval, gate_run=run, content_hash=content.hash,
             text=content.text, title=content.title, link=content.link, platform_state=result.platform_state[:300],
+            for_families_only=not channel.posts_are_public,
         )
         PublishedMedia.objects.bulk_create(
             PublishedMedia(

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from moderation import concern_views, mirror, views
+from moderation import concern_views, families, mirror, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -61,4 +61,12 @@ urlpatterns = [
     path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
+    path("families/", families.families_enter, name="families_enter"),
+    path("families/<str:code>/", families.families_index, name="families"),
+    path("families/<str:code>/feed/", families.families_feed, name="families_feed"),
+    path("families/<str:code>/<int:pk>/", families.families_post, name="families_post"),
+    path("families/<str:code>/<int:pk>/concern/", concern_views.families_concern, name="families_concern"),
+    path("families/<str:code>/<int:pk>/media/<int:position>/", families.families_media, name="families_media"),
+    path("families-access/", families.families_access, name="families_access"),
+    path("families-access/new/", families.families_access_issue, name="families_access_issue"),
 ]

@@ -28,6 +28,10 @@ HEAD = {"head"}
 MATRIX = {
     "login": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
     "mirror_concern": EVERYONE,
+    # Open to anyone holding the current code; any other code answers 404, signed in or not.
+    "families_enter": EVERYONE, "families": EVERYONE, "families_feed": EVERYONE, "families_post": EVERYONE,
+    "families_media": EVERYONE, "families_concern": EVERYONE,
+    "families_access": HEAD, "families_access_issue": HEAD,
     "logout": STAFF, "second_factor": STAFF, "home": STAFF, "aup": STAFF, "channels": STAFF, "channel": STAFF, "staff_concern": STAFF,
     "my_drafts": STAFF,  # each sees only their own drafts
     "new_draft": DRAFTERS,
