@@ -269,6 +269,7 @@ def add_media(request, pk):
 @require_POST
 def remove_media(request, pk, media_id):
     draft = _visible_draft(request, pk)
+    get_object_or_404(draft.media, pk=media_id)  # another draft's file is not found here
     return _act(request, draft, lambda: services.remove_media(draft, request.user, media_id), "File removed.")
 
 

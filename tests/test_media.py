@@ -11,7 +11,7 @@ from moderation import services
 from moderation.media import MediaRejected
 from moderation.models import MediaFile
 from tests.bad_files import BAD_FILES
-from tests.conftest import link_draft
+from tests.conftest import Client, link_draft
 
 
 def png_bytes(size=(40, 30)):
@@ -105,6 +105,16 @@ def test_removing_a_file_deletes_it_and_is_audited(draft, office):
     services.remove_media(draft, office, media.pk)
     assert not media.path.exists()
     assert draft.audit_entries.filter(action="draft.media_removed").exists()
+
+
+def test_removing_another_drafts_file_through_ones_own_draft_is_not_found_and_removes_nothing(draft, office, facebook):
+    other = link_draft(office, facebook)
+    media = add(other, office, "b.png", png_bytes())
+    browser = Client()
+    browser.force_login(office)
+    response = browser.post(f"/drafts/{draft.pk}/media/{media.pk}/remove/")
+    assert response.status_code == 404
+    assert media.path.exists() and other.media.filter(pk=media.pk).exists()
 
 
 def test_changing_a_photos_bytes_changes_the_content_hash(draft, office):
