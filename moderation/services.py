@@ -286,6 +286,19 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
     return replace(content, hash=content_hash(content))
 
 
+# Published copies are the school's to read: the web server's group may read them, nobody else.
+FILE_MODE, FOLDER_MODE = 0o640, 0o750
+
+
+def restrict_files(folder: Path) -> None:
+    """The folder and everything in it readable by the owner and the group only, writable by the owner."""
+    if not folder.exists():
+        return
+    folder.chmod(FOLDER_MODE)
+    for path in folder.rglob("*"):
+        path.chmod(FOLDER_MODE if path.is_dir() else FILE_MODE)
+
+
 def derive_published_copies(content: Content, copy_to: Path) -> Content:
     """Turn each frozen photo into the copy that is published: oriented, blurred as decided, stripped."""
     derived = []
@@ -559,6 +572,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
     try:
         content = derive_published_copies(freeze(draft, copy_to=copies), copies)
+        restrict_files(copies)
     except ContentUnreadable as error:
         shutil.rmtree(copies, ignore_errors=True)
         run = run_gates(draft, GateRun.Phase.PUBLISH, by)

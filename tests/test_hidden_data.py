@@ -271,3 +271,21 @@ def test_check_media_writes_copies_the_byte_check_finds_clean(tmp_path, db, sett
     assert len(copies) == len(inputs)
     for copy in copies:
         clean_published_bytes(copy)
+
+
+# --- Who can read the files on the server ------------------------------------------------------
+
+
+def test_published_copies_and_outbox_files_are_readable_by_the_owner_and_group_only(office, approver, facebook, data_dir):
+    draft = link_draft(office, facebook)
+    services.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG")),
+                       source="Mrs Patel, school camera", rights="school", alt_text="The hall")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    services.publish(draft, approver)
+    from django.conf import settings
+
+    written = [p for root in (settings.PUBLISHED_DIR, data_dir / "outbox") for p in root.rglob("*") if p.is_file()]
+    assert len(written) >= 3  # the published copy, and the outbox's copy and post.json
+    for path in written:
+        assert path.stat().st_mode & 0o777 in (0o640, 0o600), (path, oct(path.stat().st_mode))

@@ -71,6 +71,10 @@ class OutboxConnector(Connector):
                 json.dump(record, handle, indent=2, ensure_ascii=False)
                 handle.flush()
                 os.fsync(handle.fileno())
+            # The post's files are the school's: owner and group may read them, nobody else.
+            for written in staging.iterdir():
+                written.chmod(0o640)
+            staging.chmod(0o750)
             os.replace(staging, target)
         except OSError as error:
             if staging is not None:
