@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from connectors import base as connectors
@@ -75,13 +75,31 @@ def report(post: PublishedPost, *, kind: str, details: str, contact: str = "", b
             summary=f"A concern about '{post}' was reported {'by staff' if by else 'from the news page'}: {concern.get_kind_display()}",
             data={"concern": concern.pk, "kind": kind, "source": source},
         )
-    notify.tell_roles(
+    tell(concern)
+    return concern
+
+
+def tell(concern: Concern) -> bool:
+    """Email the DSL and the headteacher about a concern; record that they were told. When the
+    email cannot be sent, the concern waits on their page marked so, and the worker tries again."""
+    post = concern.post
+    sent = notify.tell_roles(
         [DSL, HEADTEACHER], f"Concern reported: {post}",
         f"A concern about a published post on {post.channel} was reported "
-        f"{'by a member of staff' if by else 'from the news page'} ({concern.get_kind_display().lower()}):\n\n{details}\n\n"
+        f"{'by a member of staff' if concern.reported_by_id else 'from the news page'} ({concern.get_kind_display().lower()}):\n\n"
+        f"{concern.details}\n\n"
         "Open 'Concerns' in the product to see it, take the post down if needed, and record what was done.",
     )
-    return concern
+    Concern.objects.filter(pk=concern.pk).update(
+        told_at=timezone.now() if sent else None, telling_attempts=models.F("telling_attempts") + 1,
+    )
+    concern.refresh_from_db(fields=["told_at", "telling_attempts"])
+    return sent
+
+
+def tell_untold() -> int:
+    """The worker's round: concerns whose email could not be sent are sent again. Returns how many went."""
+    return sum(tell(concern) for concern in Concern.objects.filter(told_at__isnull=True).select_related("post__channel"))
 
 
 def take_down(post: PublishedPost, by, reason: str, concern: Concern | None = None) -> str:

@@ -760,6 +760,9 @@ class Concern(models.Model):
     # A keyed hash of the sender's address, only to limit how often one address may report.
     sender_key = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    # When the DSL and the headteacher were emailed about it; until then the worker tries again.
+    told_at = models.DateTimeField(null=True, blank=True)
+    telling_attempts = models.PositiveIntegerField(default=0)
     closed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True)

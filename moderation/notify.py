@@ -17,14 +17,25 @@ def addresses_of_roles(*roles) -> list[str]:
     ))
 
 
+SUBJECT_LENGTH = 150
+
+
+def one_line(subject: str) -> str:
+    """A subject as a mail header must be: one line (a post's first words may hold line breaks), not too long."""
+    line = " ".join(str(subject).split())
+    return line if len(line) <= SUBJECT_LENGTH else line[:SUBJECT_LENGTH - 1].rstrip() + "…"
+
+
 def email(addresses, subject: str, body: str) -> bool:
-    """Send one email; a mail server that is down is logged, never fatal: the pages say it too."""
+    """Send one email; a mail server that is down, or anything else that stops it, is logged and
+    never fatal: the caller records that it was not sent, and the pages say it too."""
     addresses = sorted({a for a in addresses if a})
     if not addresses:
         return False
+    subject = one_line(f"[{settings.SCHOOL.name}] {subject}")
     try:
-        send_mail(f"[{settings.SCHOOL.name}] {subject}", body, None, addresses)
-    except OSError:
+        send_mail(subject, body, None, addresses)
+    except Exception:  # noqa: BLE001 - SMTP errors, refused headers, a misconfigured backend: all mean "not sent"
         logger.exception("Could not send the email '%s'", subject)
         return False
     return True

@@ -53,6 +53,7 @@ def publishing_duties() -> int:
     publishing.run_due()
     published = scheduling.publish_due()
     concerns.retry_takedowns()
+    concerns.tell_untold()
     return published
 
 

@@ -140,3 +140,56 @@ def test_the_report_takedown_and_follow_up_are_in_the_posts_whole_history(post, 
     # The words of the follow-up and the outcome are on the concern's page (the trail says they happened).
     assert "apology" in client.get(f"/concerns/{concern.pk}/").content.decode()
 
+
+
+# --- Telling the DSL and the headteacher, whatever the post's text ---------------------------------
+
+
+def test_a_report_about_a_post_with_a_line_break_near_its_start_is_sent_with_a_one_line_subject(client, dsl, head, office, approver, facebook, mailoutbox):
+    from moderation import services
+    from moderation.attestations import ATTESTATIONS
+    from tests.conftest import link_draft
+
+    for user in (dsl, head):
+        user.email = f"{user.username}@aycliffe.kent.sch.uk"
+        user.save()
+    draft = link_draft(office, facebook, text="Sports day!\nWell done everyone who ran, jumped and cheered.")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+    response = client.post(f"/mirror/{post.pk}/concern/", {"kind": "other", "details": "Please look at this post."})
+    assert response.status_code == 200
+    [concern] = Concern.objects.all()
+    assert concern.told_at is not None
+    [message] = mailoutbox
+    assert "\n" not in message.subject and "Sports day! Well done" in message.subject
+
+
+def test_a_report_whose_email_fails_is_kept_shown_to_the_dsl_and_sent_by_the_worker(client, dsl, office, approver, facebook, mailoutbox, monkeypatch):
+    from moderation import concerns, notify, services
+    from moderation.attestations import ATTESTATIONS
+    from tests.conftest import link_draft
+
+    dsl.email = "dsl@aycliffe.kent.sch.uk"
+    dsl.save()
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    post = services.publish(draft, approver)
+
+    def mail_server_down(*args, **kwargs):
+        raise ConnectionRefusedError("the mail server is down")
+
+    monkeypatch.setattr(notify, "send_mail", mail_server_down)
+    response = client.post(f"/mirror/{post.pk}/concern/", {"kind": "other", "details": "Please look at this post."})
+    assert response.status_code == 200  # the reporter is thanked: the report is kept
+    [concern] = Concern.objects.all()
+    assert concern.told_at is None and concern.telling_attempts == 1
+    dsl_browser = type(client)()
+    dsl_browser.force_login(dsl)
+    assert b"email not sent yet" in dsl_browser.get("/concerns/").content
+    monkeypatch.undo()
+    assert concerns.tell_untold() == 1
+    concern.refresh_from_db()
+    assert concern.told_at is not None and len(mailoutbox) == 1
+    assert concerns.tell_untold() == 0  # told once, never again
