@@ -67,10 +67,11 @@ def landscape_png(seed=0, size=(96, 64)) -> bytes:
 
 
 def noise_video(path, seconds=2, size=(320, 240), rate=10, bit_rate=6_000_000):
-    """An MP4 with no face and no words, large enough to take several upload chunks."""
+    """An H.264 MP4 (as phones record) with no face and no words, large enough to take several
+    upload chunks. H.264 is copied into the published copy as it is, so the copy sent is about this size."""
     rng = np.random.default_rng(1)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=rate)
+        stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt, stream.bit_rate = size[0], size[1], "yuv420p", bit_rate
         for _ in range(seconds * rate):
             block = rng.integers(0, 255, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8)

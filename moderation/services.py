@@ -126,6 +126,14 @@ def _require_author_editing(draft: Draft, user):
         raise ValidationError(f"This draft is {draft.get_status_display().lower()}: reopen it for editing first.")
 
 
+def _lock_for_editing(draft: Draft, user) -> Draft:
+    """Inside a transaction: the draft's row locked, and still the author's to edit. A submission
+    or an approval that got there first wins, and this change is refused."""
+    locked = Draft.objects.select_for_update().get(pk=draft.pk)
+    _require_author_editing(locked, user)
+    return locked
+
+
 def update_draft(draft: Draft, by, **fields) -> list[str]:
     _require_author_editing(draft, by)
     changed = [name for name in DRAFT_FIELDS if name in fields and getattr(draft, name) != fields[name]]
@@ -134,7 +142,9 @@ def update_draft(draft: Draft, by, **fields) -> list[str]:
     _clean_for_channel(draft)
     if changed:
         with transaction.atomic():
-            draft.save()
+            _lock_for_editing(draft, by)
+            # Only the fields edited: a stale status must never be written back.
+            draft.save(update_fields=sorted({*changed, "title", "link", "updated_at"}))
             AuditEntry.objects.create(
                 actor=by, action="draft.edited", draft=draft, channel_id=draft.channel_id,
                 summary=f"Draft {draft.pk} edited: " + ", ".join(changed), data={"fields": changed},
@@ -157,6 +167,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
         raise MediaRejected(f"'{Path(upload.name or 'upload').name}' was not added: {problem}")
     try:
         with transaction.atomic():
+            _lock_for_editing(draft, by)
             position = (draft.media.order_by("-position").values_list("position", flat=True).first() or -1) + 1
             media = MediaFile.objects.create(
                 draft=draft, position=position, kind=inspected.kind, stored_name=stored_name,
@@ -169,7 +180,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
                 summary=f"{media.get_kind_display()} '{media.original_name}' added to draft {draft.pk}",
                 data={"sha256": sha256, "size": size},
             )
-            draft.save()  # the draft's content changed: bump updated_at
+            draft.save(update_fields=["updated_at"])  # the draft's content changed
     except BaseException:
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise
@@ -186,13 +197,14 @@ def remove_media(draft: Draft, by, media_id: int):
     _require_author_editing(draft, by)
     media = draft.media.get(pk=media_id)
     with transaction.atomic():
+        _lock_for_editing(draft, by)
         AuditEntry.objects.create(
             actor=by, action="draft.media_removed", draft=draft, channel_id=draft.channel_id,
             summary=f"{media.get_kind_display()} '{media.original_name}' removed from draft {draft.pk}",
             data={"sha256": media.sha256},
         )
         media.delete()
-        draft.save()
+        draft.save(update_fields=["updated_at"])
     media.path.unlink(missing_ok=True)
     video_copies.discard(media)
 
@@ -235,8 +247,9 @@ def analysis_note(media: MediaFile) -> str:
     return f"'{media.original_name}' is waiting to be analysed."
 
 
-def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
-    """Take the draft's content as it is now, hashing every media file's bytes.
+def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -> Content:
+    """Take the draft's content as it is now, hashing every media file's bytes (read_bytes=False:
+    taking each file's hash as recorded at upload, for a page that only shows the hash).
 
     With copy_to, each upload is first copied there and that frozen copy is what is hashed,
     checked and turned into the published copy, so the bytes checked are the bytes sent.
@@ -250,7 +263,7 @@ def freeze(draft: Draft, copy_to: Path | None = None) -> Content:
                 copied = copy_to / f"{media.position:03d}-original-{uuid.uuid4().hex}"
                 shutil.copyfile(path, copied)
                 path = copied
-            digest = sha256_of(path)
+            digest = sha256_of(path) if read_bytes or copy_to is not None else media.sha256
         except OSError as error:
             raise ContentUnreadable(
                 _storage_problem(error, media.original_name)
@@ -468,10 +481,16 @@ def submit(draft: Draft, by) -> GateRun:
     if waiting_for:
         raise ValidationError(" ".join(waiting_for) + " Submit the draft once every file has been analysed.")
     run = run_gates(draft, GateRun.Phase.SUBMIT, by)
-    if run.passed:
-        draft.transition("submit", by=by, data={"gate_run": run.pk})
-    else:
-        draft.transition("fail_checks", by=by, note=_summarise(failures(run)), data={"gate_run": run.pk}, audit_note=_gate_ids(run))
+    with transaction.atomic():
+        # What was checked must be what is submitted: an edit or an upload that landed while the
+        # checks ran (they take seconds) means they checked something else.
+        locked = Draft.objects.select_for_update().get(pk=draft.pk)
+        if not run.content_hash or freeze(locked).hash != run.content_hash:
+            raise ValidationError("The draft changed while its checks ran (a file was added or the text edited). Submit it again.")
+        if run.passed:
+            draft.transition("submit", by=by, data={"gate_run": run.pk, "content_hash": run.content_hash})
+        else:
+            draft.transition("fail_checks", by=by, note=_summarise(failures(run)), data={"gate_run": run.pk}, audit_note=_gate_ids(run))
     return run
 
 
@@ -492,8 +511,10 @@ def send_back(draft: Draft, by, comment: str):
                      audit_note=f"{display_name(by)} asked for changes (the comment is on the draft)")
 
 
-def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> Approval:
-    """A second colleague approves this exact content, confirming every attestation in words."""
+def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "", seen_hash: str | None = None) -> Approval:
+    """A second colleague approves this exact content, confirming every attestation in words.
+    seen_hash: the content hash of the page the approver read (the approve form carries it);
+    when the content is no longer that, the approval is refused."""
     require(by, "moderation.approve_draft", "Only an approver can approve a draft.")
     if by.pk == draft.author_id:
         raise PermissionDenied("You wrote this draft: a second colleague must approve it.")
@@ -506,6 +527,9 @@ def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "") -> A
         if locked.status != Draft.Status.AWAITING_APPROVAL:
             raise ValidationError(f"This draft is {locked.get_status_display().lower()} and cannot be approved now.")
         content = freeze(locked)
+        if seen_hash is not None and seen_hash != content.hash:
+            raise ValidationError("The draft changed after you opened it (a file, the text or a decision about a face). "
+                                  "Look at it again before approving: what you approve is what you have seen.")
         run = run_gates(locked, GateRun.Phase.APPROVE, by, content=content)
         if not run.passed:
             raise ValidationError(

@@ -216,6 +216,8 @@ def draft_detail(request, pk):
         and (user.pk == draft.author_id or user.has_perm("moderation.approve_draft")),
         "media_form": MediaForm() if draft.is_editable and user.pk == draft.author_id else None,
         "approval_form": ApprovalForm(),
+        # The approve form says which content the approver read; a change since refuses the approval.
+        "seen_hash": services.freeze(draft, read_bytes=False).hash if is_reviewing else "",
         "send_back_form": SendBackForm(),
         "audit": draft.audit_entries.select_related("actor").order_by("at", "id"),
         "now": timezone.now(),
@@ -520,7 +522,8 @@ def approve_draft(request, pk):
         messages.error(request, "Confirm every statement before approving.")
         return redirect("draft", pk=pk)
     return _act(
-        request, draft, lambda: services.approve(draft, request.user, form.confirmed(), form.cleaned_data["comment"]),
+        request, draft, lambda: services.approve(draft, request.user, form.confirmed(), form.cleaned_data["comment"],
+                                                 seen_hash=request.POST.get("seen_hash", "")),
         "Approved." + (
             f" It will be published automatically at {timezone.localtime(draft.publish_at):%H:%M on %d %B %Y}, after every check runs again."
             if draft.publish_at else " It can be published now."

@@ -282,3 +282,81 @@ def test_the_approval_queue_shows_fifty_drafts_a_page_longest_waiting_first(offi
     assert "120 drafts waiting" in first and "Page 1 of 3" in first and first.count("Review</a>") == 50
     assert client.get("/queue/?page=3").content.decode().count("Review</a>") == 20
     assert client.get("/queue/?page=99").status_code == 200  # past the end: the last page
+
+
+# --- Races: what is approved is what was checked and seen -----------------------------------------
+
+
+def photo_upload(name="late.png"):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue())
+
+
+def test_a_photo_uploaded_while_the_draft_is_being_submitted_is_refused_and_nothing_is_kept(office, facebook, settings):
+    draft = link_draft(office, facebook)
+    stale = Draft.objects.get(pk=draft.pk)  # the upload's request loaded the draft before the submission landed
+    services.submit(draft, office)
+    with pytest.raises(ValidationError, match="awaiting approval"):
+        services.add_media(stale, office, photo_upload(), source="Mrs Patel", rights="school", alt_text="Late photo")
+    assert not draft.media.exists() and not any(settings.UPLOAD_DIR.iterdir())
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.AWAITING_APPROVAL
+
+
+def test_an_edit_from_a_page_loaded_before_the_submission_never_writes_the_old_status_back(office, facebook):
+    draft = link_draft(office, facebook)
+    stale = Draft.objects.get(pk=draft.pk)
+    services.submit(draft, office)
+    with pytest.raises(ValidationError):
+        services.update_draft(stale, office, text="Changed after submitting.")
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.AWAITING_APPROVAL and draft.text != "Changed after submitting."
+
+
+def test_an_edit_that_lands_while_the_checks_run_refuses_the_submission(office, facebook, monkeypatch):
+    draft = link_draft(office, facebook)
+    checks = services.run_gates
+
+    def checks_while_the_author_edits(*args, **kwargs):
+        run = checks(*args, **kwargs)
+        services.update_draft(Draft.objects.get(pk=draft.pk), office, text="Edited in another tab while the checks ran.")
+        return run
+
+    monkeypatch.setattr(services, "run_gates", checks_while_the_author_edits)
+    with pytest.raises(ValidationError, match="changed while its checks ran"):
+        services.submit(draft, office)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.DRAFT  # nothing unchecked goes to the approver
+
+
+def test_an_approval_of_content_other_than_what_the_approver_saw_is_refused(office, approver, facebook):
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    seen = services.freeze(draft, read_bytes=False).hash  # the page the approver opened
+    services.reopen(draft, office)
+    services.update_draft(draft, office, text="A different post, submitted again while the approver read the first.")
+    services.submit(draft, office)
+    with pytest.raises(ValidationError, match="changed after you opened it"):
+        services.approve(draft, approver, dict(ATTESTATIONS), seen_hash=seen)
+    assert not Approval.objects.exists()
+
+
+def test_the_approve_form_carries_what_the_approver_saw_and_approves_it(client, office, approver, facebook):
+    import re
+
+    draft = link_draft(office, facebook)
+    services.submit(draft, office)
+    client.force_login(approver)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    [seen] = re.findall(r'name="seen_hash" value="([0-9a-f]{64})"', page)
+    data = {f"attest_{key}": "on" for key, _ in ATTESTATIONS} | {"seen_hash": seen}
+    client.post(f"/drafts/{draft.pk}/approve/", data)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.APPROVED
+    assert Approval.objects.get().content_hash == seen
