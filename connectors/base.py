@@ -92,6 +92,18 @@ class Comment:
     parent_id: str = ""
 
 
+def comment_time(value, parse) -> datetime | None:
+    """When a comment was written, by the platform's own format; None when it is missing or
+    cannot be understood. A comment is read for its words: one odd date must never stop the
+    others (or this one) from being read."""
+    if not value:
+        return None
+    try:
+        return parse(str(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 class Journal:
     """What a publish has done so far, kept where a crash cannot lose it.
 

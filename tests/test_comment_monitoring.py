@@ -157,3 +157,19 @@ def test_a_mail_server_that_is_down_does_not_lose_the_comment_of_concern(post, s
     [raised] = monitoring.read_comments()
     client.force_login(dsl)
     assert "1 comment of concern" in client.get("/").content.decode()
+
+
+def test_a_comment_with_a_date_that_cannot_be_understood_stops_no_other_comment(post):
+    from django.conf import settings
+
+    (settings.OUTBOX_DIR / post.platform_post_id / "comments.json").write_text(json.dumps([
+        {"id": "c1", "author": "A parent", "text": "What a lovely day.", "created_at": "garbage"},
+        {"id": "c2", "author": "Someone", "text": "You are all liars.", "created_at": "2026-12-01T09:00:00+00:00"},
+    ]))
+    raised = monitoring.read_comments()
+    kept = {c.comment_id: c for c in PlatformComment.objects.all()}
+    assert set(kept) == {"c1", "c2"}
+    assert kept["c1"].written_at is None and kept["c2"].written_at is not None
+    assert [c.comment_id for c in raised] == ["c2"]
+    post.refresh_from_db()
+    assert post.comments_error == ""

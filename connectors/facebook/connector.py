@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.base import (
-    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, register,
+    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, register,
 )
 from connectors.facebook import client
 
@@ -259,7 +259,7 @@ class FacebookConnector(Connector):
             created = item.get("created_time")
             yield Comment(
                 comment_id=item["id"], author=(item.get("from") or {}).get("name", ""), text=item.get("message", ""),
-                created_at=datetime.strptime(created, "%Y-%m-%dT%H:%M:%S%z") if created else None,
+                created_at=comment_time(created, lambda v: datetime.strptime(v, "%Y-%m-%dT%H:%M:%S%z")),
                 parent_id=(item.get("parent") or {}).get("id", ""),
             )
 

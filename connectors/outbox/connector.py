@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from connectors.base import Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, register
+from connectors.base import Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, comment_time, register
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
 
@@ -105,5 +105,5 @@ class OutboxConnector(Connector):
             created = entry.get("created_at")
             yield Comment(
                 comment_id=str(entry["id"]), author=str(entry.get("author", "")), text=str(entry.get("text", "")),
-                created_at=datetime.fromisoformat(created) if created else None, parent_id=str(entry.get("parent_id", "")),
+                created_at=comment_time(created, datetime.fromisoformat), parent_id=str(entry.get("parent_id", "")),
             )

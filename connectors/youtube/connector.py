@@ -20,7 +20,7 @@ from googleapiclient.errors import HttpError, ResumableUploadError
 from googleapiclient.http import MediaFileUpload
 
 from connectors.base import (
-    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, register,
+    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, register,
 )
 from connectors.models import QuotaDay
 from connectors.youtube import client
@@ -265,7 +265,7 @@ class YouTubeConnector(Connector):
         return Comment(
             comment_id=item["id"], author=snippet.get("authorDisplayName", ""),
             text=snippet.get("textOriginal") or snippet.get("textDisplay", ""),
-            created_at=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else None, parent_id=parent,
+            created_at=comment_time(published, lambda v: datetime.fromisoformat(v.replace("Z", "+00:00"))), parent_id=parent,
         )
 
     def check(self) -> str:
