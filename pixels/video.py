@@ -123,6 +123,14 @@ def inspect(path, name=None) -> VideoInfo:
         stream = container.streams.video[0]
         if stream.codec_context.name in ("png", "mjpeg", "bmp", "gif", "webp") and (stream.frames or 0) <= 1:
             raise VideoRejected(f"{who} is a still image ({stream.codec_context.name}), not a video: upload it as a photo.")
+        # The size the file declares, refused before a frame is decoded: a small file can declare
+        # 8192 x 8192, and decoding one such frame costs seconds and half a gigabyte.
+        declared = (stream.codec_context.width or 0) * (stream.codec_context.height or 0)
+        if declared > setting("VIDEO_MAX_PIXELS"):
+            raise VideoRejected(
+                f"{who} is {stream.codec_context.width}×{stream.codec_context.height}: more than the "
+                f"{setting('VIDEO_MAX_PIXELS') / 1e6:.1f} megapixels a frame allowed. Export it at 1080p."
+            )
         first = None
         try:
             for frame in container.decode(stream):

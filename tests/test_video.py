@@ -529,3 +529,25 @@ def test_the_published_thumbnail_goes_with_the_video_without_metadata(db, office
     [entry] = json.loads(post_json.read_text())["media"]
     thumbnail = post_json.parent / entry["thumbnail"]
     assert photos.metadata_names(thumbnail) == [] and Image.open(thumbnail).format == "JPEG"
+
+
+def test_a_small_file_declaring_a_huge_picture_is_refused_before_any_frame_is_decoded(db, tmp_path, monkeypatch):
+    import av as pyav
+
+    path = tmp_path / "huge.mp4"
+    with pyav.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.width = stream.height = 8192
+        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast"}
+        frame = pyav.VideoFrame(8192, 8192, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for packet in list(stream.encode(frame)) + list(stream.encode()):
+            out.mux(packet)
+    assert path.stat().st_size < 400_000
+    decoded = []
+    original_decode = pyav.container.InputContainer.decode
+    monkeypatch.setattr(pyav.container.InputContainer, "decode", lambda self, *a, **k: decoded.append(1) or original_decode(self, *a, **k))
+    with pytest.raises(video.VideoRejected, match="8192×8192: more than the"):
+        video.inspect(path)
+    assert decoded == []
