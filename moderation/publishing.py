@@ -32,20 +32,29 @@ def retry_waiting(now=None) -> int:
     """Publish again each waiting draft whose time has come. Returns how many were tried."""
     now = now or timezone.now()
     tried = 0
-    for draft in Draft.objects.filter(status=Draft.Status.WAITING).select_related("channel").order_by("updated_at"):
+    for draft in Draft.objects.filter(status=Draft.Status.WAITING).select_related("channel", "author").order_by("updated_at"):
         delivery = latest_delivery(draft)
-        if delivery is None or (delivery.retry_at and delivery.retry_at > now):
+        if delivery is not None and delivery.retry_at and delivery.retry_at > now:
             continue
+        # Every waiting draft has a next attempt: one whose process stopped before it recorded a
+        # delivery (between "publishing" and the connector) is tried now, in the approver's name,
+        # as a scheduled post is.
+        by = delivery.requested_by if delivery is not None else _approver_or_author(draft)
         try:
-            draft.transition("start_publishing", by=delivery.requested_by, note="tried again automatically")
+            draft.transition("start_publishing", by=by, note="tried again automatically")
         except IllegalTransition:
             continue  # another worker took it, or someone withdrew it
         tried += 1
         try:
-            services.deliver(draft, delivery.requested_by)
+            services.deliver(draft, by)
         except services.PublishRefused as outcome:
             logger.info("Draft %s: %s", draft.pk, outcome)
     return tried
+
+
+def _approver_or_author(draft: Draft):
+    approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
+    return approval.approver if approval else draft.author
 
 
 def recover_interrupted(now=None) -> int:

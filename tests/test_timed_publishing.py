@@ -174,3 +174,29 @@ def test_a_publish_time_already_past_is_refused_on_the_draft_form(office, facebo
     })
     assert response.status_code == 200 and "already passed" in response.content.decode()
     assert not Draft.objects.exists()
+
+
+def test_a_scheduled_post_whose_worker_stopped_before_recording_its_delivery_is_published_by_the_next(clock, office, approver, facebook, settings):
+    from moderation import publishing
+
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT)
+    # The worker marked it publishing, then was killed before it wrote a delivery record.
+    draft.transition("start_publishing", by=None, note="its publish time was reached")
+    assert not draft.deliveries.exists()
+    clock.move_to(PUBLISH_AT + datetime.timedelta(minutes=settings.PUBLISH_STALE_MINUTES + 1))
+    publishing.run_due()
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.PUBLISHED
+    assert draft.publication.published_by == approver
+
+
+def test_every_waiting_draft_has_a_next_attempt(clock, office, approver, facebook):
+    from moderation import publishing
+
+    draft = scheduled_draft(office, approver, facebook)
+    clock.move_to(PUBLISH_AT)
+    draft.transition("start_publishing", by=None, note="its publish time was reached")
+    draft.transition("wait", by=None, note="Publishing was interrupted.", data={"reason": "interrupted"})
+    assert publishing.retry_waiting() == 1
+    assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
