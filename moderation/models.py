@@ -636,6 +636,28 @@ class AuditEntry(models.Model):
         raise PermissionError("Audit entries cannot be deleted.")
 
 
+class AuditSeal(models.Model):
+    """A copy of the audit chain's newest link, taken daily (and on demand) and sent outside the
+    database: emailed to the headteacher and shown on the audit page, to be written down or kept.
+    Whoever can rewrite the database can rewrite the chain and this table too; they cannot
+    rewrite the emails. `verify_audit --seal ENTRY:HASH` checks the chain against one."""
+
+    taken_at = models.DateTimeField(default=timezone.now)
+    entry_id = models.BigIntegerField()  # the newest entry when the seal was taken
+    entry_hash = models.CharField(max_length=64)
+    entries = models.PositiveIntegerField()  # how many entries the trail held up to it
+    taken_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sent_to = models.TextField(blank=True)  # the addresses it was emailed to
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+
+    @property
+    def token(self) -> str:
+        """What is written down and given to verify_audit --seal."""
+        return f"{self.entry_id}:{self.entry_hash}"
+
+
 class LanguageReview(models.Model):
     """The reviewing colleague's judgement of one sentence flagged by `respectful-language`.
 

@@ -46,6 +46,7 @@ urlpatterns = [
     path("log/export.csv", views.publication_log_csv, name="log_csv"),
     path("log/<int:pk>/", views.publication_log_entry, name="log_entry"),
     path("log/audit/", views.audit_trail, name="audit"),
+    path("log/audit/seal/", views.audit_seal, name="audit_seal"),
     path("log/take-down/", views.takedown_list, name="takedown"),
     path("log/<int:pk>/concern/", concern_views.staff_concern, name="staff_concern"),
     path("log/<int:pk>/take-down/", concern_views.post_take_down, name="post_take_down"),

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from moderation import face_review, language_review, reviews, services, video_copies, video_review
+from moderation import audit, face_review, language_review, reviews, services, video_copies, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -32,7 +32,7 @@ from moderation.forms import (
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
 from moderation.models import (
-    AuditEntry, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaText, PlatformComment, PublishedPost, VideoTrack,
+    AuditEntry, AuditSeal, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaText, PlatformComment, PublishedPost, VideoTrack,
 )
 
 
@@ -678,7 +678,17 @@ def takedown_list(request):
 @permission_required("moderation.view_publication_log", raise_exception=True)
 def audit_trail(request):
     entries = AuditEntry.objects.select_related("actor", "draft", "channel")[:500]
-    return render(request, "moderation/audit.html", {"entries": entries})
+    seals = AuditSeal.objects.select_related("taken_by")[:10]
+    return render(request, "moderation/audit.html", {"entries": entries, "seals": seals})
+
+
+@require_POST
+@permission_required("moderation.view_publication_log", raise_exception=True)
+def audit_seal(request):
+    seal = audit.take_seal(by=request.user)
+    messages.success(request, f"Sealed at entry {seal.entry_id}" + (f" and emailed to {seal.sent_to}." if seal.sent_to else
+                     ": no headteacher's email address is set, so write the seal down from this page."))
+    return redirect("audit")
 
 
 # --- A video as it will be published: the player, the filmstrip and marking a missed face ----------

@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from moderation import concerns, monitoring, publishing, reviews, scheduling
+from moderation import audit, concerns, monitoring, publishing, reviews, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def publishing_duties() -> int:
 publishing_round = job(publishing_duties)
 comments_round = job(monitoring.read_comments)
 reviews_round = job(reviews.send_reminders)
+seal_round = job(audit.seal_if_due)
 
 
 class Worker:
@@ -78,6 +79,7 @@ class Worker:
         add(publishing_round, "interval", seconds=30, id="publishing", replace_existing=True)
         add(comments_round, "interval", minutes=settings.COMMENT_CHECK_MINUTES, id="comments", replace_existing=True)
         add(reviews_round, "interval", hours=1, id="reviews", replace_existing=True)
+        add(seal_round, "interval", hours=1, id="audit-seal", replace_existing=True)
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
@@ -104,6 +106,7 @@ class Worker:
         self.scheduler.add_job(publishing_round, id="publishing-at-start")
         self.scheduler.add_job(reviews_round, id="reviews-at-start")
         self.scheduler.add_job(comments_round, id="comments-at-start")
+        self.scheduler.add_job(seal_round, id="audit-seal-at-start")
         self.scheduler.start(paused=paused)
 
     def stop(self) -> None:

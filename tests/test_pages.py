@@ -200,7 +200,10 @@ def test_the_whole_flow_through_the_pages(client, office, approver, head, facebo
     draft_url = response["Location"]
     client.post(draft_url + "submit/")
     client.force_login(approver)
-    client.post(draft_url + "approve/", {f"attest_{key}": "on" for key, _ in ATTESTATIONS})
+    import re
+
+    [seen] = re.findall(r'name="seen_hash" value="(\w+)"', client.get(draft_url).content.decode())  # the page the approver read
+    client.post(draft_url + "approve/", {f"attest_{key}": "on" for key, _ in ATTESTATIONS} | {"seen_hash": seen})
     client.post(draft_url + "publish/")
     client.force_login(head)
     assert "https://www.aycliffe.kent.sch.uk/news" in client.get("/log/").content.decode()

@@ -17,7 +17,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, monitoring, reviews, video_copies, worker
+from moderation import analysis, audit, monitoring, reviews, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,12 @@ class Command(BaseCommand):
             published = worker.publishing_duties()
             raised = monitoring.read_comments()
             reminders = reviews.send_reminders()
+            seal = audit.seal_if_due()
             self.stdout.write(
                 f"{done} file(s) analysed; {copies} video cop{'y' if copies == 1 else 'ies'} made for publishing; "
                 f"{published} scheduled post(s) published; "
-                f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent."
+                f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent"
+                + (f"; the audit trail sealed at entry {seal.entry_id}." if seal else ".")
             )
             return
         stopping = []
@@ -57,7 +59,7 @@ class Command(BaseCommand):
         scheduled = len(clock.publish_jobs())
         self.stdout.write(
             "The worker is running: it analyses uploads, publishes at their time the "
-            f"{scheduled} approved post(s) waiting for it, reads comments and sends reminders. Stop it with Ctrl+C."
+            f"{scheduled} approved post(s) waiting for it, reads comments, sends reminders and seals the audit trail daily. Stop it with Ctrl+C."
         )
         try:
             analysis.work_forever(lambda: bool(stopping))
