@@ -485,8 +485,13 @@ def submit(draft: Draft, by) -> GateRun:
         # What was checked must be what is submitted: an edit or an upload that landed while the
         # checks ran (they take seconds) means they checked something else.
         locked = Draft.objects.select_for_update().get(pk=draft.pk)
-        if not run.content_hash or freeze(locked).hash != run.content_hash:
-            raise ValidationError("The draft changed while its checks ran (a file was added or the text edited). Submit it again.")
+        if run.content_hash:  # (content that could not be read has no hash: its run failed, and says why)
+            try:
+                now_hash = freeze(locked).hash
+            except ContentUnreadable:
+                now_hash = ""
+            if now_hash != run.content_hash:
+                raise ValidationError("The draft changed while its checks ran (a file was added or the text edited). Submit it again.")
         if run.passed:
             draft.transition("submit", by=by, data={"gate_run": run.pk, "content_hash": run.content_hash})
         else:
