@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,7 +25,8 @@ from pixels import recognition
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
 from moderation.models import (
-    Approval, AuditEntry, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaText, PlatformComment, PublishedPost,
+    Approval, AuditEntry, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaFile, MediaText, PlatformComment,
+    PublishedPost,
 )
 from moderation.services import display_name, require
 
@@ -789,6 +791,22 @@ def _scrub_names(pupil: Pupil) -> int:
             if cleaned != value:
                 model.objects.filter(pk=pk).update(**{name: cleaned})
                 changed += 1
+    # File names are often a child's name, written any way: "amira_khan.jpg", "AmiraKhan-sports.jpg".
+    # Such a file is renamed by its row ("photo 12.jpg"), and texts quoting its name lose it too.
+    loose = re.compile(
+        "|".join(rf"{re.escape(f)}[\W_]*{re.escape(surname)}|{re.escape(surname)}[\W_]*{re.escape(f)}"
+                 for f in sorted(forenames, key=len, reverse=True)),
+        re.IGNORECASE,
+    )
+    for media in MediaFile.objects.filter(original_name__icontains=surname):
+        if loose.search(media.original_name):
+            renamed = f"{media.audit_label}{Path(media.original_name).suffix}"
+            for model, name in ((GateResult, "message"), (Draft, "status_note")):
+                for pk, value in model.objects.filter(**{f"{name}__contains": media.original_name}).values_list("pk", name):
+                    model.objects.filter(pk=pk).update(**{name: value.replace(media.original_name, renamed)})
+                    changed += 1
+            MediaFile.objects.filter(pk=media.pk).update(original_name=renamed)
+            changed += 1
     # Why a comment was raised quotes the words it found.
     for pk, reasons in PlatformComment.objects.exclude(reasons=[]).values_list("pk", "reasons"):
         cleaned = json.loads(pattern.sub(ERASED_NAME, json.dumps(reasons, ensure_ascii=False)))

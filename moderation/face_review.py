@@ -96,7 +96,8 @@ def set_words_blur(words: MediaText, blur: bool, by) -> None:
         words.save(update_fields=["blur", "blur_by"])
         _audit(
             words.media, by, "words.blurred" if blur else "words.unblurred",
-            f"Words “{words.text[:60]}” in '{words.media.original_name}' {'to be blurred' if blur else 'no longer blurred'} in the published copy",
+            # The words themselves stay with the row (erasure reaches them there), not in the trail.
+            f"Words {words.pk} in {words.media.audit_label} {'to be blurred' if blur else 'no longer blurred'} in the published copy",
             words=words.pk,
         )
     video_copies.request(words.media)
@@ -145,8 +146,8 @@ def _audit(face_or_media, by, action, summary, **data):
 def _named(face) -> tuple[str, str, dict]:
     """How the audit names a face of a photo or a face track of a video: (action prefix, words, data)."""
     if isinstance(face, VideoTrack):
-        return "tracks", f"Face track {face.pk} in '{face.media.original_name}' ({face.start:.1f}-{face.end:.1f} s)", {"track": face.pk}
-    return "faces", f"Face {face.pk} in '{face.media.original_name}'", {"face": face.pk}
+        return "tracks", f"Face track {face.pk} in {face.media.audit_label} ({face.start:.1f}-{face.end:.1f} s)", {"track": face.pk}
+    return "faces", f"Face {face.pk} in {face.media.audit_label}", {"face": face.pk}
 
 
 def identify(face: MediaFace | VideoTrack, pupil, by) -> None:
@@ -184,7 +185,7 @@ def mark(media: MediaFile, box, by) -> MediaFace:
         face = MediaFace.objects.create(
             media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by
         )
-        _audit(media, by, "faces.marked", f"A face detection missed was marked in '{media.original_name}'", face=face.pk, box=[top, right, bottom, left])
+        _audit(media, by, "faces.marked", f"A face detection missed was marked in {media.audit_label}", face=face.pk, box=[top, right, bottom, left])
     match_faces(media, faces=[face])
     return face
 
@@ -205,5 +206,5 @@ def unmark(face: MediaFace, by) -> None:
         raise ValidationError("Only a face marked by a person can be removed.")
     _check_may_decide(face.media.draft, by)
     with transaction.atomic():
-        _audit(face, by, "faces.unmarked", f"Marked face {face.pk} removed from '{face.media.original_name}'", face=face.pk)
+        _audit(face, by, "faces.unmarked", f"Marked face {face.pk} removed from {face.media.audit_label}", face=face.pk)
         face.delete()

@@ -45,7 +45,8 @@ def review(draft: Draft, by, *, where: str, sentence: str, verdict: str, reason:
         AuditEntry.objects.create(
             actor=by, action="language.reviewed", draft=draft, channel_id=draft.channel_id,
             # The words themselves stay with the review (they may name someone; the trail cannot be changed).
-            summary=f"Flagged words ({where}) judged {judged.get_verdict_display().lower()}",
-            data={"where": where, "verdict": verdict, "review": judged.pk},
+            # Where they were can name a file (often a child's name): the review row keeps it.
+            summary=f"Flagged words (review {judged.pk}) judged {judged.get_verdict_display().lower()}",
+            data={"verdict": verdict, "review": judged.pk},
         )
     return judged

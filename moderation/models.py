@@ -325,6 +325,12 @@ class MediaFile(models.Model):
         ordering = ["position", "id"]
 
     @property
+    def audit_label(self) -> str:
+        """How the audit trail names this file: by its row ("photo 12"), never by its file name,
+        which is often a child's name. The pages show the name beside it while the file exists."""
+        return f"{self.get_kind_display().lower()} {self.pk}"
+
+    @property
     def path(self):
         return settings.UPLOAD_DIR / self.stored_name
 

@@ -177,7 +177,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
             )
             AuditEntry.objects.create(
                 actor=by, action="draft.media_added", draft=draft, channel_id=draft.channel_id,
-                summary=f"{media.get_kind_display()} '{media.original_name}' added to draft {draft.pk}",
+                summary=f"{media.audit_label.capitalize()} added to draft {draft.pk}",
                 data={"sha256": sha256, "size": size},
             )
             draft.save(update_fields=["updated_at"])  # the draft's content changed
@@ -200,7 +200,7 @@ def remove_media(draft: Draft, by, media_id: int):
         _lock_for_editing(draft, by)
         AuditEntry.objects.create(
             actor=by, action="draft.media_removed", draft=draft, channel_id=draft.channel_id,
-            summary=f"{media.get_kind_display()} '{media.original_name}' removed from draft {draft.pk}",
+            summary=f"{media.audit_label.capitalize()} removed from draft {draft.pk}",
             data={"sha256": media.sha256},
         )
         media.delete()

@@ -37,7 +37,7 @@ def set_thumbnail(media: MediaFile, seconds: float, by) -> None:
     with transaction.atomic():
         media.thumbnail_time = round(seconds, 2)
         media.save(update_fields=["thumbnail_time"])
-        _audit(media, by, "video.thumbnail", f"The thumbnail of '{media.original_name}' is the frame at {seconds:.1f} s", time=seconds)
+        _audit(media, by, "video.thumbnail", f"The thumbnail of {media.audit_label} is the frame at {seconds:.1f} s", time=seconds)
 
 
 def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
@@ -116,7 +116,7 @@ def mark_track(media: MediaFile, seconds: float, box, by) -> VideoTrack:
             source=VideoTrack.Source.MARKED, marked_by=by,
         )
         _audit(media, by, "tracks.marked",
-               f"A face the engine missed was marked at {seconds:.1f} s in '{media.original_name}' and followed from "
+               f"A face the engine missed was marked at {seconds:.1f} s in {media.audit_label} and followed from "
                f"{track.start:.1f} to {track.end:.1f} s", track=track.pk, box=[top, right, bottom, left], time=round(seconds, 3))
     video_copies.request(media)
     return track
@@ -128,7 +128,7 @@ def unmark_track(track: VideoTrack, by) -> None:
     _check_may_decide(track.media.draft, by)
     media = track.media
     with transaction.atomic():
-        _audit(track, by, "tracks.unmarked", f"Marked face track {track.pk} removed from '{media.original_name}'", track=track.pk)
+        _audit(track, by, "tracks.unmarked", f"Marked face track {track.pk} removed from {media.audit_label}", track=track.pk)
         track.delete()
     video_copies.request(media)
 

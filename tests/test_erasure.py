@@ -128,3 +128,58 @@ def test_an_erased_record_can_never_be_enrolled_again(ben, register_keeper, tmp_
     with pytest.raises(enrolment.EnrolmentRefused, match="erased"):
         enrolment.enrol(ben, [tmp_path / "any.jpg"], register_keeper)
     assert not FaceEncoding.objects.filter(pupil=ben).exists()
+
+
+def certificate_naming(name: str) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1400, 600), "white")
+    ImageDraw.Draw(image).text((150, 250), f"Awarded to {name}", font=ImageFont.load_default(size=72), fill="navy")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_file_names_and_words_read_stay_out_of_the_trail_and_erasure_clears_them(ben, register_keeper, office, facebook):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation import face_review
+    from moderation import services as moderation
+    from moderation.models import MediaFile
+    from tests.conftest import link_draft
+
+    name = f"{ben.legal_forename} {ben.legal_surname}"
+    file_name = f"{ben.legal_forename}_{ben.legal_surname.lower()}-certificate.png"
+    draft = link_draft(office, facebook)
+    media = moderation.add_media(draft, office, SimpleUploadedFile(file_name, certificate_naming(name)), source="Mrs Patel, scanner",
+                                 rights="school", alt_text="A reading certificate")
+    line = next(w for w in media.words.all() if ben.legal_surname in w.text)
+    face_review.set_words_blur(line, True, office)
+    trail = words_of_the_trail()
+    assert ben.legal_surname not in trail and ben.legal_surname.lower() not in trail and ben.legal_forename not in trail
+    assert f"Words {line.pk} in photo {media.pk} to be blurred" in trail and f"Photo {media.pk} added to draft {draft.pk}" in trail
+
+    surname = ben.legal_surname
+    services.erase_pupil(ben, register_keeper, "The family asked for erasure")
+    media.refresh_from_db()
+    line.refresh_from_db()
+    assert media.original_name == f"photo {media.pk}.png"
+    assert surname not in line.text and "[an erased pupil]" in line.text
+    assert not MediaFile.objects.filter(original_name__icontains=surname).exists()
+    assert audit.verify()[1] is None
+
+
+def test_the_pages_show_a_files_name_beside_its_row_in_the_trail(office, facebook):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation import services as moderation
+    from moderation.templatetags.people import audit_summary
+    from tests.conftest import link_draft
+
+    draft = link_draft(office, facebook)
+    media = moderation.add_media(draft, office, SimpleUploadedFile("sports-day.png", certificate_naming("Sports day")),
+                                 source="Mrs Patel", rights="school", alt_text="Sports day")
+    entry = AuditEntry.objects.get(action="draft.media_added")
+    assert audit_summary(entry.summary) == f"Photo {media.pk} ('sports-day.png') added to draft {draft.pk}"

@@ -14,12 +14,26 @@ def person(user, nobody="the system"):
 
 
 _PUPIL_REFERENCE = re.compile(r"pupil record (\d+)")
+_FILE_REFERENCE = re.compile(r"\b([Pp]hoto|[Vv]ideo) (\d+)\b")
+
+
+def _with_file_names(summary: str) -> str:
+    """Each file named by its row ("photo 12") with its name beside it while the file's row exists."""
+    numbers = {int(n) for _, n in _FILE_REFERENCE.findall(summary or "")}
+    if not numbers:
+        return summary
+    from moderation.models import MediaFile
+
+    names = dict(MediaFile.objects.filter(pk__in=numbers).values_list("pk", "original_name"))
+    return _FILE_REFERENCE.sub(lambda m: f"{m.group(0)} ('{names[int(m.group(2))]}')" if int(m.group(2)) in names else m.group(0), summary)
 
 
 @register.filter
 def audit_summary(summary: str) -> str:
     """An audit entry's words, with each pupil named beside their record number while the record
-    exists; an erased record stays a number (the entry itself never held the name)."""
+    exists (an erased record stays a number: the entry itself never held the name), and each file
+    beside its row number while it exists."""
+    summary = _with_file_names(summary)
     numbers = {int(n) for n in _PUPIL_REFERENCE.findall(summary or "")}
     if not numbers:
         return summary
