@@ -1,4 +1,5 @@
-"""Encryption of face encodings at rest (Fernet, from the `cryptography` package).
+"""Encryption of face encodings, and of face crops kept for review, at rest (Fernet, from the
+`cryptography` package).
 
 The key comes from settings.FACE_KEY (the environment's FACE_ENCRYPTION_KEY) or, when that is
 empty, from the file settings.FACE_KEY_FILE, which `python manage.py create_face_key` makes
@@ -91,6 +92,21 @@ def decrypt_encoding(token: bytes, box: MultiFernet | None = None) -> np.ndarray
     if vector.shape != (ENCODING_LENGTH,):
         raise FaceKeyError("An enrolled face decrypted to something that is not a face encoding.")
     return vector.astype(np.float64)
+
+
+def encrypt_picture(data: bytes, box: MultiFernet | None = None) -> bytes:
+    """A face crop kept for review (a JPEG), encrypted with the face key like the encodings."""
+    return (box or fernet()).encrypt(bytes(data))
+
+
+def decrypt_picture(token: bytes, box: MultiFernet | None = None) -> bytes:
+    try:
+        return (box or fernet()).decrypt(bytes(token))
+    except InvalidToken:
+        raise FaceKeyError(
+            "A face kept for review cannot be decrypted with the current key: the key was changed or lost. "
+            "Restore the old key (it can be listed after the new one, separated by a comma)."
+        ) from None
 
 
 def create_key_file(path: Path | None = None) -> bool:

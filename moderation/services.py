@@ -40,6 +40,7 @@ from moderation.models import (
     PublishedPost,
     PublishedPupil,
     RiskAssessment,
+    VideoTrack,
 )
 from moderation.roles import HEADTEACHER, has_role
 from pixels import imaging, photos, video_copy
@@ -229,8 +230,16 @@ def withdraw(draft: Draft, by):
         void_approvals(draft, "Draft withdrawn")
         draft.transition("withdraw", by=by)
     # A withdrawn draft will never be published: its uploads are no longer needed.
+    delete_originals(draft)
+
+
+def delete_originals(draft: Draft) -> None:
+    """The uploads, the faces cut from them for review and the approver's video copies go once a
+    draft is published (its published copies stay) or withdrawn."""
+    VideoTrack.objects.filter(media__draft=draft).update(view=b"")
     for media in draft.media.all():
         media.path.unlink(missing_ok=True)
+        video_copies.discard(media)
 
 
 # --- The exact content, and the gates ------------------------------------------------------
@@ -687,9 +696,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     for item in content.media:
         if item.source_path != item.path:
             item.source_path.unlink(missing_ok=True)
-    for media in draft.media.all():
-        media.path.unlink(missing_ok=True)
-        video_copies.discard(media)
+    delete_originals(draft)
     return post
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("drafts/<int:pk>/media/", views.add_media, name="add_media"),
     path("drafts/<int:pk>/media/<int:media_id>/", views.media_original, name="media_original"),
     path("drafts/<int:pk>/media/<int:media_id>/remove/", views.remove_media, name="remove_media"),
+    path("drafts/<int:pk>/published/<int:position>/", views.published_media, name="published_media"),
     path("drafts/<int:pk>/media/<int:media_id>/preview/", views.media_preview, name="media_preview"),
     path("drafts/<int:pk>/media/<int:media_id>/mark-face/", views.face_mark, name="face_mark"),
     path("drafts/<int:pk>/faces/<int:face_id>/blur/", views.face_blur, name="face_blur"),

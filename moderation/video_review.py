@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from consent import faces
+from consent import crypto, faces
 from moderation import face_review, video_copies
 from moderation.face_review import _audit, _check_may_decide
 from moderation.models import MediaFile, MediaText, VideoTrack
@@ -64,7 +64,7 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
             media=media, start=track.start, end=track.end, best_time=view.time,
             top=view.face.top, right=view.face.right, bottom=view.face.bottom, left=view.face.left,
             sightings=[[round(v.time, 3), *v.face.box] for v in track.views],
-            view=buffer.getvalue(), view_box=list(view.crop_box),
+            view=crypto.encrypt_picture(buffer.getvalue()), view_box=list(view.crop_box),
             auto_status=track.match.status, auto_pupil=track.match.pupil, auto_distance=track.match.distance,
         ))
     with transaction.atomic():
@@ -111,7 +111,7 @@ def mark_track(media: MediaFile, seconds: float, box, by) -> VideoTrack:
     with transaction.atomic():
         track = VideoTrack.objects.create(
             media=media, start=sightings[0][0], end=sightings[-1][0], best_time=marked[0],
-            top=top, right=right, bottom=bottom, left=left, sightings=sightings, view=buffer.getvalue(),
+            top=top, right=right, bottom=bottom, left=left, sightings=sightings, view=crypto.encrypt_picture(buffer.getvalue()),
             view_box=[top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0]],
             source=VideoTrack.Source.MARKED, marked_by=by,
         )

@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from consent import crypto
+from moderation.mirror import media_response
 from moderation import audit, face_review, language_review, reviews, services, video_copies, video_review
 from moderation import personal_data
 from moderation.forms import (
@@ -410,7 +412,9 @@ def track_view(request, pk, track_id):
     """The best view of a face track, as a JPEG, for the people deciding about it."""
     draft = _visible_draft(request, pk)
     track = get_object_or_404(VideoTrack, pk=track_id, media__draft=draft)
-    return HttpResponse(bytes(track.view), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+    if not track.view:  # deleted with the original once the draft was published or withdrawn
+        raise Http404("This face's view was deleted with the original video.")
+    return HttpResponse(crypto.decrypt_picture(track.view), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
 def video_thumbnail(request, pk, media_id):
@@ -477,6 +481,13 @@ def face_mark(request, pk, media_id):
 def face_unmark(request, pk, face_id):
     draft = _visible_draft(request, pk)
     return _act(request, draft, lambda: face_review.unmark(_face(draft, face_id), request.user), "The mark was removed.")
+
+
+def published_media(request, pk, position):
+    """What went out, for the people who may read the draft: the published copy, kept after a takedown too."""
+    draft = _visible_draft(request, pk)
+    post = get_object_or_404(PublishedPost, draft=draft)
+    return media_response(post, position)
 
 
 def media_original(request, pk, media_id):

@@ -289,3 +289,18 @@ def test_published_copies_and_outbox_files_are_readable_by_the_owner_and_group_o
     assert len(written) >= 3  # the published copy, and the outbox's copy and post.json
     for path in written:
         assert path.stat().st_mode & 0o777 in (0o640, 0o600), (path, oct(path.stat().st_mode))
+
+
+def test_a_published_draft_shows_its_published_copy_not_the_deleted_original(office, approver, facebook, client):
+    draft = link_draft(office, facebook)
+    media = services.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG", comment=SECRET.encode())),
+                               source="Mrs Patel, school camera", rights="school", alt_text="The hall")
+    services.submit(draft, office)
+    services.approve(draft, approver, dict(ATTESTATIONS))
+    services.publish(draft, approver)
+    assert not media.path.exists()
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert f"/drafts/{draft.pk}/published/0/" in page and f"/media/{media.pk}/preview" not in page
+    shown = client.get(f"/drafts/{draft.pk}/published/0/")
+    assert shown.status_code == 200 and hidden_data.jpeg_findings(b"".join(shown.streaming_content)) == []

@@ -551,3 +551,23 @@ def test_a_small_file_declaring_a_huge_picture_is_refused_before_any_frame_is_de
     with pytest.raises(video.VideoRejected, match="8192×8192: more than the"):
         video.inspect(path)
     assert decoded == []
+
+
+def test_a_faces_view_is_kept_encrypted_with_the_face_key(clip_draft, office, client):
+    track = clip_draft.media.get().tracks.first()
+    stored = bytes(track.view)
+    assert not stored.startswith(b"\xff\xd8") and crypto.decrypt_picture(stored).startswith(b"\xff\xd8")
+    client.force_login(office)
+    view = client.get(f"/drafts/{clip_draft.pk}/tracks/{track.pk}/view/")
+    assert view.status_code == 200 and view.content == crypto.decrypt_picture(stored)
+
+
+def test_the_faces_kept_for_review_are_deleted_with_the_originals_when_the_draft_is_withdrawn(clip_draft, office, client):
+    from moderation import services
+
+    media = clip_draft.media.get()
+    services.withdraw(clip_draft, office)
+    assert not media.path.exists()
+    assert all(bytes(t.view) == b"" for t in media.tracks.all())
+    client.force_login(office)
+    assert client.get(f"/drafts/{clip_draft.pk}/tracks/{media.tracks.first().pk}/view/").status_code == 404

@@ -102,6 +102,7 @@ def test_the_very_file_the_approver_watched_is_published(db, office, approver, y
     post = services.publish(draft, approver)
     assert hashlib.sha256(published_video(settings, post).read_bytes()).hexdigest() == watched
     assert not list(Path(settings.PREVIEW_DIR).glob("*.mp4"))  # not kept once published
+    assert all(bytes(t.view) == b"" for t in media.tracks.all())  # nor the faces cut from the original
 
 
 def test_the_published_copy_has_no_face_the_second_detector_can_see(db, office, approver, youtube):
