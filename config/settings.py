@@ -251,6 +251,9 @@ PUBLISH_RETRY_MINUTES = int(os.environ.get("PUBLISH_RETRY_MINUTES", 5))
 PUBLISH_RETRY_MAX_MINUTES = int(os.environ.get("PUBLISH_RETRY_MAX_MINUTES", 6 * 60))
 # A publish whose worker has not been heard of for this long is taken to have died with it.
 PUBLISH_STALE_MINUTES = int(os.environ.get("PUBLISH_STALE_MINUTES", 15))
+# The photos and videos of a draft that is never published are deleted after this many days
+# without anything happening to it (its author is warned a week before).
+DRAFT_RETENTION_DAYS = int(os.environ.get("DRAFT_RETENTION_DAYS", 30))
 # Connections are checked when the last check is older than this.
 CONNECTION_CHECK_HOURS = int(os.environ.get("CONNECTION_CHECK_HOURS", 24))
 

@@ -166,6 +166,8 @@ class Draft(models.Model):
     status_note = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When its uploads were deleted after DRAFT_RETENTION_DAYS without activity (moderation.retention).
+    originals_deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-updated_at"]

@@ -182,6 +182,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
                 data={"sha256": sha256, "size": size},
             )
             draft.save(update_fields=["updated_at"])  # the draft's content changed
+            Draft.objects.filter(pk=draft.pk).update(originals_deleted_at=None)  # it holds uploads again
     except BaseException:
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise

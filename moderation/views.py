@@ -223,6 +223,7 @@ def draft_detail(request, pk):
         "send_back_form": SendBackForm(),
         "audit": draft.audit_entries.select_related("actor").order_by("at", "id"),
         "now": timezone.now(),
+        "retention_days": settings.DRAFT_RETENTION_DAYS,
     }
     return render(request, "moderation/draft_detail.html", context)
 

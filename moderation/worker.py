@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from moderation import audit, concerns, monitoring, publishing, reviews, scheduling
+from moderation import audit, concerns, monitoring, publishing, retention, reviews, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ publishing_round = job(publishing_duties)
 comments_round = job(monitoring.read_comments)
 reviews_round = job(reviews.send_reminders)
 seal_round = job(audit.seal_if_due)
+retention_round = job(retention.run)
 
 
 class Worker:
@@ -80,6 +81,7 @@ class Worker:
         add(comments_round, "interval", minutes=settings.COMMENT_CHECK_MINUTES, id="comments", replace_existing=True)
         add(reviews_round, "interval", hours=1, id="reviews", replace_existing=True)
         add(seal_round, "interval", hours=1, id="audit-seal", replace_existing=True)
+        add(retention_round, "interval", hours=6, id="retention", replace_existing=True)
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
@@ -107,6 +109,7 @@ class Worker:
         self.scheduler.add_job(reviews_round, id="reviews-at-start")
         self.scheduler.add_job(comments_round, id="comments-at-start")
         self.scheduler.add_job(seal_round, id="audit-seal-at-start")
+        self.scheduler.add_job(retention_round, id="retention-at-start")
         self.scheduler.start(paused=paused)
 
     def stop(self) -> None:

@@ -15,9 +15,10 @@ a draft that fell due while it was down is published then, once.
 import logging
 import signal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, audit, monitoring, reviews, video_copies, worker
+from moderation import analysis, audit, monitoring, retention, reviews, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,12 @@ class Command(BaseCommand):
             raised = monitoring.read_comments()
             reminders = reviews.send_reminders()
             seal = audit.seal_if_due()
+            warned, expired = retention.run()
             self.stdout.write(
                 f"{done} file(s) analysed; {copies} video cop{'y' if copies == 1 else 'ies'} made for publishing; "
                 f"{published} scheduled post(s) published; "
-                f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent"
+                f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent; "
+                f"{warned} author(s) warned and {expired} draft(s) cleared of uploads kept {settings.DRAFT_RETENTION_DAYS} days unused"
                 + (f"; the audit trail sealed at entry {seal.entry_id}." if seal else ".")
             )
             return
