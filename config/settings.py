@@ -83,6 +83,12 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind a reverse proxy: its addresses or networks, comma-separated (for example
+# "127.0.0.1,10.0.0.0/8"). Requests from them are taken to come from the address they forward in
+# X-Forwarded-For (the reports of concern's limit and failed logins count per client, not per
+# proxy). Empty: REMOTE_ADDR is the client, and X-Forwarded-For is ignored.
+TRUSTED_PROXIES = tuple(p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip())
+AXES_CLIENT_IP_CALLABLE = "moderation.addresses.client_address"
 
 ROOT_URLCONF = "config.urls"
 
@@ -266,9 +272,11 @@ COMMENT_MONITOR_DAYS = int(os.environ.get("COMMENT_MONITOR_DAYS", 60))
 # Section 7: the policy and each channel's risk assessment are reviewed every 12 months
 # (SCHOOL.risk_assessment_months); the headteacher is reminded REVIEW_REMINDER_DAYS ahead.
 REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", 30))
-# Reports of concern from the news page: at most this many an hour from one address, and in all.
+# Reports of concern from the news page: at most this many an hour from one address. More than
+# CONCERNS_FLOOD_PER_HOUR in an hour from everyone is a flood: every report is still kept, but the
+# DSL and the headteacher get one email for the flood, a banner, and can close it in one step.
 CONCERNS_PER_HOUR_PER_SENDER = int(os.environ.get("CONCERNS_PER_HOUR_PER_SENDER", 5))
-CONCERNS_PER_HOUR = int(os.environ.get("CONCERNS_PER_HOUR", 200))
+CONCERNS_FLOOD_PER_HOUR = int(os.environ.get("CONCERNS_FLOOD_PER_HOUR", 20))
 
 FACEBOOK_GRAPH_URL = os.environ.get("FACEBOOK_GRAPH_URL", "https://graph.facebook.com/")
 FACEBOOK_GRAPH_VERSION = os.environ.get("FACEBOOK_GRAPH_VERSION", "v25.0")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from moderation import concerns, families, monitoring, reviews
+from moderation.addresses import client_address
 from moderation.forms import ConcernForm, PolicyReviewForm, ReasonForm
 from moderation.mirror import mirrored_posts
 from moderation.models import Concern, PlatformComment, PublishedPost
@@ -19,8 +20,7 @@ def _message(error) -> str:
 
 
 def _sender_address(request) -> str:
-    # Behind the school's reverse proxy, set the proxy to pass the client's address in REMOTE_ADDR.
-    return request.META.get("REMOTE_ADDR", "")
+    return client_address(request)  # behind a trusted proxy, the address it forwards
 
 
 def _report(request, post, *, by, template, done, context=None):
@@ -76,9 +76,23 @@ def staff_concern(request, pk):
 def concern_list(request):
     return render(request, "moderation/concerns.html", {
         "open": Concern.objects.filter(status=Concern.Status.OPEN).select_related("post__channel"),
+        "flood": list(concerns.flood()[:500]),
         "closed": Concern.objects.filter(status=Concern.Status.CLOSED).select_related("post__channel", "closed_by")[:100],
         "comments": PlatformComment.objects.filter(status=PlatformComment.Status.CONCERN).select_related("post__channel"),
     })
+
+
+@require_POST
+@permission_required("moderation.handle_concern", raise_exception=True)
+def concern_flood_close(request):
+    keep = [int(v) for v in request.POST.getlist("keep") if v.isdigit()]
+    try:
+        closed = concerns.close_flood(request.user, request.POST.get("outcome", ""), keep=keep)
+    except ValidationError as error:
+        messages.error(request, _message(error))
+    else:
+        messages.success(request, f"{closed} report{'s' if closed != 1 else ''} of the flood closed" + (f"; {len(keep)} kept open." if keep else "."))
+    return redirect("concerns")
 
 
 @permission_required("moderation.handle_concern", raise_exception=True)

@@ -60,23 +60,73 @@ def report(post: PublishedPost, *, kind: str, details: str, contact: str = "", b
         raise ValidationError("This post has already been taken down.")
     source = Concern.Source.STAFF if by is not None else Concern.Source.PUBLIC
     key = "" if by is not None else sender_key(sender_address)
+    in_flood = False
     with transaction.atomic():
         if by is None:
             hour_ago = now - timedelta(hours=1)
             recent = Concern.objects.select_for_update().filter(source=Concern.Source.PUBLIC, reported_at__gte=hour_ago)
-            if recent.filter(sender_key=key).count() >= settings.CONCERNS_PER_HOUR_PER_SENDER or recent.count() >= settings.CONCERNS_PER_HOUR:
+            if recent.filter(sender_key=key).count() >= settings.CONCERNS_PER_HOUR_PER_SENDER:
                 raise TooManyReports("Too many reports have been sent from here in the last hour. Please try again later, or contact the school office.")
+            # Never refused because of someone else: past the flood level it is kept and told about with the flood.
+            in_flood = recent.count() >= settings.CONCERNS_FLOOD_PER_HOUR
         concern = Concern.objects.create(
             post=post, source=source, kind=kind, details=details, contact=(contact or "").strip()[:300],
-            reported_by=by, reported_at=now, sender_key=key,
+            reported_by=by, reported_at=now, sender_key=key, in_flood=in_flood,
         )
         AuditEntry.objects.create(
             actor=by, action="concern.reported", draft=post.draft, channel=post.channel, at=now,
             summary=f"A concern about '{post}' was reported {'by staff' if by else 'from the news page'}: {concern.get_kind_display()}",
             data={"concern": concern.pk, "kind": kind, "source": source},
         )
-    tell(concern)
+    if in_flood:
+        tell_flood(now)
+    else:
+        tell(concern)
     return concern
+
+
+def flood(now=None):
+    """The open reports that came in a flood, oldest first."""
+    return Concern.objects.filter(in_flood=True, status=Concern.Status.OPEN).select_related("post").order_by("reported_at", "pk")
+
+
+def tell_flood(now=None) -> bool:
+    """One email for a flood (at most one an hour), not one a report; every report of it is then
+    marked told. A report of a flood that arrives after that email waits for the next one."""
+    now = now or timezone.now()
+    untold = Concern.objects.filter(in_flood=True, told_at__isnull=True)
+    if not untold.exists() or not notify.once(f"concern-flood-{now:%Y%m%d%H}", "a flood of reports of concern"):
+        return False
+    count = flood().count()
+    posts = sorted({str(c.post) for c in flood()[:200]})
+    sent = notify.tell_roles(
+        [DSL, HEADTEACHER], f"A flood of reports of concern: {count} open",
+        f"More than {settings.CONCERNS_FLOOD_PER_HOUR} reports of concern arrived from the news page within an hour "
+        f"({count} open now), about: {'; '.join(posts[:10])}{' and others' if len(posts) > 10 else ''}.\n\n"
+        "Every report is kept, and none was refused. Open 'Concerns' in the product: the flood is shown together, "
+        "genuine reports can be picked out, and the rest closed in one step.",
+    )
+    if sent:
+        untold.update(told_at=now)
+    return sent
+
+
+def close_flood(by, outcome: str, keep=()) -> int:
+    """Close every open report of a flood at once with one outcome, except those in keep (ids of
+    reports the DSL judged genuine). Returns how many were closed."""
+    _require_handler(by)
+    outcome = _words(outcome, 3, "Say how the flood was dealt with")
+    now = timezone.now()
+    with transaction.atomic():
+        closing = list(flood().exclude(pk__in=list(keep)).select_for_update().values_list("pk", flat=True))
+        Concern.objects.filter(pk__in=closing).update(status=Concern.Status.CLOSED, closed_by=by, closed_at=now, outcome=outcome)
+        if closing:
+            AuditEntry.objects.create(
+                actor=by, action="concern.flood_closed",
+                summary=f"{len(closing)} reports of concern sent in a flood were closed together",
+                data={"concerns": closing},
+            )
+    return len(closing)
 
 
 def tell(concern: Concern) -> bool:
@@ -99,7 +149,8 @@ def tell(concern: Concern) -> bool:
 
 def tell_untold() -> int:
     """The worker's round: concerns whose email could not be sent are sent again. Returns how many went."""
-    return sum(tell(concern) for concern in Concern.objects.filter(told_at__isnull=True).select_related("post__channel"))
+    told = sum(tell(concern) for concern in Concern.objects.filter(told_at__isnull=True, in_flood=False).select_related("post__channel"))
+    return told + (1 if tell_flood() else 0)
 
 
 def take_down(post: PublishedPost, by, reason: str, concern: Concern | None = None) -> str:

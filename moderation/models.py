@@ -792,6 +792,8 @@ class Concern(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
     # When the DSL and the headteacher were emailed about it; until then the worker tries again.
     told_at = models.DateTimeField(null=True, blank=True)
+    # Sent while many reports arrived at once (CONCERNS_FLOOD_PER_HOUR): kept, told about together.
+    in_flood = models.BooleanField(default=False)
     telling_attempts = models.PositiveIntegerField(default=0)
     closed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     closed_at = models.DateTimeField(null=True, blank=True)

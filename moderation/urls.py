@@ -55,6 +55,7 @@ urlpatterns = [
     path("concerns/<int:pk>/", concern_views.concern_detail, name="concern"),
     path("concerns/<int:pk>/take-down/", concern_views.concern_action, {"action": "take_down"}, name="concern_take_down"),
     path("concerns/<int:pk>/follow-up/", concern_views.concern_action, {"action": "follow_up"}, name="concern_note"),
+    path("concerns/flood/close/", concern_views.concern_flood_close, name="concern_flood_close"),
     path("concerns/<int:pk>/close/", concern_views.concern_action, {"action": "close"}, name="concern_close"),
     path("comments/<int:pk>/dealt-with/", concern_views.comment_dealt_with, name="comment_dealt_with"),
     path("reviews/", concern_views.review_list, name="reviews"),

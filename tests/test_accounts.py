@@ -132,3 +132,20 @@ def test_the_demo_code_command_refuses_outside_the_demo(head, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="demo only"):
         call_command("second_factor_code", "head")
+
+
+def test_behind_a_trusted_proxy_failed_logins_lock_the_guesser_not_everyone_behind_the_proxy(office, approver, settings):
+    settings.TRUSTED_PROXIES = ("10.0.0.0/8",)
+    guesser = Client(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.66")
+    for n in range(5):  # five different usernames: locked by the guesser's own address
+        sign_in(guesser, f"someone{n}", "guess")
+    assert sign_in(guesser, "office").status_code == 429
+    colleague = Client(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.20")
+    assert sign_in(colleague, "office").status_code == 302
+
+
+def test_a_forwarded_address_from_anyone_but_a_trusted_proxy_is_ignored_by_the_lockout(office, settings):
+    settings.TRUSTED_PROXIES = ()
+    for n in range(5):
+        sign_in(Client(REMOTE_ADDR="198.51.100.66", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}"), f"someone{n}", "guess")
+    assert sign_in(Client(REMOTE_ADDR="198.51.100.66", HTTP_X_FORWARDED_FOR="203.0.113.99"), "office").status_code == 429

@@ -50,7 +50,7 @@ MATRIX = {
     # Google's answer is taken only for a connection the headteacher started from this session.
     "connect_youtube_done": set(),
     "log": LOG, "log_csv": LOG, "log_entry": LOG, "audit": LOG, "audit_seal": LOG, "takedown": LOG, "reviews": LOG,
-    "concerns": LOG, "concern": LOG, "concern_take_down": LOG, "concern_note": LOG, "concern_close": LOG,
+    "concerns": LOG, "concern": LOG, "concern_take_down": LOG, "concern_note": LOG, "concern_close": LOG, "concern_flood_close": LOG,
     "comment_dealt_with": LOG, "post_take_down": LOG,
     "register": REGISTER, "register_import": REGISTER, "register_pupil": REGISTER, "register_pupil_change": REGISTER,
     "register_pupil_enrol": REGISTER,
