@@ -85,7 +85,7 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
 def view_image(track: VideoTrack):
     from PIL import Image
 
-    return Image.open(io.BytesIO(bytes(track.view))).convert("RGB")
+    return Image.open(io.BytesIO(crypto.decrypt_picture(track.view))).convert("RGB")
 
 
 # Who a face track is, and blurring it, are decided as for a face in a photo.
