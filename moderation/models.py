@@ -314,6 +314,8 @@ class MediaFile(models.Model):
     copy_heartbeat = models.DateTimeField(null=True, blank=True)
     # What the second face detector sees in that copy: [[time, top, right, bottom, left, score], ...].
     copy_findings = models.JSONField(default=list, blank=True)
+    # The words read in that copy (after its blurs): [[time, text, top, right, bottom, left], ...].
+    copy_words = models.JSONField(default=list, blank=True)
 
     @property
     def analysis_seconds_left(self) -> int | None:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from moderation.models import MediaFile
-from pixels import imaging, second_opinion, video, video_copy
+from pixels import imaging, ocr, second_opinion, video, video_copy
 from pixels.detection import Found
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,23 @@ def findings(media: MediaFile) -> list[second_opinion.Sighting] | None:
     if current(media) is None:
         return None
     return [second_opinion.Sighting(f[0], Found(*f[1:5], f[5])) for f in media.copy_findings]
+
+
+def read_words(path: Path, progress=lambda at: None) -> list[list]:
+    """The words shown in a video, read every VIDEO_READ_EVERY_SECONDS as at analysis:
+    [[time, text, top, right, bottom, left], ...]."""
+    out = []
+    for at in video_copy.every_frame_time(path, _read_every()):
+        out += [[round(at, 3), line.text, *line.box] for line in ocr.read(video_copy.frame_at(path, at))]
+        progress(at)
+    return out
+
+
+def words(media: MediaFile) -> list[list] | None:
+    """The words read in this video's published copy as decided now; None while it is being made."""
+    if current(media) is None:
+        return None
+    return media.copy_words
 
 
 def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
@@ -133,8 +150,10 @@ def make(media_id: int) -> bool:
             video_copy.remux(media.path, partial)
         # The second detector looks at the copy now, so that what it sees is decided before approval.
         length = video.inspect(partial).seconds or 1.0
-        seen = second_opinion.published_video(partial, progress=lambda at: progress(0.7 + 0.29 * min(1.0, at / length)))
+        seen = second_opinion.published_video(partial, progress=lambda at: progress(0.7 + 0.15 * min(1.0, at / length)))
         findings = [[round(s.time, 3), *s.face.box, round(s.face.score, 3)] for s in seen]
+        # And the words, as the audience will see them: a blur that leaves part of a name readable shows here.
+        words = read_words(partial, progress=lambda at: progress(0.85 + 0.14 * min(1.0, at / length)))
         partial.replace(folder / name)
     except Exception as error:  # recorded; publishing then derives the copy itself, and fails closed
         partial.unlink(missing_ok=True)
@@ -145,7 +164,7 @@ def make(media_id: int) -> bool:
     # Only if nothing was decided meanwhile (a newer request leaves the state QUEUED again).
     done = MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
         copy_state=MediaFile.Copy.DONE, copy_for=wanted, copy_name=name, copy_progress=1.0, copy_error="",
-        copy_findings=findings,
+        copy_findings=findings, copy_words=words,
     )
     if done and old and old != name:
         (folder / old).unlink(missing_ok=True)

@@ -454,6 +454,35 @@ def test_a_phone_number_shown_in_a_video_fails_until_those_words_are_blurred(db,
                 assert not any("01632" in line.text for line in ocr.read(video.upright(frame))), index
 
 
+def test_a_phone_number_left_readable_by_a_blur_that_misses_it_is_caught_in_the_published_video(db, office, youtube, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation import face_review, services, video_copies
+    from moderation.models import MediaText
+    from tests.conftest import link_draft
+
+    draft = link_draft(office, youtube, link="", title="Open evening", text="Come to our open evening.")
+    from PIL import ImageDraw, ImageFont
+
+    plain = Image.new("RGB", (960, 540), (30, 60, 90))
+    captioned = plain.copy()
+    ImageDraw.Draw(captioned).text((60, 420), "Ring 01632 960123 for a place", font=ImageFont.load_default(size=44), fill="white")
+    # The number is on screen for the first second only: not in the thumbnail (a third of the way in).
+    path = write_video(tmp_path / "invite.mp4", [captioned] * 10 + [plain] * 20, rate=10)
+    media = services.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
+                               alt_text="An invitation to our open evening")
+    for words in media.words.filter(text__contains="01632"):
+        face_review.set_words_blur(words, True, office)
+        # The blur covers only the start of "Ring" (with its margin): the number stays readable in the published video.
+        MediaText.objects.filter(pk=words.pk).update(right=words.left + (words.right - words.left) * 5 // 100)
+    video_copies.request(media)
+    video_copies.run_pending()  # the worker makes the copy the approver watches, and reads it
+    media.refresh_from_db()
+    assert media.copy_words and any("01632" in w[1] for w in media.copy_words)
+    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    assert result.status == "fail" and "readable in its published copy at 0:0" in result.message, result.message
+
+
 # --- The thumbnail ----------------------------------------------------------------------------------
 
 

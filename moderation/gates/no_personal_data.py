@@ -31,12 +31,44 @@ def findings(content, school):
                 personal_data.Finding(f.gate, f.kind, f.text, where, f.rule, box=words.box)
                 for f in personal_data.find(words.text, where, names, allowed)
             ]
-        if item.kind == "image":
-            try:
+        try:
+            if item.kind == "image":
                 found += _published_copy_findings(item, names, allowed, found)
-            except Exception as error:  # fail closed: what goes out was not read
-                unread.append(f"{item.original_name}: the words in its published copy could not be read ({error})")
+            else:
+                found += _published_video_findings(item, names, allowed, found)
+        except Exception as error:  # fail closed: what goes out was not read
+            unread.append(f"{item.original_name}: the words in its published copy could not be read ({error})")
     return found, unread
+
+
+def _published_video_findings(item, names, allowed, already):
+    """The words readable in the video as it is published, after its blurs: read by the worker
+    when it made the copy the approver watches; at publishing, read again unless the copy sent
+    is that very file."""
+    import hashlib
+
+    from moderation import personal_data, video_copies
+    from moderation.models import MediaFile
+
+    media = MediaFile.objects.filter(pk=item.media_id).first()
+    made = video_copies.current(media) if media is not None else None
+    if item.path == item.source_path:  # before publishing
+        lines = video_copies.words(media) if media is not None else None
+        if lines is None:
+            return []  # the copy is being made; publishing reads the copy it sends in any case
+    elif made is not None and hashlib.sha256(made.read_bytes()).digest() == hashlib.sha256(item.path.read_bytes()).digest():
+        lines = media.copy_words
+    else:
+        lines = video_copies.read_words(item.path)
+    seen = {(f.kind, f.text.casefold()) for f in already}
+    out = []
+    for at, text, *box in lines:
+        where = f"'{item.original_name}', readable in its published copy at {int(at // 60)}:{at % 60:04.1f}"
+        for f in personal_data.find(text, where, names, allowed):
+            if (f.kind, f.text.casefold()) not in seen:
+                seen.add((f.kind, f.text.casefold()))
+                out.append(personal_data.Finding(f.gate, f.kind, f.text, where, f.rule, box=tuple(box)))
+    return out
 
 
 def _published_copy_findings(item, names, allowed, already):
