@@ -17,7 +17,7 @@ PORT ?= 8000
 run: .venv/.synced
 	$(RUN) python manage.py migrate --noinput
 	$(RUN) python manage.py create_face_key
-	$(RUN) python manage.py seed_demo
+	$(RUN) python manage.py seed_demo --address http://$(HOST):$(PORT)
 	@# The worker analyses uploads beside the web server; it stops with it.
 	DJANGO_DEBUG=1 $(RUN) python manage.py run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

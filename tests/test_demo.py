@@ -33,3 +33,10 @@ def test_the_demo_has_a_scheduled_post_and_a_comment_for_the_dsl(db):
     assert scheduling.scheduled_drafts().count() == 1
     [raised] = monitoring.read_comments()
     assert "child" in {r["kind"] for r in raised.reasons}
+
+
+def test_the_demo_prints_the_address_the_site_answers_on(db, capsys):
+    call_command("seed_demo", "--address", "http://127.0.0.1:8123")
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123/ with any of these" in out and "http://127.0.0.1:8123/mirror/" in out
+    assert ":8000" not in out

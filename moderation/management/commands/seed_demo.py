@@ -43,12 +43,17 @@ USERS = [
 class Command(BaseCommand):
     help = "Create the demo school (once) and print its logins."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--address", default="http://127.0.0.1:8000",
+                            help="where the site will answer, for the addresses printed (make run passes its HOST and PORT)")
+
+    def handle(self, *args, address, **options):
+        address = address.rstrip("/")
         with transaction.atomic():
             users = {username: self.user(username, first, last, role) for username, first, last, role, _ in USERS}
             created = self.channels_and_posts(users)
         self.stdout.write(self.style.SUCCESS("Demo school ready." if created else "Demo school already there: nothing changed."))
-        self.stdout.write(f"Log in at http://127.0.0.1:8000/ with any of these (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(f"Log in at {address}/ with any of these (password for all: {DEMO_PASSWORD}):")
         for username, first, last, role, what in USERS:
             self.stdout.write(f"  {username:<10} {first} {last}, {role}: {what}")
         self.stdout.write(
@@ -56,7 +61,7 @@ class Command(BaseCommand):
             "authenticator app, or, for the demo only, run `DJANGO_DEBUG=1 .venv/bin/python manage.py second_factor_code USERNAME` "
             "for the current code."
         )
-        self.stdout.write("The public news page (no login): http://127.0.0.1:8000/mirror/")
+        self.stdout.write(f"The public news page (no login): {address}/mirror/")
 
     def user(self, username, first, last, role):
         User = get_user_model()
