@@ -31,6 +31,11 @@ def data_dir(tmp_path, settings):
     # A video's published copy is made by the worker: a test that needs it says so
     # (video_copies.run_pending), rather than every decision making one.
     settings.MEDIA_COPIES = "background"
+    # Production's hashed static names need `collectstatic` first: tests/test_production_settings.py
+    # does that against a real server; the other tests use the files as they are.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
     return tmp_path
 
 

@@ -64,3 +64,55 @@ def test_a_session_ends_after_half_an_hour_without_a_request(client, office):
         clock.move_to(start + datetime.timedelta(minutes=81))
         response = client.get("/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+# --- Static files, as the README's production steps serve them --------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_production_serves_the_styles_and_the_face_marking_script_compressed_with_hashed_names(tmp_path):
+    import json
+    import re
+    import time
+    import urllib.request
+
+    env = {**PRODUCTION, "DJANGO_BEHIND_PROXY": "true", "DATA_DIR": str(tmp_path)}
+    for step in (("migrate", "--noinput"), ("collectstatic", "--noinput")):  # the README's steps
+        result = manage(*step, **env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+                              cwd=settings.BASE_DIR, env={**clean, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path, **headers):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
+            "Host": "social.aycliffe.kent.sch.uk", "X-Forwarded-Proto": "https", **headers})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+
+    try:
+        for _ in range(100):
+            try:
+                status, _, page = get("/mirror/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        [css] = re.findall(rb'href="(/static/site\.[0-9a-f]{12}\.css)"', page)
+        status, headers, body = get(css.decode())
+        assert status == 200 and headers["Content-Type"].startswith("text/css") and b"body" in body
+        assert "max-age=315360000" in headers["Cache-Control"]  # a hashed name never changes: cached for good
+        manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
+        status, headers, body = get(f"/static/{manifest['faces.js']}", **{"Accept-Encoding": "gzip"})
+        assert status == 200 and "javascript" in headers["Content-Type"] and headers.get("Content-Encoding") == "gzip"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
