@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from moderation import video_copies
+from moderation import stopping, video_copies
 from moderation.models import MediaFile
 
 logger = logging.getLogger(__name__)
@@ -89,9 +89,12 @@ def requeue_stale(now=None) -> int:
 
 
 def _progress(media_id: int, fraction: float) -> None:
-    MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
+    stopping.check()
+    updated = MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
         analysis_progress=min(max(fraction, 0.0), 0.99), analysis_heartbeat=timezone.now(),
     )
+    if not updated:  # removed from its draft (or queued again) meanwhile: stop working on it
+        raise stopping.Gone(f"media {media_id} is no longer being analysed")
 
 
 def run(media_id: int) -> bool:
@@ -108,7 +111,20 @@ def run(media_id: int) -> bool:
             face_review.find_faces(media, progress=lambda f: _progress(media_id, f))
         else:
             video_review.find_tracks(media, progress=lambda f: _progress(media_id, f))
+    except stopping.Interrupted:
+        # Left for the next worker, from the start: nothing of a half analysis is kept.
+        MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
+            analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
+        )
+        logger.info("Analysis of media %s stopped with the worker; it is queued again", media_id)
+        return True
+    except stopping.Gone:
+        logger.info("Media %s was removed while it was analysed; skipped", media_id)
+        return True
     except Exception as error:  # recorded, never hidden: the gates fail closed on it
+        if not MediaFile.objects.filter(pk=media_id).exists():  # removed meanwhile: nothing to record
+            logger.info("Media %s was removed while it was analysed; skipped", media_id)
+            return True
         logger.exception("Analysis of media %s failed", media_id)
         MediaFile.objects.filter(pk=media_id).update(
             analysis=MediaFile.Analysis.FAILED, analysis_error=f"It could not be analysed: {error}"[:300],
@@ -140,11 +156,13 @@ def work_forever(stop, idle_seconds: float = 1.0) -> None:
     """The worker's analysis loop: analyse what is queued, then wait a little. stop() ends it
     between files. Timed work (publishing, comments, reminders) runs beside it on the worker's
     scheduler (moderation.worker)."""
-    while not stop():
+    while not stop() and not stopping.requested.is_set():
         try:
             # An upload to analyse first; then a video's published copy to make.
             if not run_pending(limit=1) and not video_copies.run_pending(limit=1):
                 time.sleep(idle_seconds)
+        except stopping.Interrupted:  # its work is back in the queue
+            break
         except Exception:  # a database that restarts, say: keep going, the state is in the database
             logger.exception("The analysis worker hit an error; it carries on")
             time.sleep(5)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent import faces as register_faces
-from moderation import video_copies
+from moderation import stopping, video_copies
 from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack
 from pixels import detection, imaging, ocr, photos, second_opinion
 
@@ -36,7 +36,10 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
     except Exception as error:  # the gate fails closed on a photo whose faces were not found
         media.detection_error = f"The faces in this photo could not be found: {error}"[:300]
         media.faces_found_at = None
-        media.save(update_fields=["detection_error", "faces_found_at"])
+        # (an update, not a save: a file removed from its draft meanwhile has no row to save)
+        MediaFile.objects.filter(pk=media.pk).update(detection_error=media.detection_error, faces_found_at=None)
+        if not MediaFile.objects.filter(pk=media.pk).exists():
+            raise stopping.Gone(f"media {media.pk} was removed")
         return
     with transaction.atomic():
         media.faces.filter(source__in=[MediaFace.Source.DETECTED, MediaFace.Source.SECOND]).delete()

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.utils import timezone
 
+from moderation import stopping
 from moderation.models import MediaFile
 from pixels import imaging, ocr, second_opinion, video, video_copy
 from pixels.detection import Found
@@ -138,11 +139,14 @@ def make(media_id: int) -> bool:
         last = [0.0]
 
         def progress(fraction):  # at most once a second: it is called at every frame
+            stopping.check()
             now = time.monotonic()
             if now - last[0] >= 1.0:
                 last[0] = now
-                MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
+                updated = MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
                     copy_progress=min(0.99, fraction), copy_heartbeat=timezone.now())
+                if not updated and not MediaFile.objects.filter(pk=media_id).exists():
+                    raise stopping.Gone(f"media {media_id} was removed")
 
         if to_blur:
             video_copy.blurred(media.path, to_blur, partial, progress=lambda f: progress(0.7 * f))
@@ -155,6 +159,13 @@ def make(media_id: int) -> bool:
         # And the words, as the audience will see them: a blur that leaves part of a name readable shows here.
         words = read_words(partial, progress=lambda at: progress(0.85 + 0.14 * min(1.0, at / length)))
         partial.replace(folder / name)
+    except stopping.Interrupted:  # left for the next worker
+        partial.unlink(missing_ok=True)
+        MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0)
+        raise
+    except stopping.Gone:
+        partial.unlink(missing_ok=True)
+        return True
     except Exception as error:  # recorded; publishing then derives the copy itself, and fails closed
         partial.unlink(missing_ok=True)
         logger.exception("The published copy of media %s could not be made", media_id)

@@ -10,6 +10,8 @@ twice: a draft is published by whoever moves it from approved to publishing firs
 
 import functools
 import logging
+import threading
+import time
 from datetime import timezone as dt_timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -112,9 +114,22 @@ class Worker:
         self.scheduler.add_job(retention_round, id="retention-at-start")
         self.scheduler.start(paused=paused)
 
-    def stop(self) -> None:
-        if self.scheduler.running:
+    def stop(self, wait_seconds: float | None = None) -> int:
+        """Stop the clock. With wait_seconds, wait at most that long for the jobs running now;
+        returns how many are still running (0 when they all finished)."""
+        if not self.scheduler.running:
+            return 0
+        if wait_seconds is None:
             self.scheduler.shutdown(wait=True)
+            return 0
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            running = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+            if not running:
+                return 0
+            time.sleep(0.1)
+        return len([t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()])
 
     def publish_jobs(self) -> dict[int, object]:
         return {int(j.id.rsplit("-", 1)[1]): j for j in self.scheduler.get_jobs() if j.id.startswith("publish-draft-")}

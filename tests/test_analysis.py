@@ -154,3 +154,97 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
     assert media.analysis == "done", (media.analysis_error, _logs(tmp_path))
     assert media.faces_found_at is not None and media.words_read_at is not None
     assert media.analysis_worker.endswith(f":{second.pid}")
+
+
+# --- Stopping the worker ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stop_request():
+    from moderation import stopping
+
+    yield stopping.requested
+    stopping.requested.clear()
+
+
+def queued_photo(office, facebook, settings):
+    settings.MEDIA_ANALYSIS = "background"
+    draft = link_draft(office, facebook)
+    photo = io.BytesIO()
+    Image.new("RGB", (800, 600), "white").save(photo, "JPEG")
+    return services.add_media(draft, office, SimpleUploadedFile("hall.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
+
+
+def test_a_worker_asked_to_stop_puts_the_file_in_hand_back_in_the_queue(office, facebook, settings, stop_request, monkeypatch):
+    media = queued_photo(office, facebook, settings)
+    real = face_review.find_faces
+
+    def stopped_half_way(media, progress):
+        stop_request.set()  # SIGTERM arrives while the faces are being found
+        real(media, progress)
+
+    monkeypatch.setattr(face_review, "find_faces", stopped_half_way)
+    assert analysis.run(media.pk)
+    media.refresh_from_db()
+    assert media.analysis == "queued" and media.analysis_error == "" and media.analysis_worker == ""
+
+
+def test_a_file_removed_while_it_is_analysed_is_skipped_without_an_error(office, facebook, settings, monkeypatch):
+    media = queued_photo(office, facebook, settings)
+    real = face_review.find_faces
+
+    def removed_half_way(media, progress):
+        services.remove_media(media.draft, office, media.pk)  # the author removes it meanwhile
+        real(media, progress)
+
+    monkeypatch.setattr(face_review, "find_faces", removed_half_way)
+    assert analysis.run(media.pk)
+    assert not MediaFile.objects.filter(pk=media.pk).exists()
+
+
+def long_video(path, seconds=120):
+    """Two minutes of noise at 320 x 240: analysed for much longer than a worker may take to stop."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 240, "yuv420p", {"preset": "ultrafast"}
+        for _ in range(seconds * 5):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stops_within_ten_seconds_of_sigterm_leaving_its_analysis_to_the_next(office, youtube, tmp_path, settings):
+    import signal
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("worker processes share the test database only on PostgreSQL")
+    settings.MEDIA_ANALYSIS = "background"
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    draft = link_draft(office, youtube, link="", title="Sports day", text="Sports day.")
+    path = long_video(tmp_path / "long.mp4")
+    media = services.add_media(draft, office, SimpleUploadedFile("long.mp4", path.read_bytes()), source="Mrs Patel", rights="school")
+    worker = _worker(tmp_path)
+    try:
+        _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis_progress > 0.02, "the worker is well into the video", tmp_path)
+        asked = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0, _logs(tmp_path)
+        took = time.monotonic() - asked
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert took < 10
+    media.refresh_from_db()
+    assert media.analysis == "queued", (media.analysis, _logs(tmp_path))  # for the next worker, from the start
+    assert "The worker stopped" in _logs(tmp_path)

@@ -13,15 +13,20 @@ a draft that fell due while it was down is published then, once.
 """
 
 import logging
+import os
 import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, audit, monitoring, retention, reviews, video_copies, worker
+from moderation import analysis, audit, monitoring, retention, reviews, stopping, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
+
+
+# SIGTERM to exit: the analysis in hand stops at its next step; a scheduled job gets this long.
+STOP_WAIT_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -50,10 +55,12 @@ class Command(BaseCommand):
                 + (f"; the audit trail sealed at entry {seal.entry_id}." if seal else ".")
             )
             return
-        stopping = []
+        asked = []
 
         def stop(signum, frame):
-            stopping.append(signum)
+            # The analysis in hand notices at its next step (a fraction of a second) and goes back to the queue.
+            asked.append(signum)
+            stopping.requested.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -65,7 +72,13 @@ class Command(BaseCommand):
             f"{scheduled} approved post(s) waiting for it, reads comments, sends reminders and seals the audit trail daily. Stop it with Ctrl+C."
         )
         try:
-            analysis.work_forever(lambda: bool(stopping))
+            analysis.work_forever(lambda: bool(asked))
         finally:
-            clock.stop()
+            left = clock.stop(wait_seconds=STOP_WAIT_SECONDS)
+        if left:
+            # A publish or a round of comments still running: its journal and the database let the
+            # next worker carry on from where it is cut.
+            self.stdout.write(f"The worker stopped; {left} scheduled job(s) still running are left to the next worker.")
+            self.stdout.flush()
+            os._exit(0)
         self.stdout.write("The worker stopped.")
