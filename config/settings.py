@@ -282,6 +282,8 @@ PUBLISH_STALE_MINUTES = int(os.environ.get("PUBLISH_STALE_MINUTES", 15))
 # The photos and videos of a draft that is never published are deleted after this many days
 # without anything happening to it (its author is warned a week before).
 DRAFT_RETENTION_DAYS = int(os.environ.get("DRAFT_RETENTION_DAYS", 30))
+# `/health/` fails when the data folder has less free space than this.
+HEALTH_MIN_FREE_MB = int(os.environ.get("HEALTH_MIN_FREE_MB", 1024))
 # Connections are checked when the last check is older than this.
 CONNECTION_CHECK_HOURS = int(os.environ.get("CONNECTION_CHECK_HOURS", 24))
 

@@ -839,3 +839,10 @@ class FamiliesAccess(models.Model):
     class Meta:
         ordering = ["-issued_at", "-id"]
         verbose_name_plural = "families' access codes"
+
+
+class WorkerBeat(models.Model):
+    """The worker's last sign of life, per host and process, for `/health/`."""
+
+    name = models.CharField(max_length=200, unique=True)
+    beat_at = models.DateTimeField()

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from moderation import concern_views, families, mirror, views
+from moderation import concern_views, families, health, mirror, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -64,6 +64,7 @@ urlpatterns = [
     path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
+    path("health/", health.health, name="health"),
     path("families/", families.families_enter, name="families_enter"),
     path("families/<str:code>/", families.families_index, name="families"),
     path("families/<str:code>/feed/", families.families_feed, name="families_feed"),

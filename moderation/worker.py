@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from moderation import audit, concerns, monitoring, publishing, retention, reviews, scheduling
+from moderation import audit, concerns, health, monitoring, publishing, retention, reviews, scheduling
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ comments_round = job(monitoring.read_comments)
 reviews_round = job(reviews.send_reminders)
 seal_round = job(audit.seal_if_due)
 retention_round = job(retention.run)
+beat_round = job(health.beat)
 
 
 class Worker:
@@ -84,6 +85,7 @@ class Worker:
         add(reviews_round, "interval", hours=1, id="reviews", replace_existing=True)
         add(seal_round, "interval", hours=1, id="audit-seal", replace_existing=True)
         add(retention_round, "interval", hours=6, id="retention", replace_existing=True)
+        add(beat_round, "interval", seconds=health.BEAT_SECONDS, id="beat", replace_existing=True)
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
@@ -112,6 +114,7 @@ class Worker:
         self.scheduler.add_job(comments_round, id="comments-at-start")
         self.scheduler.add_job(seal_round, id="audit-seal-at-start")
         self.scheduler.add_job(retention_round, id="retention-at-start")
+        self.scheduler.add_job(beat_round, id="beat-at-start")
         self.scheduler.start(paused=paused)
 
     def stop(self, wait_seconds: float | None = None) -> int:

@@ -26,7 +26,7 @@ HEAD = {"head"}
 
 # url name -> who may use it. Everyone else: 403 when signed in, the login page when anonymous.
 MATRIX = {
-    "login": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
+    "login": EVERYONE, "health": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
     "mirror_concern": EVERYONE,
     # Open to anyone holding the current code; any other code answers 404, signed in or not.
     "families_enter": EVERYONE, "families": EVERYONE, "families_feed": EVERYONE, "families_post": EVERYONE,
@@ -63,6 +63,9 @@ def world(db, settings, tmp_path):
     from PIL import Image
     import io
 
+    from moderation import health
+
+    health.beat()  # a worker is running, so /health/ answers 200
     users = {name: make_user(name, role) for name, role in ROLES.items()}
     for user in users.values():
         user.email = f"{user.username}@aycliffe.kent.sch.uk"

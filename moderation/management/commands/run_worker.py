@@ -19,7 +19,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, audit, monitoring, retention, reviews, stopping, video_copies, worker
+from moderation import analysis, audit, health, monitoring, retention, reviews, stopping, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         if requeued:
             self.stdout.write(f"{requeued} file(s) left unfinished by a stopped worker were queued again.")
         if once:
+            health.beat()
             done = analysis.run_pending()
             copies = video_copies.run_pending()
             published = worker.publishing_duties()

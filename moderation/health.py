@@ -1,0 +1,66 @@
+"""`/health/` for the reverse proxy and the school's monitoring: is the product able to do its job?
+
+The database answers, a worker has been heard of recently (it analyses uploads and publishes at
+their time: without it drafts wait for ever), and the data folder has room. The answer holds no
+personal data: states and numbers only. 200 when all is well, 503 otherwise, with which part failed.
+"""
+
+import os
+import shutil
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from moderation.models import WorkerBeat
+
+# The worker beats every BEAT_SECONDS; one not heard of for WORKER_SILENT_AFTER is taken to be down.
+BEAT_SECONDS = 30
+WORKER_SILENT_AFTER = timedelta(minutes=2)
+
+
+def beat(now=None) -> None:
+    """The worker's round: say it is alive (one row per host and process)."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    WorkerBeat.objects.update_or_create(name=name, defaults={"beat_at": now or timezone.now()})
+
+
+def checks(now=None) -> dict:
+    now = now or timezone.now()
+    result = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        result["database"] = {"ok": True}
+    except DatabaseError:
+        result["database"] = {"ok": False, "problem": "the database does not answer"}
+        result["worker"] = {"ok": False, "problem": "unknown while the database does not answer"}
+    if result["database"]["ok"]:
+        newest = WorkerBeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+        if newest is None:
+            result["worker"] = {"ok": False, "problem": "no worker has run: start `python manage.py run_worker`"}
+        else:
+            silent = (now - newest).total_seconds()
+            result["worker"] = {"ok": silent <= WORKER_SILENT_AFTER.total_seconds(), "last_heard_seconds_ago": round(silent)}
+            if not result["worker"]["ok"]:
+                result["worker"]["problem"] = "the worker has not been heard of for over two minutes"
+    usage = shutil.disk_usage(settings.DATA_DIR if settings.DATA_DIR.exists() else settings.BASE_DIR)
+    free_mb = usage.free // 2**20
+    minimum = int(getattr(settings, "HEALTH_MIN_FREE_MB", 1024))
+    result["disk"] = {"ok": free_mb >= minimum, "free_mb": free_mb}
+    if not result["disk"]["ok"]:
+        result["disk"]["problem"] = f"less than {minimum} MB free in the data folder"
+    return result
+
+
+@never_cache
+@login_not_required
+def health(request):
+    parts = checks()
+    healthy = all(part["ok"] for part in parts.values())
+    return JsonResponse({"status": "ok" if healthy else "failing", **parts}, status=200 if healthy else 503)

@@ -1,0 +1,46 @@
+"""`/health/` tells the proxy and the school's monitoring whether the product can do its job, and nothing else."""
+
+import datetime
+
+import time_machine
+from django.test import Client
+
+from moderation import health
+
+
+def test_without_a_worker_the_health_page_fails_and_says_to_start_one(db):
+    response = Client().get("/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing" and body["database"]["ok"] and not body["worker"]["ok"]
+    assert "run_worker" in body["worker"]["problem"]
+
+
+def test_with_a_worker_heard_of_lately_the_product_is_healthy(db):
+    health.beat()
+    response = Client().get("/health/")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_a_worker_silent_for_over_two_minutes_fails_the_health_page(db):
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        health.beat()
+        clock.move_to(start + datetime.timedelta(minutes=3))
+        body = Client().get("/health/").json()
+    assert not body["worker"]["ok"] and body["worker"]["last_heard_seconds_ago"] == 180
+
+
+def test_a_data_folder_short_of_space_fails_the_health_page(db, settings):
+    health.beat()
+    settings.HEALTH_MIN_FREE_MB = 10**12
+    response = Client().get("/health/")
+    assert response.status_code == 503 and not response.json()["disk"]["ok"]
+
+
+def test_the_health_page_holds_no_personal_data(db, office):
+    health.beat()
+    body = Client().get("/health/").content.decode()
+    assert "office" not in body and "@" not in body
+    assert set(Client().get("/health/").json()) == {"status", "database", "worker", "disk"}
