@@ -1,0 +1,176 @@
+"""Backing up and restoring everything a school would lose: the database (the register, drafts,
+decisions, the audit trail with its chain), the face key (without it the enrolled faces and the
+platform tokens cannot be read), the site's secret key, and the files (uploads in flight,
+published copies, the approver's video copies, the local outbox).
+
+The database is written as Django's own fixture (JSON), read in one transaction so that it is
+consistent, whatever the database (SQLite or PostgreSQL) and whichever it is restored into. The
+files are copied after it; a manifest lists every file with its SHA-256, checked at restore.
+A backup holds the face key beside the data it protects: keep backups where only the
+headteacher's delegates can read them (the folder is written with mode 0700).
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from consent import crypto
+from moderation.models import AuditEntry, AuditSeal, Draft
+
+FORMAT = 1
+# What is not worth restoring: sessions (everyone signs in again), django-axes's attempts, and
+# what `migrate` makes itself.
+EXCLUDED = ["contenttypes", "auth.permission", "sessions", "axes"]
+
+
+class BackupError(Exception):
+    pass
+
+
+def _folders() -> dict[str, Path]:
+    return {
+        "uploads": Path(settings.UPLOAD_DIR), "published": Path(settings.PUBLISHED_DIR),
+        "copies": Path(settings.PREVIEW_DIR), "outbox": Path(settings.OUTBOX_DIR),
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _dump_database() -> bytes:
+    out = io.StringIO()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One snapshot for every table: what the worker writes meanwhile is not half in it.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Every row keeps its id (the audit chain's hashes cover the ids they name); references to
+        # what `migrate` makes (content types, permissions) go by name.
+        call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, format="exact_json", stdout=out)
+    return out.getvalue().encode()
+
+
+def _face_key_text() -> str:
+    text, _ = crypto._read_key_text()
+    return text
+
+
+def backup(destination: Path) -> Path:
+    """Write a backup into a new folder inside destination; returns that folder."""
+    destination = Path(destination)
+    folder = destination / f"backup-{timezone.now():%Y%m%d-%H%M%S}"
+    folder.mkdir(parents=True)
+    os.chmod(folder, 0o700)
+    try:
+        _write(folder)
+    except BaseException as error:
+        shutil.rmtree(folder, ignore_errors=True)  # never half a backup that looks whole
+        if isinstance(error, Exception) and not isinstance(error, BackupError):
+            raise BackupError(str(error)) from error
+        raise
+    return folder
+
+
+def _write(folder: Path) -> None:
+    database = _dump_database()
+    with gzip.open(folder / "database.json.gz", "wb") as handle:
+        handle.write(database)
+    secrets_file = folder / "keys.json"
+    secrets_file.write_text(json.dumps({"face_key": _face_key_text(), "secret_key": settings.SECRET_KEY}))
+    os.chmod(secrets_file, 0o600)
+    files = {}
+    for name, source in _folders().items():
+        if not source.exists():
+            continue
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            relative = Path(name) / path.relative_to(source)
+            target = folder / "files" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copy2(path, target)
+            except FileNotFoundError:  # deleted meanwhile (a draft published or withdrawn): not needed
+                continue
+            files[str(relative)] = _sha256(target)
+    seal = AuditSeal.objects.first()
+    manifest = {
+        "format": FORMAT, "taken_at": timezone.now().isoformat(), "database_vendor": connection.vendor,
+        "database_sha256": hashlib.sha256(database).hexdigest(), "files": files,
+        "audit_entries": AuditEntry.objects.count(), "drafts": Draft.objects.count(),
+        "newest_audit_seal": seal.token if seal else None,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))  # last: a folder without it is no backup
+
+
+def _check(folder: Path) -> dict:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as error:
+        raise BackupError(f"{folder} is not a backup of this product: its manifest cannot be read ({error}).") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{folder} was written in backup format {manifest.get('format')}; this version reads format {FORMAT}.")
+    with gzip.open(folder / "database.json.gz", "rb") as handle:
+        database = handle.read()
+    if hashlib.sha256(database).hexdigest() != manifest["database_sha256"]:
+        raise BackupError("The database in the backup does not match its manifest: the backup is damaged. Nothing was restored.")
+    for relative, digest in manifest["files"].items():
+        path = folder / "files" / relative
+        if not path.exists() or _sha256(path) != digest:
+            raise BackupError(f"The file {relative} in the backup is missing or damaged. Nothing was restored.")
+    return manifest
+
+
+def restore(folder: Path) -> dict:
+    """Put a backup back into an empty installation (as configured: its database and data
+    folder). Refuses, changing nothing, when the backup is damaged or the installation is not empty."""
+    folder = Path(folder)
+    manifest = _check(folder)
+    call_command("migrate", interactive=False, verbosity=0)
+    from django.contrib.auth import get_user_model
+
+    if get_user_model().objects.exists() or AuditEntry.objects.exists():
+        raise BackupError("This installation already has accounts or an audit trail: restore only into an empty one "
+                          "(a new database and data folder). Nothing was restored.")
+    keys = json.loads((folder / "keys.json").read_text())
+    key_file = Path(settings.FACE_KEY_FILE)
+    write_key = not (getattr(settings, "FACE_KEY", "") or "").strip()
+    if write_key and key_file.exists() and key_file.read_text().strip() != keys["face_key"]:
+        raise BackupError(f"{key_file} holds another face key: move it aside first. Nothing was restored.")
+    with tempfile.TemporaryDirectory(prefix="restore-") as scratch:
+        fixture = Path(scratch) / "database.exact_json"
+        with gzip.open(folder / "database.json.gz", "rb") as source, fixture.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        try:
+            call_command("loaddata", str(fixture), verbosity=0)  # one transaction: all or nothing
+        except CommandError as error:
+            raise BackupError(f"The database could not be loaded ({error}). Nothing was restored.") from None
+    for relative in manifest["files"]:
+        name, rest = relative.split("/", 1)
+        target = _folders()[name] / rest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / "files" / relative, target)
+    # The keys last, once the data they open is back.
+    if write_key:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(keys["face_key"] + "\n")
+    if not os.environ.get("DJANGO_SECRET_KEY"):
+        fd = os.open(Path(settings.DATA_DIR) / "secret_key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(keys["secret_key"])
+    return manifest
