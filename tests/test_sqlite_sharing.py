@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite's own behaviour: tried in the SQLite run")
 
 
 def manage(tmp_path, *args):
