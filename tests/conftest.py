@@ -1,4 +1,6 @@
 import datetime
+import tempfile
+from pathlib import Path
 
 import django.test
 import pytest
@@ -12,6 +14,8 @@ from moderation.models import Channel, RiskAssessment
 from moderation.sample import complete_channel  # noqa: F401 - the tests' channels
 
 PASSWORD = "correct-horse-battery-staple"
+# An empty STATIC_ROOT for the whole run (WhiteNoise warns when there is none).
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-root-"))
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +38,7 @@ def data_dir(tmp_path, settings):
     # Production's hashed static names need `collectstatic` first: tests/test_production_settings.py
     # does that against a real server; the other tests use the files as they are.
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STATIC_ROOT.mkdir()
+    settings.STATIC_ROOT = STATIC_ROOT  # outside the test's own folder, which some tests count
     return tmp_path
 
 

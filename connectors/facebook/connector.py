@@ -24,7 +24,10 @@ from connectors.facebook import client
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMITS = {4, 17, 32, 613}
+# Rate limits: wait and try again. Page tokens fall under Business Use Case limits, which add
+# 80001 ("There have been too many calls to this Page account") and 341 ("Application limit
+# reached") to the classic 4, 17, 32 and 613 (Graph API, "Rate Limits" and "Error Handling").
+RATE_LIMITS = {4, 17, 32, 613, 80001, 341}
 TRANSIENT = {1, 2}
 TOKEN_SUBCODES = {
     458: "the app was removed from the account",
@@ -112,7 +115,10 @@ class FacebookConnector(Connector):
             why = TOKEN_SUBCODES.get(subcode, "the token is no longer valid")
             return ReconnectNeeded(f"Facebook no longer accepts the Page's token ({why}; error 190{f'/{subcode}' if subcode else ''}). The headteacher must reconnect the Page.")
         if code in (10, 200) or (isinstance(code, int) and 200 <= code <= 299):
-            return ReconnectNeeded(f"Facebook refused: the connection lacks a permission ({error.message}). The headteacher must reconnect the Page and grant every permission asked for.")
+            # One call refused for a permission holds that post, with the reason; the token still
+            # works for everything else (only 190 and 102 mean it does not).
+            return ConnectorError(f"Facebook refused to {what} for lack of a permission ({error.message}; error {code}). "
+                                  "The headteacher can reconnect the Page and grant every permission asked for, then publish again.")
         if code in RATE_LIMITS:
             wait = max(_regain_minutes(response), settings.PUBLISH_RETRY_MINUTES)
             return TryLater(f"Facebook's rate limit was reached (error {code}): it will be tried again in {wait:g} minutes.", _retry_in(wait), reason="rate_limit")

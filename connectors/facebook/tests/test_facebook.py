@@ -126,7 +126,7 @@ def test_publishing_is_held_for_a_channel_that_needs_reconnecting_without_callin
     assert graph.received == []
 
 
-@pytest.mark.parametrize("code", [4, 17, 32, 613])
+@pytest.mark.parametrize("code", [4, 17, 32, 613, 80001, 341])
 def test_a_rate_limit_waits_and_is_tried_again_later(graph, page, office, approver, code):
     graph.fail("POST", r"/feed$", "error", status=400, body={"error": {"message": "(#%d) Rate limited" % code, "type": "OAuthException", "code": code}})
     draft = published_text_draft(office, approver, page)
@@ -139,6 +139,17 @@ def test_a_rate_limit_waits_and_is_tried_again_later(graph, page, office, approv
     assert publishing.retry_waiting(now=waiting.value.retry_at + timedelta(seconds=1)) == 1
     draft.refresh_from_db()
     assert draft.status == Draft.Status.PUBLISHED and len(graph.posts()) == 1
+
+
+@pytest.mark.parametrize("code", [10, 200])
+def test_a_permission_refused_on_one_call_holds_that_post_and_leaves_the_channel_connected(graph, page, office, approver, code):
+    graph.fail("POST", r"/feed$", "error", status=403, body={"error": {"message": "(#%d) Permission denied" % code, "type": "OAuthException", "code": code}})
+    draft = published_text_draft(office, approver, page)
+    with pytest.raises(services.PublishRefused, match="lack of a permission"):
+        services.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and f"error {code}" in draft.status_note
+    assert Connection.objects.get(channel=page).status != Connection.Status.RECONNECT_NEEDED
 
 
 def test_a_duplicate_506_is_held_and_never_retried(graph, page, office, approver):
