@@ -48,6 +48,29 @@ def shape_problem(channel_kind: str, media_kinds: list[str], *, complete: bool =
     return ""
 
 
+# YouTube's videos.insert: "The property value has a maximum length of 100 characters" (title)
+# and "5000 bytes" (description); both "may contain all valid UTF-8 characters except < and >"
+# (YouTube Data API, Videos resource, snippet.title and snippet.description).
+YOUTUBE_TITLE_MAX_CHARACTERS = 100
+YOUTUBE_DESCRIPTION_MAX_BYTES = 5000
+
+
+def text_problem(channel_kind: str, title: str, text: str) -> str:
+    """What the platform would refuse in a post's words, in words; "" when it takes them."""
+    if channel_kind != "youtube":
+        return ""
+    if len(title) > YOUTUBE_TITLE_MAX_CHARACTERS:
+        return f"A YouTube title is at most {YOUTUBE_TITLE_MAX_CHARACTERS} characters; this one has {len(title)}."
+    size = len(text.encode("utf-8"))
+    if size > YOUTUBE_DESCRIPTION_MAX_BYTES:
+        return (f"A YouTube description is at most {YOUTUBE_DESCRIPTION_MAX_BYTES:,} bytes; this one has {size:,} "
+                "(letters with accents and emoji take more than one). Shorten it.")
+    for where, words in (("title", title), ("description", text)):
+        if "<" in words or ">" in words:
+            return f"YouTube refuses < and > in a video's {where}: use other words or brackets."
+    return ""
+
+
 @dataclass(frozen=True)
 class OutgoingMedia:
     kind: str

@@ -117,6 +117,10 @@ def _clean_for_channel(draft: Draft):
         draft.link = ""
     else:
         draft.title = ""
+    # Refused while drafting, with the reason, rather than by the platform at publishing.
+    problem = connectors.text_problem(draft.channel.kind, draft.title or "", draft.text or "")
+    if problem:
+        raise ValidationError(problem)
 
 
 def _require_author_editing(draft: Draft, user):

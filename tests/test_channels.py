@@ -109,3 +109,50 @@ def test_every_change_to_a_channel_record_is_audited(head, facebook):
     services.update_channel(facebook, head, parents_informed_how="Newsletter, October")
     entry = facebook.audit_entries.filter(action="channel.updated").first()
     assert "parents_informed_how" in entry.summary
+
+
+# --- YouTube's limits on a video's words, told while drafting ----------------------------------------
+
+
+def test_a_youtube_description_over_5000_bytes_is_refused_at_drafting_with_the_reason(office, youtube):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from moderation import services
+
+    with pytest.raises(ValidationError, match="at most 5,000 bytes; this one has 5,004"):
+        services.create_draft(office, youtube, title="Our concert", text="é" * 2502, objective="community",
+                              intended_outcome="Families who could not come see the concert.")
+
+
+def test_angle_brackets_in_a_youtube_title_are_refused_at_drafting(office, youtube):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from moderation import services
+
+    with pytest.raises(ValidationError, match="refuses < and >"):
+        services.create_draft(office, youtube, title="Year 6 <3 their concert", text="Our concert.", objective="community",
+                              intended_outcome="Families see the concert.")
+
+
+def test_an_edit_that_breaks_youtubes_limits_is_refused_and_the_draft_keeps_what_it_had(office, youtube):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from moderation import services
+    from moderation.models import Draft
+
+    draft = services.create_draft(office, youtube, title="Our concert", text="Our concert.", objective="community",
+                                  intended_outcome="Families see the concert.")
+    with pytest.raises(ValidationError, match="5,000 bytes"):
+        services.update_draft(draft, office, text="x" * 5001)
+    assert Draft.objects.get(pk=draft.pk).text == "Our concert."
+
+
+def test_the_new_draft_form_says_what_youtube_refuses_and_keeps_what_was_typed(office, youtube, client):
+    client.force_login(office)
+    response = client.post("/drafts/new/", {"channel": youtube.pk, "title": "Concert <live>", "text": "Our concert.",
+                                            "objective": "community", "intended_outcome": "Families see the concert."})
+    page = response.content.decode()
+    assert response.status_code == 200 and "refuses &lt; and &gt;" in page and "Concert &lt;live&gt;" in page
