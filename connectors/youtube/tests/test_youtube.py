@@ -94,6 +94,9 @@ def test_an_upload_interrupted_at_60_percent_resumes_from_the_byte_youtube_holds
     draft.refresh_from_db()
     assert draft.status == Draft.Status.PUBLISHED
     after = chunks(youtube_api)[before:]
+    cut = f"bytes {held // chunk * chunk}-"
+    if after and content_range(after[0]).startswith(cut):
+        after = after[1:]  # the cut request of the first attempt, recorded by the emulator after the client saw the drop
     assert content_range(after[0]).startswith("bytes */")  # first asks which byte YouTube holds
     assert content_range(after[1]).startswith(f"bytes {held}-")  # then carries on from exactly there
     assert len(uploads_started(youtube_api)) == 1 and len(youtube_api.videos) == 1
