@@ -54,6 +54,11 @@ def _read_key_text() -> tuple[str, str]:
     return path.read_text().strip(), str(path)
 
 
+def key_text() -> str:
+    """The key (or keys, comma-separated) as configured: what a backup must keep."""
+    return _read_key_text()[0]
+
+
 def fernet() -> MultiFernet:
     text, source = _read_key_text()
     keys = [part.strip() for part in text.split(",") if part.strip()]

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from consent import crypto
+from moderation.media import sha256_of
 from moderation.models import AuditEntry, AuditSeal, Draft
 
 FORMAT = 1
@@ -44,14 +45,6 @@ def _folders() -> dict[str, Path]:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _dump_database() -> bytes:
     out = io.StringIO()
     with transaction.atomic():
@@ -63,11 +56,6 @@ def _dump_database() -> bytes:
         # what `migrate` makes (content types, permissions) go by name.
         call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, format="exact_json", stdout=out)
     return out.getvalue().encode()
-
-
-def _face_key_text() -> str:
-    text, _ = crypto._read_key_text()
-    return text
 
 
 def backup(destination: Path) -> Path:
@@ -91,7 +79,7 @@ def _write(folder: Path) -> None:
     with gzip.open(folder / "database.json.gz", "wb") as handle:
         handle.write(database)
     secrets_file = folder / "keys.json"
-    secrets_file.write_text(json.dumps({"face_key": _face_key_text(), "secret_key": settings.SECRET_KEY}))
+    secrets_file.write_text(json.dumps({"face_key": crypto.key_text(), "secret_key": settings.SECRET_KEY}))
     os.chmod(secrets_file, 0o600)
     files = {}
     for name, source in _folders().items():
@@ -105,7 +93,7 @@ def _write(folder: Path) -> None:
                 shutil.copy2(path, target)
             except FileNotFoundError:  # deleted meanwhile (a draft published or withdrawn): not needed
                 continue
-            files[str(relative)] = _sha256(target)
+            files[str(relative)] = sha256_of(target)
     seal = AuditSeal.objects.first()
     manifest = {
         "format": FORMAT, "taken_at": timezone.now().isoformat(), "database_vendor": connection.vendor,
@@ -129,7 +117,7 @@ def _check(folder: Path) -> dict:
         raise BackupError("The database in the backup does not match its manifest: the backup is damaged. Nothing was restored.")
     for relative, digest in manifest["files"].items():
         path = folder / "files" / relative
-        if not path.exists() or _sha256(path) != digest:
+        if not path.exists() or sha256_of(path) != digest:
             raise BackupError(f"The file {relative} in the backup is missing or damaged. Nothing was restored.")
     return manifest
 

@@ -14,15 +14,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.contrib.syndication.views import Feed
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.http import require_POST
 
-from moderation.mirror import media_response
+from moderation.mirror import MirrorFeed, media_response
 from moderation.models import AuditEntry, FamiliesAccess, PublishedPost
 from moderation.services import display_name
 
@@ -55,7 +54,7 @@ def opens(code: str) -> bool:
 def issue(by) -> FamiliesAccess:
     """A new code; every earlier link stops working at once. The code itself is not logged."""
     if not by.has_perm("moderation.approve_channel"):
-        raise PermissionError("Only the headteacher issues the families' access code.")
+        raise PermissionDenied("Only the headteacher issues the families' access code.")
     with transaction.atomic():
         replaced = current() is not None
         access = FamiliesAccess.objects.create(code=new_code(), issued_by=by)
@@ -122,11 +121,9 @@ def families_media(request, code, pk, position):
     return private(media_response(post, position))
 
 
-class FamiliesFeed(Feed):
-    """The families' own feed, behind the same code (one instance a request: it knows its code)."""
-
-    feed_type = Atom1Feed
-    description_template = "mirror/feed_item.html"
+class FamiliesFeed(MirrorFeed):
+    """The news feed's shape for the families' posts, behind the same code (one instance a
+    request: it knows its code)."""
 
     def __init__(self, code: str):
         super().__init__()
@@ -135,20 +132,17 @@ class FamiliesFeed(Feed):
     def title(self):
         return f"{settings.SCHOOL.name}: for families"
 
+    def subtitle(self):
+        return f"What {settings.SCHOOL.name} shares only with its families."
+
     def link(self):
         return reverse("families", args=[self.code])
 
     def items(self):
         return families_posts()[:50]
 
-    def item_title(self, post):
-        return post.title or (post.text.strip().splitlines()[0][:80] if post.text.strip() else "") or f"{post.channel.get_kind_display()} post"
-
     def item_link(self, post):
         return reverse("families_post", args=[self.code, post.pk])
-
-    def item_pubdate(self, post):
-        return post.published_at
 
 
 @login_not_required

@@ -349,11 +349,9 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
 def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
     """The video as published: the chosen faces pixelated through their tracks, no metadata."""
     destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
-    from moderation.video_review import VIDEO_READ_EVERY_SECONDS
-
     # Words read in a frame are taken to be on screen, where they were read, from one reading
     # to the next.
-    to_blur = video_copy.blur_list(item, float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS)))
+    to_blur = video_copy.blur_list(item, video_copies.read_every())
     thumbnail = destination.with_suffix(".thumbnail.jpg")
     made = _copy_made_for(item)
     try:

@@ -29,9 +29,14 @@ logger = logging.getLogger(__name__)
 COPY_STALE_AFTER = timedelta(minutes=5)
 
 
-def _read_every() -> float:
-    # Words read in a frame are taken to be on screen, where they were read, until the next reading.
-    return float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", 2.0))
+# The words in a video (captions, a whiteboard, name badges) are read from one frame every this
+# many seconds: words stay on screen for seconds, and reading a frame takes about a second. Words
+# read in a frame are taken to be on screen, where they were read, until the next reading.
+VIDEO_READ_EVERY_SECONDS = 2.0
+
+
+def read_every() -> float:
+    return float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
 
 
 def blur_plan(source_sha256: str, tracks, words) -> dict:
@@ -56,7 +61,7 @@ def decisions_hash(media: MediaFile) -> str:
 def blur_list(tracks, words):
     """The sightings to pixelate: the blurred tracks, and blurred words from one reading to the next."""
     item = SimpleNamespace(tracks=list(tracks), words=list(words))
-    return video_copy.blur_list(item, _read_every())
+    return video_copy.blur_list(item, read_every())
 
 
 def current(media: MediaFile) -> Path | None:
@@ -81,7 +86,7 @@ def read_words(path: Path, progress=lambda at: None) -> list[list]:
     """The words shown in a video, read every VIDEO_READ_EVERY_SECONDS as at analysis:
     [[time, text, top, right, bottom, left], ...]."""
     out = []
-    for at in video_copy.every_frame_time(path, _read_every()):
+    for at in video_copy.every_frame_time(path, read_every()):
         out += [[round(at, 3), line.text, *line.box] for line in ocr.read(video_copy.frame_at(path, at))]
         progress(at)
     return out

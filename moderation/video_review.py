@@ -12,20 +12,11 @@ from django.utils import timezone
 
 from consent import crypto, faces
 from moderation import face_review, video_copies
+from moderation.video_copies import VIDEO_READ_EVERY_SECONDS, read_every  # noqa: F401 - also read from here by the gates
 from moderation.face_review import _audit, _check_may_decide
 from moderation.models import MediaFile, MediaText, VideoTrack
 from pixels import imaging, ocr, video, video_copy
 
-
-# The words in a video (captions, a whiteboard, name badges) are read from one frame every this
-# many seconds: words stay on screen for seconds, and reading a frame takes about a second.
-VIDEO_READ_EVERY_SECONDS = 2.0
-
-
-def read_every() -> float:
-    from django.conf import settings
-
-    return float(getattr(settings, "VIDEO_READ_EVERY_SECONDS", VIDEO_READ_EVERY_SECONDS))
 
 
 def set_thumbnail(media: MediaFile, seconds: float, by) -> None:

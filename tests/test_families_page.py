@@ -144,7 +144,9 @@ def test_a_taken_down_post_leaves_the_families_page_at_once(private_post, head, 
 
 
 def test_only_the_headteacher_issues_the_families_code(office, head):
-    with pytest.raises(PermissionError):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
         families.issue(office)
     client = Client()
     client.force_login(head)

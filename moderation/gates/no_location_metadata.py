@@ -50,7 +50,7 @@ class NoLocationMetadata(Gate):
         if item.kind == "video":
             yield "the published copy", self._video_copy(item, scratch)
             thumbnail = item.thumbnail_path or imaging.write_published_copy(
-                video_copy.thumbnail(item, video_copies._read_every()), [], scratch / f"{item.position}-thumbnail.jpg"
+                video_copy.thumbnail(item, video_copies.read_every()), [], scratch / f"{item.position}-thumbnail.jpg"
             )
             yield "the thumbnail", thumbnail
             return
