@@ -319,6 +319,8 @@ GOOGLE_TOKEN_URI = os.environ.get("GOOGLE_TOKEN_URI", "https://oauth2.googleapis
 YOUTUBE_API_URL = os.environ.get("YOUTUBE_API_URL", "https://www.googleapis.com/")
 YOUTUBE_NOTIFY_SUBSCRIBERS = os.environ.get("YOUTUBE_NOTIFY_SUBSCRIBERS", "").lower() in {"1", "true", "yes"}
 YOUTUBE_DAILY_QUOTA = int(os.environ.get("YOUTUBE_DAILY_QUOTA", 10_000))
+# videos.insert has a bucket of its own: calls a day (Google's default is 100).
+YOUTUBE_DAILY_UPLOADS = int(os.environ.get("YOUTUBE_DAILY_UPLOADS", 100))
 # Resumable upload chunks: a multiple of 256 KiB.
 YOUTUBE_UPLOAD_CHUNK_BYTES = int(os.environ.get("YOUTUBE_UPLOAD_CHUNK_BYTES", 8 * 1024 * 1024))
 YOUTUBE_CATEGORY_ID = os.environ.get("YOUTUBE_CATEGORY_ID", "27")  # Education

@@ -6,6 +6,7 @@ again, or ask the headteacher to reconnect the account. It never decides whether
 published: the gates did that.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -104,6 +105,8 @@ class PublishResult:
     url: str = ""
     # Where the platform still works on the post (a YouTube video being processed), in words.
     platform_state: str = ""
+    # Why the platform did not take the video's checked thumbnail ("" when it did, or there was none).
+    thumbnail_problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,15 @@ class Comment:
     text: str
     created_at: datetime | None
     parent_id: str = ""
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file, read in blocks: a resumed upload must be of exactly the same bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def comment_time(value, parse) -> datetime | None:
@@ -175,6 +187,10 @@ class Connector:
     def platform_state(self, platform_post_id: str) -> str:
         """What the platform still does with a published post, in words; "" when nothing."""
         return ""
+
+    def set_thumbnail(self, platform_post_id: str, path: Path) -> None:
+        """Set a published video's checked thumbnail again (after the platform refused it)."""
+        raise ConnectorError(f"{self.label} has no thumbnails to set.")
 
 
 _REGISTRY: dict[str, type[Connector]] = {}

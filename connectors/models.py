@@ -117,11 +117,21 @@ QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
 
 
 class QuotaDay(models.Model):
-    """YouTube Data API units spent by one channel on one (Pacific) day."""
+    """YouTube Data API quota spent by one channel on one (Pacific) day, in Google's two buckets.
+
+    "Projects that enable the YouTube Data API have a default quota allocation of 100 search.list
+    calls, 100 videos.insert calls, and 10,000 units per day combined for all other endpoints ...
+    The search.list and videos.insert methods have their own quota buckets" (YouTube Data API,
+    "Quota calculator", developers.google.com/youtube/v3/determine_quota_cost). `units` counts the
+    10,000; `uploads` counts videos.insert calls.
+    """
+
+    UNITS, UPLOADS = "units", "uploads"
 
     channel = models.ForeignKey("moderation.Channel", on_delete=models.CASCADE, related_name="quota_days")
     day = models.DateField()
     units = models.PositiveIntegerField(default=0)
+    uploads = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "day"], name="one_quota_row_per_day")]
@@ -136,20 +146,20 @@ class QuotaDay(models.Model):
         return datetime.combine(day, time(0, 5), tzinfo=QUOTA_ZONE)
 
     @classmethod
-    def spent(cls, channel, now=None) -> int:
-        return cls.objects.filter(channel=channel, day=cls.today(now)).values_list("units", flat=True).first() or 0
+    def spent(cls, channel, now=None, bucket: str = UNITS) -> int:
+        return cls.objects.filter(channel=channel, day=cls.today(now)).values_list(bucket, flat=True).first() or 0
 
     @classmethod
-    def spend(cls, channel, units: int, now=None) -> None:
+    def spend(cls, channel, units: int, now=None, bucket: str = UNITS) -> None:
         day = cls.today(now)
         with transaction.atomic():
             row, _ = cls.objects.select_for_update().get_or_create(channel=channel, day=day)
-            cls.objects.filter(pk=row.pk).update(units=F("units") + units)
+            cls.objects.filter(pk=row.pk).update(**{bucket: F(bucket) + units})
 
     @classmethod
-    def exhaust(cls, channel, limit: int, now=None) -> None:
+    def exhaust(cls, channel, limit: int, now=None, bucket: str = UNITS) -> None:
         """The platform said the quota is spent: believe it until the reset."""
         day = cls.today(now)
         with transaction.atomic():
             row, _ = cls.objects.select_for_update().get_or_create(channel=channel, day=day)
-            cls.objects.filter(pk=row.pk, units__lt=limit).update(units=limit)
+            cls.objects.filter(pk=row.pk, **{f"{bucket}__lt": limit}).update(**{bucket: limit})

@@ -495,6 +495,9 @@ class PublishedPost(models.Model):
     link = models.URLField(blank=True, max_length=500)
     # What the platform still does with it (a YouTube video being processed), in words; "" when nothing.
     platform_state = models.CharField(max_length=300, blank=True)
+    # Why the platform did not take the video's checked thumbnail ("" when it did, or there was
+    # none): the post is up, and "Set the thumbnail again" sends it once more.
+    thumbnail_problem = models.CharField(max_length=500, blank=True)
     # A post of a channel that is not public (a private YouTube channel) is shown on the families'
     # page, behind the headteacher's access link, and nowhere that anyone can reach.
     for_families_only = models.BooleanField(default=False)
@@ -557,6 +560,11 @@ class PublishedMedia(models.Model):
     @property
     def path(self):
         return settings.PUBLISHED_DIR / self.stored_name
+
+    @property
+    def thumbnail_path(self):
+        """A video's checked thumbnail, written beside it when it was published."""
+        return self.path.with_suffix(".thumbnail.jpg")
 
 
 class AuditQuerySet(models.QuerySet):

@@ -10,6 +10,7 @@ import socket
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from connectors import base as connectors
@@ -17,7 +18,8 @@ from connectors import services as connections
 from connectors.models import Delivery
 from moderation import services
 from moderation.analysis import _alive
-from moderation.models import Draft, IllegalTransition, PublishedPost
+from moderation.models import AuditEntry, Draft, IllegalTransition, PublishedPost
+from moderation.monitoring import connector_for
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +113,32 @@ def run_due(now=None) -> None:
     retry_waiting(now)
     refresh_platform_states()
     connections.check_due_connections(now)
+
+
+def set_thumbnail_again(post: PublishedPost, by) -> str:
+    """Send a published video's checked thumbnail to its platform once more: after the platform
+    refused it (a YouTube channel that was not verified yet). Returns what happened, in words."""
+    if not by.has_perm("moderation.publish_draft"):
+        raise PermissionDenied("Only staff who publish may set a thumbnail.")
+    if not post.thumbnail_problem:
+        raise ValidationError("The platform already has this video's thumbnail.")
+    if post.is_taken_down:
+        raise ValidationError("This post has been taken down.")
+    video = post.media.filter(kind="video").first()
+    if video is None or not video.thumbnail_path.exists():
+        raise ValidationError("The checked thumbnail is no longer kept: choose one on a new draft.")
+    try:
+        connector_for(post).set_thumbnail(post.platform_post_id, video.thumbnail_path)
+    except connectors.ConnectorError as error:
+        if isinstance(error, connectors.ReconnectNeeded):
+            connections.mark_reconnect_needed(post.channel, str(error))
+        PublishedPost.objects.filter(pk=post.pk).update(thumbnail_problem=str(error)[:500])
+        post.refresh_from_db()
+        raise ValidationError(f"{post.channel} did not take the thumbnail: {error}") from error
+    PublishedPost.objects.filter(pk=post.pk).update(thumbnail_problem="")
+    AuditEntry.objects.create(
+        actor=by, action="post.thumbnail_set", draft=post.draft, channel=post.channel,
+        summary=f"The checked thumbnail of '{post}' was set on {post.channel}", data={"post": post.pk},
+    )
+    post.refresh_from_db()
+    return f"{post.channel} now shows the checked thumbnail."

@@ -677,7 +677,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
             draft=draft, channel=channel, connector=channel.connector, platform_post_id=result.platform_post_id,
             platform_url=result.url, published_by=delivery.requested_by, approval=approval, gate_run=run, content_hash=content.hash,
             text=content.text, title=content.title, link=content.link, platform_state=result.platform_state[:300],
-            for_families_only=not channel.posts_are_public,
+            thumbnail_problem=result.thumbnail_problem[:500], for_families_only=not channel.posts_are_public,
         )
         PublishedMedia.objects.bulk_create(
             PublishedMedia(
@@ -693,7 +693,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
         draft.transition(
             "mark_published", by=by, note=f"{channel}: {result.platform_post_id}",
             data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash,
-                  "attempts": delivery.attempts},
+                  "attempts": delivery.attempts, **({"thumbnail_problem": result.thumbnail_problem} if result.thumbnail_problem else {})},
         )
     # The originals are no longer needed: only the published copies are kept.
     for item in content.media:

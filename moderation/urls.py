@@ -51,6 +51,7 @@ urlpatterns = [
     path("log/take-down/", views.takedown_list, name="takedown"),
     path("log/<int:pk>/concern/", concern_views.staff_concern, name="staff_concern"),
     path("log/<int:pk>/take-down/", concern_views.post_take_down, name="post_take_down"),
+    path("log/<int:pk>/thumbnail/", views.post_set_thumbnail, name="post_set_thumbnail"),
     path("concerns/", concern_views.concern_list, name="concerns"),
     path("concerns/<int:pk>/", concern_views.concern_detail, name="concern"),
     path("concerns/<int:pk>/take-down/", concern_views.concern_action, {"action": "take_down"}, name="concern_take_down"),

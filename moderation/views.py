@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from consent import crypto
 from moderation.mirror import media_response
-from moderation import audit, face_review, language_review, reviews, services, video_copies, video_review
+from moderation import audit, face_review, language_review, publishing, reviews, services, video_copies, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -680,6 +680,17 @@ def publication_log_entry(request, pk):
         "concerns": post.concerns.all(),
         "comments": post.comments.order_by("written_at", "id"),
     })
+
+
+@require_POST
+@permission_required("moderation.publish_draft", raise_exception=True)
+def post_set_thumbnail(request, pk):
+    post = get_object_or_404(PublishedPost.objects.select_related("channel", "draft"), pk=pk)
+    try:
+        messages.success(request, publishing.set_thumbnail_again(post, request.user))
+    except ValidationError as error:
+        messages.error(request, _message_for(error))
+    return redirect("log_entry", pk=pk)
 
 
 @permission_required("moderation.view_publication_log", raise_exception=True)

@@ -17,9 +17,18 @@ class YouTubeEmulator(EmulatorServer):
     """One channel, its videos and comment threads, the OAuth token endpoint, and resumable uploads.
 
     `revoke_refresh_token()` makes refreshing fail with invalid_grant; `expire_access_tokens()` makes
-    the current access tokens answer 401, so the client must refresh; `quota_exceeded = True` answers
-    403 quotaExceeded to every API call.
+    the current access tokens answer 401, so the client must refresh; `token_outage = True` makes the
+    token endpoint answer 503, as during an outage at Google. Quota is spent in Google's two buckets
+    (`daily_uploads` videos.insert calls, `daily_units` for the rest) and answered 403 quotaExceeded
+    when a bucket is empty; `quota_exceeded = True` empties both. `channel_verified = False` refuses
+    custom thumbnails with 403 forbidden; `upload_limit_reached = True` refuses uploads with
+    uploadLimitExceeded. A comment thread carries at most `inline_replies` of its replies.
     """
+
+    # Units each call costs (YouTube Data API, "Quota calculator"); videos.insert costs one call of
+    # its own bucket instead.
+    COSTS = {("GET", "/youtube/v3/videos"): 1, ("DELETE", "/youtube/v3/videos"): 50, ("GET", "/youtube/v3/commentThreads"): 1,
+             ("GET", "/youtube/v3/comments"): 1, ("GET", "/youtube/v3/channels"): 1, ("POST", "/upload/youtube/v3/thumbnails/set"): 50}
 
     def __init__(self, channel_id="UCaycliffe0000000000000", channel_title="Aycliffe Primary (private)"):
         super().__init__()
@@ -33,6 +42,12 @@ class YouTubeEmulator(EmulatorServer):
         self.thumbnails: dict[str, bytes] = {}
         self.threads: dict[str, list[dict]] = {}
         self.quota_exceeded = False
+        self.daily_units, self.daily_uploads = 10_000, 100
+        self.units_spent = self.uploads_spent = 0
+        self.channel_verified = True
+        self.upload_limit_reached = False
+        self.token_outage = False
+        self.inline_replies = 5
         self.processing_polls = 1
         self.interrupt_upload_at: int | None = None  # how many status reads say "processing" before "processed"
         self._ids = itertools.count(1)
@@ -87,6 +102,8 @@ class YouTubeEmulator(EmulatorServer):
     def route(self, request: Received, fault, handler):
         path = request.path
         if path == "/token":
+            if self.token_outage:
+                raise Answer(503, {"error": "server_error", "error_description": "The service is currently unavailable."})
             return self._token(self._client_in(request))
         if path == "/o/oauth2/auth":
             return self._authorise(request.query)
@@ -95,12 +112,16 @@ class YouTubeEmulator(EmulatorServer):
             return self._start_upload(request)
         if path == "/upload/youtube/v3/videos" and request.method == "PUT":
             return self._upload_chunk(request, fault)
-        if self.quota_exceeded:
+        cost = self.COSTS.get((request.method, path), 1)
+        if self.quota_exceeded or self.units_spent + cost > self.daily_units:
             raise api_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.", "youtube.quota")
+        self.units_spent += cost
         if path == "/upload/youtube/v3/thumbnails/set" and request.method == "POST":
             video_id = request.query.get("videoId", "")
             if video_id not in self.videos:
                 raise api_error(404, "videoNotFound", "The video that you are trying to update cannot be found.")
+            if not self.channel_verified:
+                raise api_error(403, "forbidden", "The authenticated user doesn't have permissions to upload and set custom video thumbnails.", "youtube.thumbnail")
             self.thumbnails[video_id] = request.body
             return 200, {"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": f"{self.url}thumb/{video_id}.jpg"}}]}, {}
         if path == "/youtube/v3/videos" and request.method == "GET":
@@ -111,6 +132,8 @@ class YouTubeEmulator(EmulatorServer):
             return 204, None, {}
         if path == "/youtube/v3/commentThreads" and request.method == "GET":
             return self._threads(request.query)
+        if path == "/youtube/v3/comments" and request.method == "GET":
+            return self._replies(request.query)
         if path == "/youtube/v3/channels" and request.method == "GET":
             return 200, {"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id, "snippet": {"title": self.channel_title}}]}, {}
         raise api_error(404, "notFound", f"No such endpoint: {request.method} {path}")
@@ -171,9 +194,20 @@ class YouTubeEmulator(EmulatorServer):
     def _start_upload(self, request: Received):
         if request.query.get("uploadType") != "resumable":
             raise api_error(400, "badRequest", "Only resumable uploads are accepted here.")
-        if self.quota_exceeded:
+        if self.quota_exceeded or self.uploads_spent + 1 > self.daily_uploads:
             raise api_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.", "youtube.quota")
+        self.uploads_spent += 1
+        if self.upload_limit_reached:
+            raise api_error(400, "uploadLimitExceeded", "The user has exceeded the number of videos they may upload.")
         metadata = request.json()
+        snippet = metadata.get("snippet") or {}
+        # snippet.title: "maximum length of 100 characters"; description "5000 bytes"; neither may
+        # contain < or > (Videos resource).
+        title, description = snippet.get("title") or "", snippet.get("description") or ""
+        if not title or len(title) > 100 or "<" in title or ">" in title:
+            raise api_error(400, "invalidTitle", "The request metadata specifies an invalid or empty video title.")
+        if len(description.encode("utf-8")) > 5000 or "<" in description or ">" in description:
+            raise api_error(400, "invalidDescription", "The request metadata specifies an invalid video description.")
         privacy = (metadata.get("status") or {}).get("privacyStatus")
         if privacy is None:
             privacy = "public"  # what YouTube does when privacyStatus is left out
@@ -237,8 +271,24 @@ class YouTubeEmulator(EmulatorServer):
         threads = self.threads.get(query.get("videoId", ""), [])
         size = int(query.get("maxResults", 20))
         start = int(query.get("pageToken", "0") or 0)
-        answer = {"kind": "youtube#commentThreadListResponse", "items": threads[start:start + size]}
+        items = []
+        for thread in threads[start:start + size]:
+            replies = (thread.get("replies") or {}).get("comments", [])
+            shown = {**thread, "replies": {"comments": replies[:self.inline_replies]}} if replies else thread
+            items.append(shown)
+        answer = {"kind": "youtube#commentThreadListResponse", "items": items}
         if start + size < len(threads):
+            answer["nextPageToken"] = str(start + size)
+        return 200, answer, {}
+
+    def _replies(self, query):
+        parent = query.get("parentId", "")
+        replies = [reply for thread in self.threads.values() for t in thread if t["id"] == parent
+                   for reply in (t.get("replies") or {}).get("comments", [])]
+        size = int(query.get("maxResults", 20))
+        start = int(query.get("pageToken", "0") or 0)
+        answer = {"kind": "youtube#commentListResponse", "items": replies[start:start + size]}
+        if start + size < len(replies):
             answer["nextPageToken"] = str(start + size)
         return 200, answer, {}
 

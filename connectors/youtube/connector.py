@@ -3,11 +3,11 @@
 An upload always says `privacyStatus` (YouTube makes a video public when it is left out) and
 `selfDeclaredMadeForKids`. It uses the resumable protocol, and the upload's address is written to
 the publish's journal as soon as YouTube gives it, so an upload stopped by a crash or a dropped
-connection carries on from the byte YouTube holds. The units each call costs are counted per
-(Pacific) day; a publish that would go over the day's quota waits for the next day.
+connection carries on from the byte YouTube holds. The quota each call costs is counted per
+(Pacific) day in Google's two buckets (uploads, and units for everything else); a publish that
+would go over either waits for the next day.
 """
 
-import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
@@ -20,24 +20,25 @@ from googleapiclient.errors import HttpError, ResumableUploadError
 from googleapiclient.http import MediaFileUpload
 
 from connectors.base import (
-    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, register,
+    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
+    register,
 )
 from connectors.models import QuotaDay
 from connectors.youtube import client
 
 logger = logging.getLogger(__name__)
 
-# Units each call costs (YouTube Data API v3 quota costs).
-INSERT_COST, THUMBNAIL_COST, DELETE_COST, LIST_COST = 1600, 50, 50, 1
+# Units each call costs from the 10,000 a day; videos.insert spends one call of its own bucket
+# instead ("Quota calculator": search.list and videos.insert "have their own quota buckets ...
+# The quota cost is 1 per call").
+THUMBNAIL_COST, DELETE_COST, LIST_COST = 50, 50, 1
 NETWORK_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# How many times a thumbnail that YouTube could not take now is tried before the video is published
+# without it: the video is up and private, and must not wait for ever for its picture.
+THUMBNAIL_ATTEMPTS = 3
+# "If you get a 400 error with the reason 'uploadLimitExceeded' ... try again in 24 hours" (YouTube
+# Data API revision history: a channel's uploads in 24 hours are limited as in YouTube Studio).
+UPLOAD_LIMIT_WAIT = timedelta(hours=24)
 
 
 def _reason(error: HttpError) -> str:
@@ -74,17 +75,28 @@ class YouTubeConnector(Connector):
             self._token = self.creds.token
             self.connection.save_credentials(json.loads(self.creds.to_json()))
 
-    def _need(self, units: int):
-        spent, limit = QuotaDay.spent(self.channel), settings.YOUTUBE_DAILY_QUOTA
-        if spent + units > limit:
-            reset = QuotaDay.next_reset()
-            raise TryLater(
-                f"YouTube's daily quota for this channel would be exceeded ({spent:,} of {limit:,} units used today; this needs {units:,}). "
-                f"It waits until the quota starts again at {timezone.localtime(reset):%H:%M on %d %B}.",
-                reset, reason="quota",
-            )
+    def _need(self, units: int, uploads: int = 0):
+        for bucket, needed, limit, words in (
+            (QuotaDay.UNITS, units, settings.YOUTUBE_DAILY_QUOTA, "units"),
+            (QuotaDay.UPLOADS, uploads, settings.YOUTUBE_DAILY_UPLOADS, "uploads"),
+        ):
+            spent = QuotaDay.spent(self.channel, bucket=bucket)
+            if needed and spent + needed > limit:
+                reset = QuotaDay.next_reset()
+                raise TryLater(
+                    f"YouTube's daily quota for this channel would be exceeded ({spent:,} of {limit:,} {words} used today; this needs {needed:,}). "
+                    f"It waits until the quota starts again at {timezone.localtime(reset):%H:%M on %d %B}.",
+                    reset, reason="quota",
+                )
 
-    def _translate(self, error: Exception, what: str) -> Exception:
+    def _translate(self, error: Exception, what: str, bucket: str = QuotaDay.UNITS) -> Exception:
+        if isinstance(error, RefreshError) and getattr(error, "retryable", False):
+            # google-auth marks a 5xx (or "temporarily_unavailable") from the token endpoint as
+            # retryable: Google's sign-in service is having an outage; the token is fine.
+            return TryLater(
+                f"Google's sign-in service did not answer properly when asked to {what} ({error.args[0] if error.args else error}): it will be tried again.",
+                timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES),
+            )
         if isinstance(error, RefreshError):
             return ReconnectNeeded(
                 f"Google no longer lets the product use the channel: the refresh token was revoked or has expired ({error.args[0] if error.args else error}). "
@@ -93,11 +105,18 @@ class YouTubeConnector(Connector):
         if isinstance(error, HttpError):
             status, reason = error.resp.status, _reason(error)
             if reason in ("quotaExceeded", "dailyLimitExceeded"):
-                QuotaDay.exhaust(self.channel, settings.YOUTUBE_DAILY_QUOTA)
+                limit = settings.YOUTUBE_DAILY_UPLOADS if bucket == QuotaDay.UPLOADS else settings.YOUTUBE_DAILY_QUOTA
+                QuotaDay.exhaust(self.channel, limit, bucket=bucket)
                 reset = QuotaDay.next_reset()
                 return TryLater(
                     f"YouTube says the channel's daily quota is used up. It waits until the quota starts again at {timezone.localtime(reset):%H:%M on %d %B}.",
                     reset, reason="quota",
+                )
+            if reason == "uploadLimitExceeded":
+                return TryLater(
+                    f"YouTube says the channel has uploaded as many videos as it may in 24 hours (uploadLimitExceeded). "
+                    f"It will be tried again at {timezone.localtime(timezone.now() + UPLOAD_LIMIT_WAIT):%H:%M on %d %B}.",
+                    timezone.now() + UPLOAD_LIMIT_WAIT, reason="quota",
                 )
             if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
                 return TryLater(f"YouTube's rate limit was reached when asked to {what}: it will be tried again.", timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES), reason="rate_limit")
@@ -115,6 +134,7 @@ class YouTubeConnector(Connector):
         try:
             answer = request.execute(num_retries=0)
         except (RefreshError, HttpError, *NETWORK_ERRORS) as error:
+            QuotaDay.spend(self.channel, cost)  # "All API requests, including invalid requests, incur a quota cost"
             raise self._translate(error, what) from error
         finally:
             self._keep_refreshed_token()
@@ -134,27 +154,54 @@ class YouTubeConnector(Connector):
         item = videos[0]
         video_id = journal.get("video_id")
         if not video_id:
-            self._need(INSERT_COST + (THUMBNAIL_COST if item.thumbnail else 0) + LIST_COST)
+            self._need((THUMBNAIL_COST if item.thumbnail else 0) + LIST_COST, uploads=1)
             video_id = self._upload(post, item, journal)
-        if item.thumbnail and not journal.get("thumbnail_set"):
-            self._need(THUMBNAIL_COST)
-            request = self.api.thumbnails().set(videoId=video_id, media_body=MediaFileUpload(str(item.thumbnail), mimetype="image/jpeg"))
-            try:
-                self._execute("set the video's thumbnail", request, THUMBNAIL_COST)
-            except ConnectorError as error:
-                if isinstance(error, (TryLater, ReconnectNeeded)):
-                    raise
-                # The video stays up, private, and is not uploaded again: only the thumbnail is retried.
-                raise ConnectorError(
-                    f"{error} The video is on YouTube, private, with YouTube's own thumbnail, which was not checked. "
-                    "Custom thumbnails need a verified channel (YouTube Studio, Settings, Channel, Feature eligibility)."
-                ) from error
-            journal.record("thumbnail_set", True)
+        if item.thumbnail and not journal.get("thumbnail_set") and not journal.get("thumbnail_problem"):
+            self._thumbnail_once_more(video_id, item.thumbnail, journal)
         try:
             state = self.platform_state(video_id)
         except ConnectorError as error:  # the video is up; its processing can be read later
             state = f"Not known yet: {error}"
-        return PublishResult(video_id, f"https://www.youtube.com/watch?v={video_id}", state)
+        return PublishResult(video_id, f"https://www.youtube.com/watch?v={video_id}", state,
+                             thumbnail_problem=journal.get("thumbnail_problem", ""))
+
+    def _thumbnail_once_more(self, video_id: str, path, journal: Journal) -> None:
+        """One attempt at the checked thumbnail, during a publish. The video is already up (private)
+        and is never uploaded again: a thumbnail YouTube refuses, or still cannot take after a few
+        attempts, leaves the video published with YouTube's own pick of its frames (all of them
+        checked) and a note on the post saying why, with "Set the thumbnail again" beside it."""
+        try:
+            self.set_thumbnail(video_id, path)
+        except ReconnectNeeded:
+            raise
+        except TryLater as error:
+            attempts = journal.get("thumbnail_attempts", 0) + (0 if error.reason == "quota" else 1)
+            journal.record("thumbnail_attempts", attempts)
+            if attempts < THUMBNAIL_ATTEMPTS:
+                raise
+            journal.record("thumbnail_problem", f"YouTube could not take the thumbnail after {attempts} attempts ({error})")
+            return
+        except ConnectorError as error:
+            journal.record("thumbnail_problem", str(error))
+            return
+        journal.record("thumbnail_set", True)
+
+    def set_thumbnail(self, video_id: str, path) -> None:
+        """Sets the checked JPEG as the video's thumbnail; raises the pipeline's errors."""
+        self._need(THUMBNAIL_COST)
+        request = self.api.thumbnails().set(videoId=video_id, media_body=MediaFileUpload(str(path), mimetype="image/jpeg"))
+        try:
+            self._execute("set the video's thumbnail", request, THUMBNAIL_COST)
+        except ConnectorError as error:
+            cause = error.__cause__
+            if isinstance(cause, HttpError) and cause.resp.status == 403 and _reason(cause) == "forbidden":
+                # thumbnails.set: 403 forbidden, "The authenticated user doesn't have permissions to
+                # upload and set custom video thumbnails" -- a channel that is not verified.
+                raise ConnectorError(
+                    "YouTube did not take the checked thumbnail: custom thumbnails need a verified channel "
+                    "(YouTube Studio, Settings, Channel, Feature eligibility). Until then YouTube shows a frame of the published video of its own choosing."
+                ) from cause
+            raise
 
     def _upload(self, post: OutgoingPost, item, journal: Journal) -> str:
         body = {
@@ -165,7 +212,7 @@ class YouTubeConnector(Connector):
         request = self.api.videos().insert(
             part="snippet,status", body=body, notifySubscribers=settings.YOUTUBE_NOTIFY_SUBSCRIBERS, media_body=media
         )
-        fingerprint = _sha256(item.path)
+        fingerprint = file_sha256(item.path)
         uri = journal.get("upload_uri")
         if uri and journal.get("upload_sha256") != fingerprint:
             # The copy made for this attempt is not byte for byte the one being uploaded: start again
@@ -181,7 +228,7 @@ class YouTubeConnector(Connector):
         def started(location):
             journal.record("upload_sha256", fingerprint)
             journal.record("upload_uri", location)
-            QuotaDay.spend(self.channel, INSERT_COST)
+            QuotaDay.spend(self.channel, 1, bucket=QuotaDay.UPLOADS)
 
         http = client.RecordingHttp(self.http, started)
         size = media.size() or 1
@@ -189,17 +236,18 @@ class YouTubeConnector(Connector):
         while response is None:
             try:
                 status, response = request.next_chunk(http=http, num_retries=0)
+            except ResumableUploadError as error:  # the insert itself was refused, before any byte was sent
+                QuotaDay.spend(self.channel, 1, bucket=QuotaDay.UPLOADS)
+                raise self._translate(error, "start the video's upload", bucket=QuotaDay.UPLOADS) from error
             except HttpError as error:
                 if uri and error.resp.status in (404, 410):
                     journal.forget("upload_uri")  # YouTube forgot the session (about a week): start again
                     raise TryLater("YouTube no longer holds the interrupted upload: it will start again.", timezone.now()) from error
                 raise self._translate(error, "upload the video") from error
-            except ResumableUploadError as error:
-                raise self._translate(error, "start the video's upload") from error
             except (RefreshError, *NETWORK_ERRORS) as error:
                 done = journal.get("upload_progress", [0])[0]
                 translated = self._translate(error, "upload the video")
-                if isinstance(translated, TryLater):
+                if isinstance(translated, TryLater) and isinstance(error, NETWORK_ERRORS):
                     translated = TryLater(
                         f"The upload to YouTube stopped at {100 * done // size}% ({error.__class__.__name__}). It will carry on from where it stopped.",
                         translated.retry_at, reason=translated.reason,
@@ -254,9 +302,25 @@ class YouTubeConnector(Connector):
             for thread in answer.get("items", []):
                 top = thread["snippet"]["topLevelComment"]
                 yield self._comment(top)
-                for reply in (thread.get("replies") or {}).get("comments", []):
-                    yield self._comment(reply, parent=thread["id"])
+                inline = (thread.get("replies") or {}).get("comments", [])
+                if thread["snippet"].get("totalReplyCount", 0) > len(inline):
+                    # "A limited number of replies. Unless the number of replies returned equals
+                    # total_reply_count ... only a subset" (discovery document, CommentThreadReplies).
+                    # All of them are read with comments.list(parentId=...): no reply of concern is missed.
+                    yield from self._replies(thread["id"])
+                else:
+                    for reply in inline:
+                        yield self._comment(reply, parent=thread["id"])
             request = self.api.commentThreads().list_next(request, answer)
+
+    def _replies(self, thread_id: str):
+        request = self.api.comments().list(part="snippet", parentId=thread_id, maxResults=100, textFormat="plainText")
+        while request is not None:
+            self._need(LIST_COST)
+            answer = self._execute("read the replies to a comment", request, LIST_COST)
+            for reply in answer.get("items", []):
+                yield self._comment(reply, parent=thread_id)
+            request = self.api.comments().list_next(request, answer)
 
     @staticmethod
     def _comment(item: dict, parent: str = "") -> Comment:
