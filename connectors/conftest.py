@@ -40,7 +40,7 @@ def page(graph, facebook, head):
     """The school's Facebook channel, connected to the emulated Page."""
     connections.save_connection(
         facebook, platform="facebook", account_id=graph.page_id, account_name=graph.page_name,
-        credentials={"page_token": "page-token"}, by=head,
+        credentials={"page_token": "page-token", "app_id": graph.app_id, "user_token": "user-token"}, by=head,
     )
     facebook.refresh_from_db()
     return facebook

@@ -23,7 +23,10 @@ class GraphEmulator(EmulatorServer):
     """A Page, its tokens, posts, photos, videos and comments.
 
     `revoke(token, subcode)` makes a token fail with error 190 from then on; `fail(...)` (from the
-    base) injects any other failure. Times are real seconds since the epoch, as Graph uses.
+    base) injects any other failure. Times are real seconds since the epoch, as Graph uses. Posts
+    in `undeletable` are refused deletion with the same words Graph uses for a post that is gone.
+    `paging.next` addresses carry no access token, as in Meta's documented examples, unless
+    `next_carries_token` is set.
     """
 
     def __init__(self, page_id="1122334455", page_name="Aycliffe Community Primary School"):
@@ -31,11 +34,16 @@ class GraphEmulator(EmulatorServer):
         self.page_id, self.page_name = page_id, page_name
         self.app_id, self.app_secret = "app-1", "app-secret-1"
         self.short_user_tokens = {"short-user-token"}
-        self.user_tokens: set[str] = set()
+        self.user_tokens: set[str] = {"user-token"}  # a long-lived token of a person with a role on the app
         self.page_tokens: set[str] = {"page-token"}
         self.revoked: dict[str, int] = {}
         self.objects: dict[str, dict] = {}  # every post, photo and video by id
         self.comments: dict[str, list[dict]] = {}
+        self.undeletable: set[str] = set()
+        self.video_bytes: dict[str, bytes] = {}  # what each video received, for the tests
+        self.upload_sessions: dict[str, dict] = {}  # Resumable Upload API sessions, by "upload:<id>"
+        self.handles: dict[str, str] = {}  # uploaded file handle -> session
+        self.next_carries_token = False
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
 
@@ -74,6 +82,8 @@ class GraphEmulator(EmulatorServer):
         args = {**request.query, **request.form}
         if parts == ["oauth", "access_token"]:
             return self._exchange(args)
+        if len(parts) == 1 and parts[0].startswith("upload:"):
+            return self._upload_bytes(parts[0], request, fault)
         token = args.get("access_token", "")
         self._check_token(token)
         method = request.method
@@ -84,6 +94,8 @@ class GraphEmulator(EmulatorServer):
                 return self._delete(parts[0], token)
         if len(parts) == 2:
             node, edge = parts
+            if node == self.app_id and edge == "uploads" and method == "POST":
+                return self._start_upload(token, args)
             if node == "me" and edge == "accounts":
                 return 200, {"data": [{"id": self.page_id, "name": self.page_name, "access_token": self._page_token_for(token)}]}, {}
             if node == self.page_id and token in self.page_tokens:
@@ -134,7 +146,12 @@ class GraphEmulator(EmulatorServer):
             return 200, answer, {}
         if object_id in self.objects:
             return 200, self._public(self.objects[object_id]), {}
-        raise graph_error(400, 100, f"Object with ID '{object_id}' does not exist", kind="GraphMethodException", subcode=33)
+        raise self._cannot_be_loaded("GET", object_id)
+
+    @staticmethod
+    def _cannot_be_loaded(method: str, object_id: str) -> Answer:
+        return graph_error(400, 100, f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+                           kind="GraphMethodException", subcode=33)
 
     @staticmethod
     def _public(obj: dict) -> dict:
@@ -211,15 +228,61 @@ class GraphEmulator(EmulatorServer):
         return 200, answer, {}
 
     def _video(self, args, files):
-        if "source" not in files:
+        handle = args.get("fbuploader_video_file_chunk")
+        if handle is not None:
+            session = self.upload_sessions.get(self.handles.get(handle, ""))
+            if session is None:
+                raise graph_error(400, 100, "(#100) Invalid parameter: fbuploader_video_file_chunk is not a handle of a finished upload")
+            data = bytes(session["data"])
+        elif "source" in files:
+            data = files["source"]
+        else:
             raise graph_error(400, 390, "There was a problem uploading your video file. Please try again.")
         published = self._boolean(args, "published")
         scheduled = self._schedule(args, published)
         video = self._created("video", {
             "id": self.new_id(), "description": args.get("description", ""), "title": args.get("title", ""),
-            "is_published": published, "scheduled_publish_time": scheduled, "source_bytes": len(files["source"]),
+            "is_published": published, "scheduled_publish_time": scheduled, "source_bytes": len(data),
+            "handle": handle or "",
         })
+        self.video_bytes[video["id"]] = data
         return 200, {"id": video["id"]}, {}
+
+    # --- the Resumable Upload API (Graph API, "Upload a file": /{app-id}/uploads, then /upload:<id>) ---
+
+    def _start_upload(self, token, args):
+        if token not in self.user_tokens:
+            raise graph_error(400, 190, "(#190) A user access token of a person with a role on the app is required to upload.")
+        try:
+            length = int(args["file_length"])
+        except (KeyError, ValueError):
+            raise graph_error(400, 100, "(#100) The parameter file_length is required") from None
+        if args.get("file_type") not in ("application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4"):
+            raise graph_error(400, 100, "(#100) file_type must be one of application/pdf, image/jpeg, image/jpg, image/png, video/mp4")
+        session = f"upload:{self.new_id('MTp')}"
+        self.upload_sessions[session] = {"name": args.get("file_name", ""), "length": length, "data": bytearray(), "token": token}
+        return 200, {"id": session}, {}
+
+    def _upload_bytes(self, session_id, request, fault):
+        session = self.upload_sessions.get(session_id)
+        auth = request.headers.get("Authorization") or request.headers.get("authorization") or ""
+        if session is None:
+            raise graph_error(400, 100, f"Object with ID '{session_id}' does not exist", kind="GraphMethodException", subcode=33)
+        if not auth.startswith("OAuth ") or auth[6:] != session["token"]:
+            raise graph_error(400, 190, "(#190) The access token must be sent in the Authorization header (OAuth <token>).")
+        if request.method == "GET":
+            return 200, {"id": session_id, "file_offset": len(session["data"])}, {}
+        offset = int(request.headers.get("file_offset") or request.headers.get("File-Offset") or -1)
+        if offset != len(session["data"]):
+            raise graph_error(400, 100, f"(#100) file_offset {offset} does not match the {len(session['data'])} bytes received")
+        session["data"] += request.body
+        if fault is not None and fault.action == "cut_after":
+            return 200, {}, {}  # the connection drops; the bytes that arrived are kept
+        if len(session["data"]) < session["length"]:
+            return 200, {"id": session_id, "file_offset": len(session["data"])}, {}
+        handle = f"2:{self.new_id('aGFuZGxl')}"
+        self.handles[handle] = session_id
+        return 200, {"h": handle}, {}
 
     def _list(self, edge, args, request):
         if edge == "videos":
@@ -241,14 +304,14 @@ class GraphEmulator(EmulatorServer):
         page = items[start:start + limit]
         answer = {"data": page, "paging": {"cursors": {"before": str(start), "after": str(start + len(page))}}}
         if start + limit < len(items):
-            query = {k: v for k, v in args.items() if k != "after"}
+            query = {k: v for k, v in args.items() if k != "after" and (self.next_carries_token or k != "access_token")}
             query["after"] = str(start + limit)
             answer["paging"]["next"] = f"{self.url.rstrip('/')}{request.path}?{urlencode(query)}"
         return 200, answer, {}
 
     def _delete(self, object_id, token):
         obj = self.objects.get(object_id)
-        if obj is None or token not in self.page_tokens:
-            raise graph_error(400, 100, f"(#100) Object with ID '{object_id}' does not exist", kind="GraphMethodException", subcode=33)
+        if obj is None or token not in self.page_tokens or object_id in self.undeletable:
+            raise self._cannot_be_loaded("DELETE", object_id)
         del self.objects[object_id]
         return 200, {"success": True}, {}

@@ -15,7 +15,9 @@ from connectors import services
 from connectors.base import ConnectorError
 from connectors.facebook import client
 
-PERMISSIONS = ("pages_manage_posts", "pages_read_engagement", "pages_manage_engagement", "pages_read_user_engagement", "pages_show_list")
+# publish_video: Meta's Video API pages ask for it "if publishing a video".
+PERMISSIONS = ("pages_manage_posts", "pages_read_engagement", "pages_manage_engagement", "pages_read_user_engagement", "pages_show_list",
+               "publish_video")
 
 
 def _ask(what, call):
@@ -46,5 +48,6 @@ def connect(channel, *, app_id: str, app_secret: str, user_token: str, page_id: 
     _ask("accept the Page's token", lambda: client.graph(page["access_token"]).get_object(page_id, fields="id,name"))
     return services.save_connection(
         channel, platform="facebook", account_id=page["id"], account_name=page.get("name", ""),
-        credentials={"page_token": page["access_token"], "app_id": app_id}, by=by,
+        # The long-lived user token uploads videos (the Resumable Upload API takes a user token).
+        credentials={"page_token": page["access_token"], "app_id": app_id, "user_token": long_lived}, by=by,
     )

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.base import (
-    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, register,
+    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
+    register,
 )
 from connectors.facebook import client
 
@@ -44,6 +45,13 @@ class Ambiguous(Exception):
     """The call may or may not have taken effect."""
 
 
+def _cannot_be_loaded(error) -> bool:
+    """Graph's answer for an object that is gone, or that this token may not see or change."""
+    return isinstance(error, facebook.GraphAPIError) and error.code == 100 and (
+        "does not exist" in str(error.message) or "cannot be loaded" in str(error.message)
+    )
+
+
 def _retry_in(minutes: float) -> datetime:
     return timezone.now() + timedelta(minutes=minutes)
 
@@ -65,8 +73,11 @@ class FacebookConnector(Connector):
     label = "Facebook Page (through the Graph API)"
     platform = "facebook"
 
-    def __init__(self, page_id: str, page_token: str, channel_name: str = "The Facebook Page"):
+    def __init__(self, page_id: str, page_token: str, channel_name: str = "The Facebook Page", *, app_id: str = "", user_token: str = ""):
         self.page_id, self.channel_name = page_id, channel_name
+        # Videos go up through the Resumable Upload API, which takes the app's id and the token of
+        # a person with a role on the app (a user token), not the Page's.
+        self.app_id, self.user_token = app_id, user_token
         self.api = client.graph(page_token)
 
     @classmethod
@@ -74,7 +85,9 @@ class FacebookConnector(Connector):
         from connectors import services
 
         connection = services.usable_connection(channel, "facebook")
-        return cls(connection.account_id, connection.credentials()["page_token"], str(channel))
+        credentials = connection.credentials()
+        return cls(connection.account_id, credentials["page_token"], str(channel),
+                   app_id=credentials.get("app_id", ""), user_token=credentials.get("user_token", ""))
 
     # --- calls and their errors ---
 
@@ -154,7 +167,8 @@ class FacebookConnector(Connector):
             journal.forget("sent_at")
         schedule = self._schedule(post.publish_at)
         if videos:
-            send = lambda: self._send_video(post, videos[0], schedule)  # noqa: E731
+            handle = self._upload_video(videos[0], journal)
+            send = lambda: self._send_video(post, handle, schedule)  # noqa: E731
         else:
             fbids = [self._upload_photo(index, item, journal) for index, item in enumerate(photos)]
             send = lambda: self._send_feed(post, fbids, schedule)  # noqa: E731
@@ -217,12 +231,80 @@ class FacebookConnector(Connector):
             fields[f"attached_media[{index}]"] = json.dumps({"media_fbid": fbid})
         return self.api.put_object(self.page_id, "feed", **fields)
 
-    def _send_video(self, post: OutgoingPost, item, schedule: dict) -> dict:
-        fields = {"description": post.text, **schedule}
+    # --- videos: the Resumable Upload API, then the Page's video with the upload's handle ---
+    # "Publish with the Video API" (developers.facebook.com/docs/video-api/guides/publishing): a
+    # video is uploaded with the Resumable Upload API ("Upload a file",
+    # developers.facebook.com/docs/graph-api/guides/upload): POST /{app-id}/uploads with
+    # file_name, file_length and file_type gives "upload:<session>"; POST /upload:<session> with the
+    # headers "Authorization: OAuth <user token>" and "file_offset" and the bytes as the body gives
+    # {"h": handle}; GET /upload:<session> says how many bytes arrived ("file_offset") after an
+    # interruption. Then POST /{page-id}/videos with fbuploader_video_file_chunk=<handle> and the
+    # Page token. The graph.facebook.com host is used: the Video API overview calls the
+    # graph-video host deprecated. The file is streamed from disk, never read whole into memory.
+
+    def _upload_video(self, item, journal: Journal) -> str:
+        if journal.get("video_handle"):
+            return journal.get("video_handle")
+        if not (self.app_id and self.user_token):
+            raise ConnectorError(
+                "Facebook's video upload needs the app's id and the token of a person with a role on the app, which this "
+                "connection does not hold: the headteacher must reconnect the Page, then publish again."
+            )
+        try:
+            size, fingerprint = item.path.stat().st_size, file_sha256(item.path)
+        except OSError as error:
+            raise ConnectorError(f"The video could not be read for upload: {error}") from error
+        session, offset = journal.get("video_upload"), 0
+        if session and journal.get("video_upload_sha256") != fingerprint:
+            session = None  # another copy of the video: an unfinished upload never becomes a video
+        if session:
+            try:
+                offset = int(self._upload_call("ask how much of the video Facebook holds", "GET", session).get("file_offset") or 0)
+            except ConnectorError as error:
+                if not _cannot_be_loaded(error.__cause__):
+                    raise
+                session = None  # Facebook no longer holds the session: start again
+        if not session:
+            answer = self._call("start the video's upload", lambda: self.api.request(
+                f"{self.api.version}/{self.app_id}/uploads", method="POST",
+                post_args={"file_name": item.path.name, "file_length": str(size), "file_type": "video/mp4", "access_token": self.user_token},
+            ))
+            session, offset = answer["id"], 0
+            journal.record("video_upload", session)
+            journal.record("video_upload_sha256", fingerprint)
+        for _ in range(3):
+            with open(item.path, "rb") as source:
+                source.seek(offset)
+                answer = self._upload_call("upload the video", "POST", session, data=source, headers={"file_offset": str(offset)})
+            if answer.get("h"):
+                journal.record("video_handle", answer["h"])
+                journal.forget("video_upload")
+                return answer["h"]
+            offset = int(answer.get("file_offset") or offset)
+        raise TryLater("Facebook has not confirmed the whole video upload yet: it will carry on from where it stopped.", _retry_in(5))
+
+    def _upload_call(self, what: str, method: str, session: str, *, headers: dict | None = None, **kwargs) -> dict:
+        """One raw call on an upload session (the SDK sends neither a body of bytes nor these headers)."""
+        def call():
+            response = self.api.session.request(
+                method, f"{facebook.FACEBOOK_GRAPH_URL}{self.api.version}/{session}", timeout=settings.CONNECTOR_TIMEOUT,
+                headers={"Authorization": f"OAuth {self.user_token}", **(headers or {})}, **kwargs,
+            )
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not response.ok or not isinstance(body, dict) or "error" in body:
+                raise facebook.GraphAPIError(body if isinstance(body, dict) else response.text)
+            return body
+
+        return self._call(what, call)
+
+    def _send_video(self, post: OutgoingPost, handle: str, schedule: dict) -> dict:
+        fields = {"description": post.text, "fbuploader_video_file_chunk": handle, **schedule}
         if post.title:
             fields["title"] = post.title
-        with open(item.path, "rb") as source:
-            return self.api.request(f"{self.api.version}/{self.page_id}/videos", post_args=fields, files={"source": source}, method="POST")
+        return self.api.put_object(self.page_id, "videos", **fields)
 
     def _find(self, post: OutgoingPost, video: bool, since: datetime, quiet: bool = False) -> str | None:
         """The id of a post on the Page made since `since` that carries this draft's words."""
@@ -249,25 +331,43 @@ class FacebookConnector(Connector):
         try:
             self._call("take the post down", lambda: self.api.delete_object(platform_post_id))
         except ConnectorError as error:
-            cause = error.__cause__
-            if isinstance(cause, facebook.GraphAPIError) and cause.code == 100 and "does not exist" in str(cause.message):
-                return  # already gone from the Page
-            raise
+            if not _cannot_be_loaded(error.__cause__):
+                raise
+            # Graph gives the same answer ("does not exist, cannot be loaded due to missing
+            # permissions, or does not support this operation") for a post already gone and for one
+            # this token may not delete. Read it back: only a post that a working token cannot read
+            # counts as removed.
+            self._call("check the Page's token", lambda: self.api.get_object(self.page_id, fields="id"))
+            try:
+                self._call("read the post back", lambda: self.api.get_object(platform_post_id, fields="id"))
+            except ConnectorError as unread:
+                if _cannot_be_loaded(unread.__cause__):
+                    return  # gone from the Page
+                raise
+            raise ConnectorError(
+                f"Facebook would not delete the post and it is still on the Page ({error.__cause__.message}). "
+                "Delete it by hand on Facebook now; the Page's connection may lack a permission (reconnect it, granting every permission asked for)."
+            ) from error
 
     def comments(self, platform_post_id: str):
-        pages = self.api.get_all_connections(
-            platform_post_id, "comments", fields="id,message,from,created_time,parent", filter="stream", limit=100
-        )
+        # Cursors are followed here, with the token, rather than through the SDK's
+        # get_all_connections: it raises KeyError on a `paging.next` address that carries no
+        # access_token, as Meta's documented examples do not (Graph API, "Paginated Results").
+        after = None
         while True:
-            item = self._call("read the comments", lambda: next(pages, None))
-            if item is None:
+            arguments = {"fields": "id,message,from,created_time,parent", "filter": "stream", "limit": 100, **({"after": after} if after else {})}
+            page = self._call("read the comments", lambda: self.api.get_connections(platform_post_id, "comments", **arguments))
+            for item in page.get("data", []):
+                created = item.get("created_time")
+                yield Comment(
+                    comment_id=item["id"], author=(item.get("from") or {}).get("name", ""), text=item.get("message", ""),
+                    created_at=comment_time(created, lambda v: datetime.strptime(v, "%Y-%m-%dT%H:%M:%S%z")),
+                    parent_id=(item.get("parent") or {}).get("id", ""),
+                )
+            paging = page.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after or not page.get("data"):
                 return
-            created = item.get("created_time")
-            yield Comment(
-                comment_id=item["id"], author=(item.get("from") or {}).get("name", ""), text=item.get("message", ""),
-                created_at=comment_time(created, lambda v: datetime.strptime(v, "%Y-%m-%dT%H:%M:%S%z")),
-                parent_id=(item.get("parent") or {}).get("id", ""),
-            )
 
     def check(self) -> str:
         answer = self._call("check the Page's token", lambda: self.api.get_object(self.page_id, fields="id,name"))

@@ -24,7 +24,7 @@ def outgoing(**fields) -> OutgoingPost:
 
 
 def connector(graph):
-    return FacebookConnector(graph.page_id, "page-token")
+    return FacebookConnector(graph.page_id, "page-token", app_id=graph.app_id, user_token="user-token")
 
 
 def feed_posts(graph):
@@ -62,13 +62,48 @@ def test_several_photos_go_up_unpublished_with_their_alt_text_then_in_one_post(g
     assert graph.posts()[0]["attached"] == ids and "attached_media" not in sent.form
 
 
-def test_a_video_is_its_own_post_with_title_and_description(graph, tmp_path):
+def video_post(tmp_path, size=5000):
     path = tmp_path / "assembly.mp4"
-    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"v" * 5000)
-    result = connector(graph).publish(outgoing(title="Harvest assembly", media=(OutgoingMedia("video", path, "video/mp4", ""),)), Journal())
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * (size // 256))
+    return path, outgoing(title="Harvest assembly", media=(OutgoingMedia("video", path, "video/mp4", ""),))
+
+
+def test_a_video_goes_up_through_the_resumable_upload_api_and_is_posted_by_its_handle(graph, tmp_path):
+    path, post = video_post(tmp_path)
+    result = connector(graph).publish(post, Journal())
+    [start] = graph.requests("POST", rf"/{graph.app_id}/uploads$")
+    assert start.form["file_length"] == str(path.stat().st_size) and start.form["file_type"] == "video/mp4"
+    assert start.form["access_token"] == "user-token"
+    [upload] = graph.requests("POST", r"/upload:")
+    assert upload.headers["file_offset"] == "0" and upload.headers["Authorization"] == "OAuth user-token"
+    assert upload.body == path.read_bytes()
     [sent] = graph.requests("POST", r"/videos$")
     assert sent.form["title"] == "Harvest assembly" and sent.form["description"] == "Harvest festival this Friday."
-    assert sent.files["source"] == path.read_bytes() and result.platform_post_id in graph.objects
+    assert sent.form["fbuploader_video_file_chunk"].startswith("2:") and sent.files == {} and sent.form["access_token"] == "page-token"
+    assert graph.video_bytes[result.platform_post_id] == path.read_bytes()
+
+
+def test_an_interrupted_video_upload_carries_on_from_the_byte_facebook_holds(graph, tmp_path):
+    path, post = video_post(tmp_path, size=300_000)
+    graph.fail("POST", r"/upload:", "cut_after", cut_after=120_000)
+    journal = Journal()
+    with pytest.raises(TryLater):
+        connector(graph).publish(post, journal)
+    assert journal.get("video_upload", "").startswith("upload:") and graph.posts() == []
+    result = connector(graph).publish(post, journal)
+    [asked] = graph.requests("GET", r"/upload:")
+    assert asked.headers["Authorization"] == "OAuth user-token"
+    resumed = graph.requests("POST", r"/upload:")[-1]
+    assert resumed.headers["file_offset"] == "120000" and resumed.body == path.read_bytes()[120_000:]
+    assert len(graph.requests("POST", rf"/{graph.app_id}/uploads$")) == 1
+    assert graph.video_bytes[result.platform_post_id] == path.read_bytes()
+
+
+def test_a_page_connected_without_a_user_token_is_asked_to_reconnect_before_a_video_is_sent(graph, tmp_path):
+    _, post = video_post(tmp_path)
+    with pytest.raises(ConnectorError, match="reconnect the Page"):
+        FacebookConnector(graph.page_id, "page-token").publish(post, Journal())
+    assert graph.received == []
 
 
 def test_photos_and_a_video_in_one_post_are_refused_before_anything_is_sent(graph, tmp_path):
@@ -230,11 +265,45 @@ def test_comments_are_read_across_every_page_of_answers(graph):
     assert len(reads) == 2 and all(r.query["access_token"] == "page-token" for r in reads)
 
 
+def test_comments_are_read_across_pages_whose_next_address_carries_no_token(graph):
+    # Meta's documented `next` addresses carry no access token; the SDK's own paging raises KeyError on them.
+    result = connector(graph).publish(outgoing(), Journal())
+    for number in range(230):
+        graph.add_comment(result.platform_post_id, f"Comment {number}")
+    comments = list(connector(graph).comments(result.platform_post_id))
+    assert len(comments) == 230 and comments[-1].text == "Comment 229"
+    assert [r.query.get("after") for r in graph.requests("GET", r"/comments$")] == [None, "100", "200"]
+
+
 def test_a_post_is_taken_down_through_the_api(graph):
     result = connector(graph).publish(outgoing(), Journal())
     connector(graph).delete(result.platform_post_id)
     assert graph.requests("DELETE")[0].path.endswith(result.platform_post_id) and graph.posts() == []
-    connector(graph).delete(result.platform_post_id)  # already gone: nothing to do
+    connector(graph).delete(result.platform_post_id)  # already gone: read back, and it cannot be read
+    assert len(graph.requests("GET", rf"/{result.platform_post_id}$")) == 1
+
+
+def test_a_post_facebook_will_not_delete_is_not_counted_as_removed(graph):
+    # The refusal reads exactly like the answer for a post that is already gone.
+    result = connector(graph).publish(outgoing(), Journal())
+    graph.undeletable.add(result.platform_post_id)
+    with pytest.raises(ConnectorError, match="still on the Page"):
+        connector(graph).delete(result.platform_post_id)
+    assert len(graph.posts()) == 1
+
+
+def test_a_takedown_facebook_refuses_stays_pending_and_the_dsl_sees_why(graph, page, office, approver, head):
+    from moderation import concerns
+
+    post = services.publish(published_text_draft(office, approver, page), approver)
+    graph.undeletable.add(post.platform_post_id)
+    said = concerns.take_down(post, head, "A parent asked for it to be removed")
+    post.refresh_from_db()
+    assert "still on the Page" in said and post.takedown_pending and "Delete it by hand" in post.takedown_error
+    graph.undeletable.clear()
+    assert concerns.retry_takedowns() == 1
+    post.refresh_from_db()
+    assert post.removed_from_platform_at is not None and graph.posts() == []
 
 
 def test_the_daily_check_flags_a_dead_token_once_and_tells_the_headteacher(graph, page, head):
@@ -261,6 +330,7 @@ def test_connect_facebook_exchanges_the_token_and_stores_the_page_token_encrypte
     connection = Connection.objects.get(channel=facebook)
     assert connection.account_id == graph.page_id and connection.account_name == graph.page_name
     assert connection.credentials()["page_token"] == "page-token-from-long-short-user-token"
+    assert connection.credentials()["user_token"] == "long-short-user-token"  # uploads videos
     assert b"page-token" not in bytes(connection.secret)
     exchange = graph.requests("GET", r"/oauth/access_token$")[0]
     assert exchange.query["grant_type"] == "fb_exchange_token" and exchange.query["fb_exchange_token"] == "short-user-token"

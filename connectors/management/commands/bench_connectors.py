@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 return OutgoingPost(draft_id=number, content_hash="x", channel_name="Page", channel_kind="facebook", account_id=graph.page_id,
                                     privacy="", text=f"Post number {number}", title="", link="", publish_at=None, media=tuple(media))
 
-            connector = FacebookConnector(graph.page_id, "page-token")
+            connector = FacebookConnector(graph.page_id, "page-token", app_id=graph.app_id, user_token="user-token")
             self.section("Facebook Page (facebook-sdk over HTTP to the Graph emulator)")
             for label, media in (("text post", ()), ("ten 2 MB photos in one post", photos)):
                 times, requests = [], []
