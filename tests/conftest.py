@@ -1,4 +1,5 @@
 import datetime
+import os
 import tempfile
 from pathlib import Path
 
@@ -135,3 +136,25 @@ def age_risk_assessment(channel, days):
     RiskAssessment.objects.filter(channel=channel).update(
         approved_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
     )
+
+
+# Fixtures through which a test reaches the database (pytest-django's, and what builds on them).
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def touches_the_database(item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL run (DATABASE_URL set) leaves out the tests that never reach a database:
+    their pixels, files and words are the same whichever database is configured, and the SQLite run
+    has just run them. ONLY_DATABASE_TESTS=0 runs them again anyway."""
+    if not os.environ.get("DATABASE_URL") or os.environ.get("ONLY_DATABASE_TESTS") == "0":
+        return
+    kept, left = [], []
+    for item in items:
+        (kept if touches_the_database(item) else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
