@@ -587,8 +587,10 @@ def channel_detail(request, pk):
     from moderation.roles import HEADTEACHER, has_role
 
     channel = get_object_or_404(Channel, pk=pk)
+    connection = Connection.objects.filter(channel=channel).select_related("connected_by").first()
     return render(request, "moderation/channel_detail.html", {
-        "connection": Connection.objects.filter(channel=channel).select_related("connected_by").first(),
+        "connection": connection,
+        "facebook_app_live": connection.app_is_live if connection and channel.kind == Channel.Kind.FACEBOOK else None,
         "quota_spent": QuotaDay.spent(channel),
         "quota_limit": settings.YOUTUBE_DAILY_QUOTA,
         "is_headteacher": request.user.has_perm("moderation.approve_channel") and has_role(request.user, HEADTEACHER),
@@ -683,7 +685,7 @@ def publication_log_entry(request, pk):
 
 
 @require_POST
-@permission_required("moderation.publish_draft", raise_exception=True)
+@permission_required("moderation.view_publication_log", raise_exception=True)
 def post_set_thumbnail(request, pk):
     post = get_object_or_404(PublishedPost.objects.select_related("channel", "draft"), pk=pk)
     try:

@@ -52,6 +52,7 @@ MATRIX = {
     "log": LOG, "log_csv": LOG, "log_entry": LOG, "audit": LOG, "audit_seal": LOG, "takedown": LOG, "reviews": LOG,
     "concerns": LOG, "concern": LOG, "concern_take_down": LOG, "concern_note": LOG, "concern_close": LOG, "concern_flood_close": LOG,
     "comment_dealt_with": LOG, "post_take_down": LOG,
+    "post_set_thumbnail": HEAD,  # the log's readers who also publish
     "register": REGISTER, "register_import": REGISTER, "register_pupil": REGISTER, "register_pupil_change": REGISTER,
     "register_pupil_enrol": REGISTER,
 }
@@ -87,7 +88,7 @@ def world(db, settings, tmp_path):
     pupil = Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith")
     ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "ms": 500}
     by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,
-               "post_take_down": post.pk, "concern": concern.pk, "concern_take_down": concern.pk, "concern_note": concern.pk,
+               "post_take_down": post.pk, "post_set_thumbnail": post.pk, "concern": concern.pk, "concern_take_down": concern.pk, "concern_note": concern.pk,
                "concern_close": concern.pk, "comment_dealt_with": comment.pk, "channel": channel.pk, "edit_channel": channel.pk,
                "channel_risk_assessment": channel.pk, "connection_check": channel.pk, "connection_disconnect": channel.pk,
                "connect_facebook": channel.pk, "connect_youtube": youtube.pk}
