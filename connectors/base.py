@@ -54,10 +54,39 @@ def shape_problem(channel_kind: str, media_kinds: list[str], *, complete: bool =
 # (YouTube Data API, Videos resource, snippet.title and snippet.description).
 YOUTUBE_TITLE_MAX_CHARACTERS = 100
 YOUTUBE_DESCRIPTION_MAX_BYTES = 5000
+# YouTube: videos.insert takes up to 274,877,906,944 bytes ("maxSize" in the discovery document
+# bundled with google-api-python-client), and videos longer than 15 minutes only from a verified
+# channel (YouTube Help, "Upload videos longer than 15 minutes"); a new school channel often is not.
+YOUTUBE_VIDEO_MAX_BYTES = 274_877_906_944
+YOUTUBE_VIDEO_MAX_SECONDS = 15 * 60
+# Facebook: a post's words are cut at 63,206 characters (Facebook's announcement of the limit; the
+# Graph API reference gives none). A photo is "under 10 MB" (Page photos). A video sent with the
+# resumable upload may be "up to 1.75GB and 45 minutes long" (Graph API, "Video Uploads").
+FACEBOOK_TEXT_MAX_CHARACTERS = 63_206
+FACEBOOK_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+FACEBOOK_VIDEO_MAX_BYTES = 1_750_000_000
+FACEBOOK_VIDEO_MAX_SECONDS = 45 * 60
+VIDEO_LIMITS = {
+    "youtube": ("YouTube", YOUTUBE_VIDEO_MAX_BYTES, YOUTUBE_VIDEO_MAX_SECONDS, " from a channel that is not verified"),
+    "facebook": ("Facebook", FACEBOOK_VIDEO_MAX_BYTES, FACEBOOK_VIDEO_MAX_SECONDS, ""),
+}
+
+
+def media_problem(channel_kind: str, kind: str, size: int, seconds: float | None = None) -> str:
+    """What the platform would refuse in one photo or video, in words; "" when it takes it."""
+    if kind == "video" and channel_kind in VIDEO_LIMITS:
+        platform, max_bytes, max_seconds, whose = VIDEO_LIMITS[channel_kind]
+        if size > max_bytes:
+            return f"{platform} takes videos of at most {max_bytes / 1e9:g} GB; this one is {size / 1e9:.2f} GB."
+        if seconds and seconds > max_seconds:
+            return f"{platform} takes videos of at most {max_seconds // 60} minutes{whose}; this one lasts {seconds / 60:.0f} minutes. Shorten it."
+    return ""
 
 
 def text_problem(channel_kind: str, title: str, text: str) -> str:
     """What the platform would refuse in a post's words, in words; "" when it takes them."""
+    if channel_kind == "facebook" and len(text) > FACEBOOK_TEXT_MAX_CHARACTERS:
+        return f"A Facebook post is at most {FACEBOOK_TEXT_MAX_CHARACTERS:,} characters; this one has {len(text):,}. Shorten it."
     if channel_kind != "youtube":
         return ""
     if len(title) > YOUTUBE_TITLE_MAX_CHARACTERS:

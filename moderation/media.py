@@ -24,6 +24,7 @@ class Inspected:
     content_type: str
     width: int | None
     height: int | None
+    seconds: float | None = None  # a video's length
 
 
 def inspect_file(path: Path, name: str) -> Inspected:
@@ -56,7 +57,7 @@ def inspect_file(path: Path, name: str) -> Inspected:
             content_type = VIDEO_CONTAINERS[container.format.name]
     except video.VideoRejected as error:
         raise MediaRejected(str(error)) from None
-    return Inspected("video", content_type, info.width, info.height)
+    return Inspected("video", content_type, info.width, info.height, info.seconds)
 
 
 def store_upload(uploaded) -> tuple[str, int, str, Inspected]:

@@ -166,7 +166,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
     stored_name, size, sha256, inspected = store_upload(upload)
     problem = connectors.shape_problem(
         draft.channel.kind, list(draft.media.values_list("kind", flat=True)) + [inspected.kind], complete=False
-    )
+    ) or connectors.media_problem(draft.channel.kind, inspected.kind, size, inspected.seconds)
     if problem:
         (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
         raise MediaRejected(f"'{Path(upload.name or 'upload').name}' was not added: {problem}")

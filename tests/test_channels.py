@@ -156,3 +156,61 @@ def test_the_new_draft_form_says_what_youtube_refuses_and_keeps_what_was_typed(o
                                             "objective": "community", "intended_outcome": "Families see the concert."})
     page = response.content.decode()
     assert response.status_code == 200 and "refuses &lt; and &gt;" in page and "Concert &lt;live&gt;" in page
+
+
+# --- The platforms' other limits, told while drafting ---------------------------------------------
+
+
+def test_a_facebook_post_longer_than_facebook_takes_is_refused_at_drafting_with_the_reason(office, facebook):
+    with pytest.raises(ValidationError, match="at most 63,206 characters; this one has 63,207"):
+        services.create_draft(office, facebook, text="x" * 63_207, objective="community", intended_outcome="Families read the news.")
+
+
+def long_video(path, minutes=17):
+    """A video of `minutes` minutes with one small frame a minute: long, but quick to make and read."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(1, 60))
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for minute in range(minutes):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), minute * 10, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_a_video_longer_than_youtube_takes_from_a_channel_not_verified_is_refused_when_added(office, youtube, facebook, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from moderation.media import MediaRejected
+
+    settings.VIDEO_MAX_SECONDS = 60 * 60  # the school allows an hour; YouTube does not, unverified
+    video = long_video(tmp_path / "concert.mp4").read_bytes()
+    draft = link_draft(office, youtube, link="", title="Concert", text="The whole concert.")
+    with pytest.raises(MediaRejected, match="YouTube takes videos of at most 15 minutes from a channel that is not verified"):
+        services.add_media(draft, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
+    assert not draft.media.exists() and not any(settings.UPLOAD_DIR.glob("*"))
+    on_facebook = link_draft(office, facebook, link="", text="The whole concert.")
+    services.add_media(on_facebook, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
+    assert on_facebook.media.count() == 1  # Facebook takes 45 minutes
+
+
+@pytest.mark.parametrize("channel_kind, kind, size, seconds, said", [
+    ("facebook", "video", 1_800_000_000, 60, "Facebook takes videos of at most 1.75 GB"),
+    ("facebook", "video", 1_000_000, 46 * 60, "Facebook takes videos of at most 45 minutes"),
+    ("youtube", "video", 1_000_000, 16 * 60, "at most 15 minutes from a channel that is not verified"),
+    ("youtube", "video", 1_000_000, 14 * 60, ""),
+    ("facebook", "image", 50_000_000, None, ""),  # a photo is judged by its published copy, at publishing
+])
+def test_the_platforms_limits_on_one_file(channel_kind, kind, size, seconds, said):
+    from connectors.base import media_problem
+
+    problem = media_problem(channel_kind, kind, size, seconds)
+    assert (said in problem) if said else problem == ""

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.base import (
-    Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
+    FACEBOOK_PHOTO_MAX_BYTES, Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
     register,
 )
 from connectors.facebook import client
@@ -208,6 +208,12 @@ class FacebookConnector(Connector):
         key = f"photo:{index}"
         if journal.get(key):
             return journal.get(key)  # uploaded by an earlier attempt; Facebook keeps it for about a day
+        try:
+            size = item.path.stat().st_size
+        except OSError as error:
+            raise ConnectorError(f"Photo {index + 1} could not be read for upload: {error}") from error
+        if size > FACEBOOK_PHOTO_MAX_BYTES:
+            raise ConnectorError(f"Photo {index + 1} is {size / 1e6:.1f} MB as published; Facebook takes photos under 10 MB. Use a smaller photo.")
 
         def upload():
             with open(item.path, "rb") as source:

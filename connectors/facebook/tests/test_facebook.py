@@ -99,6 +99,14 @@ def test_an_interrupted_video_upload_carries_on_from_the_byte_facebook_holds(gra
     assert graph.video_bytes[result.platform_post_id] == path.read_bytes()
 
 
+def test_a_photo_facebook_would_not_take_is_refused_before_anything_is_sent(graph, tmp_path):
+    path = tmp_path / "big.jpg"
+    path.write_bytes(b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024))
+    with pytest.raises(ConnectorError, match="Facebook takes photos under 10 MB"):
+        connector(graph).publish(outgoing(media=(OutgoingMedia("image", path, "image/jpeg", "A big photo"),)), Journal())
+    assert graph.received == []
+
+
 def test_a_page_connected_without_a_user_token_is_asked_to_reconnect_before_a_video_is_sent(graph, tmp_path):
     _, post = video_post(tmp_path)
     with pytest.raises(ConnectorError, match="reconnect the Page"):
