@@ -7,6 +7,7 @@ import socket
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
@@ -42,6 +43,14 @@ class Connection(models.Model):
     @property
     def usable(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+    @property
+    def app_is_live(self) -> bool:
+        """A Facebook connection made by someone who said the app is Live (see facebook/connect.py)."""
+        try:
+            return bool(self.credentials().get("app_live"))
+        except (InvalidToken, ValueError):  # a key that no longer opens the tokens
+            return False
 
     def credentials(self) -> dict:
         from consent import crypto

@@ -29,7 +29,11 @@ def _ask(what, call):
         raise ConnectorError(f"Facebook could not be reached to {what} ({error.__class__.__name__}). Nothing was changed.") from error
 
 
-def connect(channel, *, app_id: str, app_secret: str, user_token: str, page_id: str = "", by):
+def connect(channel, *, app_id: str, app_secret: str, user_token: str, page_id: str = "", app_is_live: bool = False, by):
+    """app_is_live: the person connecting has seen in the App Dashboard that the app is Live. Meta
+    documents no Graph API field for an app's mode (the Application reference lists none; the
+    App Modes page describes it as set in the dashboard), so it is their word, kept with the
+    connection and shown on the channel's page."""
     if not (app_id and app_secret and user_token):
         raise ConnectorError("The app id, the app secret and a user token are all needed.")
     long_lived = _ask("exchange the user token for a long-lived one", lambda: client.graph(user_token).extend_access_token(app_id, app_secret))["access_token"]
@@ -49,5 +53,5 @@ def connect(channel, *, app_id: str, app_secret: str, user_token: str, page_id: 
     return services.save_connection(
         channel, platform="facebook", account_id=page["id"], account_name=page.get("name", ""),
         # The long-lived user token uploads videos (the Resumable Upload API takes a user token).
-        credentials={"page_token": page["access_token"], "app_id": app_id, "user_token": long_lived}, by=by,
+        credentials={"page_token": page["access_token"], "app_id": app_id, "user_token": long_lived, "app_live": bool(app_is_live)}, by=by,
     )

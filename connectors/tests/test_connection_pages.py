@@ -24,6 +24,19 @@ def test_the_headteacher_connects_the_facebook_page_from_the_channels_page(graph
     assert graph.page_name in page and "Check the connection now" in page
 
 
+def test_the_channels_page_says_plainly_when_the_facebook_app_is_not_said_to_be_live(graph, facebook, head, client):
+    client.force_login(head)
+    form = {"app_id": graph.app_id, "app_secret": graph.app_secret, "user_token": "short-user-token", "page_id": ""}
+    assert "The app must be Live" in client.get(f"/channels/{facebook.pk}/connection/facebook/").content.decode()
+    client.post(f"/channels/{facebook.pk}/connection/facebook/", form)
+    page = client.get(f"/channels/{facebook.pk}/").content.decode()
+    assert "not said to be Live" in page and "visible only to the app's admins" in page
+    graph.short_user_tokens.add("short-user-token")  # a fresh token, for the reconnection
+    client.post(f"/channels/{facebook.pk}/connection/facebook/", {**form, "app_is_live": "on"})
+    page = client.get(f"/channels/{facebook.pk}/").content.decode()
+    assert "not said to be Live" not in page and "Live, as said by whoever connected the Page" in page
+
+
 def test_a_refused_facebook_connection_says_why_and_stores_nothing(graph, facebook, head, client):
     client.force_login(head)
     answer = client.post(f"/channels/{facebook.pk}/connection/facebook/", {

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--page-id", default="", help="the Page's id (asked for when the account manages several)")
         parser.add_argument("--app-id", default="", help="the Facebook app's id (default: FACEBOOK_APP_ID)")
         parser.add_argument("--user-token-file", default="", help="a file holding the short-lived user token (default: asked for)")
+        parser.add_argument("--app-is-live", action="store_true",
+                            help="the app is Live (App Dashboard, App Mode): until it is, posts are visible only to the app's admins")
 
     def handle(self, *args, channel, by, page_id, app_id, user_token_file, **options):
         target, user = channel_named(channel, "facebook"), headteacher(by)
@@ -38,9 +40,15 @@ class Command(BaseCommand):
         else:
             token = getpass.getpass("Short-lived user token from the app's login or Graph API Explorer (not shown): ").strip()
         try:
-            connection = connect.connect(target, app_id=app_id, app_secret=app_secret, user_token=token, page_id=page_id, by=user)
+            connection = connect.connect(target, app_id=app_id, app_secret=app_secret, user_token=token, page_id=page_id,
+                                         app_is_live=options["app_is_live"], by=user)
         except ConnectorError as error:
             raise CommandError(f"Not connected: {error}") from error
         self.stdout.write(self.style.SUCCESS(
             f"'{target}' is connected to the Facebook Page '{connection.account_name}' ({connection.account_id}). Its token is stored encrypted."
         ))
+        if not options["app_is_live"]:
+            self.stdout.write(self.style.WARNING(
+                "The app was not said to be Live: until it is switched to Live in the App Dashboard (App Mode), "
+                "the Page's posts are visible only to the app's admins and developers. Connect again with --app-is-live once it is."
+            ))
