@@ -59,6 +59,16 @@ class HandChangeForm(forms.Form):
                   "the note is kept in the audit trail, which cannot be changed or erased.",
     )
 
-    def __init__(self, *args, pupil, **kwargs):
+    def __init__(self, *args, pupil, erasing=False, **kwargs):
+        """erasing: the form for erasing the record, kept apart from the routine withdrawals."""
         super().__init__(*args, **kwargs)
-        self.fields["change"].choices = services.hand_changes_for(pupil)
+        self.fields["change"].choices = [(key, words) for key, words in services.hand_changes_for(pupil) if (key == "erase") == erasing]
+        if erasing:
+            self.fields["change"].widget = forms.HiddenInput()
+            self.fields["change"].initial = "erase"
+            self.fields["note"].label = "Why the record is erased"
+            self.fields["note"].help_text = ("For example: 'left the school in July; family asked for erasure by letter of 3 September'. "
+                                             "Write no names here: the note is kept in the audit trail.")
+            self.fields["confirm"] = forms.BooleanField(
+                label="I understand that the pupil's names, UPN, year group and enrolled faces are erased for good, and that this cannot be undone."
+            )

@@ -23,7 +23,7 @@ REQUIRED_FIELDS = {
     "legal_forename": "legal forename",
     "legal_surname": "legal surname",
     "preferred_forename": "preferred forename (may be empty)",
-    "year_group": "year group",
+    "year_group": "year group: 4 or Year 4, R or Reception, N or Nursery (kept as Year 4, Reception, Nursery)",
     "facebook_consent": "written consent to photos on Facebook: Yes or No",
     "youtube_consent": "written consent to photos on YouTube: Yes or No",
     "consent_date": "date of the written consent form",

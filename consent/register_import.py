@@ -20,6 +20,25 @@ DATE_HINT = "(use dd/mm/yyyy or yyyy-mm-dd)"
 MAX_LENGTHS = {"legal_forename": 100, "legal_surname": 100, "preferred_forename": 100, "year_group": 20}
 YES_NO_FIELDS = ("facebook_consent", "youtube_consent", "biometric_consent", "objects_to_biometrics")
 REFERENCE_LENGTH = 200
+YEAR_HINT = "write 4 or Year 4, R or Reception, N or Nursery"
+_YEAR_NUMBER = re.compile(r"(?:year|yr|y)?\s*(\d{1,2})")
+
+
+def year_group(text: str) -> str:
+    """A year group as the register keeps it ("Year 4", "Reception", "Nursery"), however the MIS
+    wrote it: "4" and "Year 4" are the same year, so an export in the other style renames nobody.
+    ValueError for anything else."""
+    words = " ".join(text.split()).casefold()
+    if not words:
+        return ""
+    if words in ("r", "rec", "reception"):
+        return "Reception"
+    if words in ("n", "nur", "nursery"):
+        return "Nursery"
+    match = _YEAR_NUMBER.fullmatch(words)
+    if match and 1 <= int(match.group(1)) <= 14:
+        return f"Year {int(match.group(1))}"
+    raise ValueError(text)
 
 
 @dataclass(frozen=True)
@@ -162,6 +181,12 @@ def parse(text: str, profile: dict[str, str], *, today: datetime.date) -> tuple[
         for field, limit in MAX_LENGTHS.items():
             if len(values.get(field, "")) > limit:
                 problem(field, f"this is longer than {limit} characters")
+
+        if "year_group" in where:
+            try:
+                values["year_group"] = year_group(values["year_group"])
+            except ValueError:
+                problem("year_group", f'"{values["year_group"]}" is not a year group: {YEAR_HINT}')
 
         flags = {}
         for field in YES_NO_FIELDS:

@@ -40,14 +40,24 @@ def _record(request, upn):
 @keeper_only
 def pupil(request, upn):
     record = _record(request, upn)
-    return render(request, "consent/pupil.html", {**record, "form": HandChangeForm(pupil=record["pupil"])})
+    return render(request, "consent/pupil.html", {**record, **_change_forms(record["pupil"])})
+
+
+def _change_forms(pupil, posted=None) -> dict:
+    """The routine changes by hand, and erasing the record, as two forms kept apart."""
+    forms = {"form": HandChangeForm(pupil=pupil), "erase_form": HandChangeForm(pupil=pupil, erasing=True)}
+    if posted is not None:
+        forms["erase_form" if posted.data.get("change") == "erase" else "form"] = posted
+    if not forms["erase_form"].fields["change"].choices:
+        forms["erase_form"] = None
+    return forms
 
 
 @keeper_only
 @require_POST
 def hand_change(request, upn):
     record = _record(request, upn)
-    form = HandChangeForm(request.POST, pupil=record["pupil"])
+    form = HandChangeForm(request.POST, pupil=record["pupil"], erasing=request.POST.get("change") == "erase")
     if form.is_valid():
         try:
             done = services.record_hand_change(record["pupil"], form.cleaned_data["change"], request.user, form.cleaned_data["note"])
@@ -56,7 +66,7 @@ def hand_change(request, upn):
         else:
             messages.success(request, f"{record['pupil']}: {done}")
             return redirect("register_pupil", upn=record["pupil"].upn)
-    return render(request, "consent/pupil.html", {**record, "form": form})
+    return render(request, "consent/pupil.html", {**record, **_change_forms(record["pupil"], form)})
 
 
 @keeper_only

@@ -222,7 +222,7 @@ def test_a_changed_file_updates_by_upn_and_logs_each_change(register_keeper, sch
 
     assert (report.added, report.updated, report.left, report.unchanged) == (0, 2, 0, 1)
     amira = Pupil.objects.get(upn=AMIRA)
-    assert amira.year_group == "4"
+    assert amira.year_group == "Year 4"
     assert amira.photo_consents.get(channel_kind="youtube").given
     facebook = amira.photo_consents.get(channel_kind="facebook")
     assert facebook.expires_on == expires
@@ -235,7 +235,7 @@ def test_a_changed_file_updates_by_upn_and_logs_each_change(register_keeper, sch
         (CARYS, "register.pupil_updated"),
     ]
     year_change = logged.get(action="register.pupil_updated", data__pupil=amira.pk)
-    assert year_change.data["changes"] == {"year_group": ["3", "4"]}
+    assert year_change.data["changes"] == {"year_group": ["Year 3", "Year 4"]}
     # A name change is recorded as a change, never with the names: they can be erased, the trail cannot.
     carys = Pupil.objects.get(upn=CARYS)
     name_change = logged.get(action="register.pupil_updated", data__pupil=carys.pk)
@@ -597,7 +597,7 @@ def test_the_register_page_searches_by_name_or_upn_and_filters_by_year(client, r
     assert upns({}) == [CARYS, BEN, AMIRA]  # by surname
     assert upns({"search": "ben"}) == [BEN]
     assert upns({"search": "9876543"}) == [BEN]
-    assert upns({"year": "R"}) == [CARYS]
+    assert upns({"year": "Reception"}) == [CARYS]  # imported as R
     page = client.get("/register/").content.decode()
     assert "Yes, no end date" in page and "Yes, until" in page
 
@@ -657,3 +657,34 @@ def test_a_pupil_who_objects_is_refused_enrolment_on_their_page(client, db):
     assert "cannot be enrolled" in page and "objects" in page
     client.post(f"/register/{pupil.upn}/enrol/", {"photos": io.BytesIO(b"x")})
     assert not FaceEncoding.objects.exists()
+
+
+# --- Year groups: one way of writing each, whatever the MIS exports ------------------------------
+
+
+def test_a_year_written_as_a_number_or_in_words_is_the_same_year_and_renames_nobody(register_keeper):
+    run_import(register_keeper, csv_bytes(row(year="Year 6"), row(BEN, "Benjamin", "Jones", year="R")))
+    assert dict(Pupil.objects.values_list("upn", "year_group")) == {AMIRA: "Year 6", BEN: "Reception"}
+    report = run_import(register_keeper, csv_bytes(row(year="6"), row(BEN, "Benjamin", "Jones", year="Reception")))
+    assert report.imported and report.updated == 0
+    assert dict(Pupil.objects.values_list("upn", "year_group")) == {AMIRA: "Year 6", BEN: "Reception"}
+
+
+def test_a_year_group_that_is_not_one_is_refused_with_the_format_expected_and_nothing_changes(register_keeper):
+    run_import(register_keeper, csv_bytes(*SCHOOL))
+    before = snapshot()
+    report = run_import(register_keeper, csv_bytes(row(year="6B"), *SCHOOL[1:]))
+    assert not report.imported
+    assert [str(p) for p in report.problems] == ['row 2, column "Year": "6B" is not a year group: write 4 or Year 4, R or Reception, N or Nursery']
+    assert snapshot() == before
+
+
+def test_erasing_a_record_sits_apart_from_the_routine_changes_and_asks_for_confirmation(client, register_keeper, school):
+    client.force_login(register_keeper)
+    page = client.get(f"/register/{AMIRA}/").content.decode()
+    routine = page[page.index("Record a change by hand"):page.index('id="erase"')]
+    assert 'value="erase"' not in routine and "Erase the record" in page and "cannot be undone" in page
+    refused = client.post(f"/register/{AMIRA}/change/", {"change": "erase", "note": "Left the school in July"})
+    assert refused.status_code == 200 and Pupil.objects.get(upn=AMIRA).erased_at is None
+    client.post(f"/register/{AMIRA}/change/", {"change": "erase", "note": "Left the school in July", "confirm": "on"})
+    assert not Pupil.objects.filter(upn=AMIRA).exists()  # the UPN is erased with the rest
