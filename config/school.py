@@ -34,11 +34,20 @@ class School:
     address: str = ""
     # YouTube's "made for kids" declaration, sent with every upload (the school decides it once).
     youtube_made_for_kids: bool = False
+    # The school office's own phone numbers and email addresses: posts give them, and they are
+    # not personal data.
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
 
     @property
     def own_address_parts(self) -> tuple[str, ...]:
         parts = [p.strip() for p in self.address.split(",") if p.strip()]
         return tuple(parts + ([self.address.strip()] if parts else []))
+
+    @property
+    def own_contact_details(self) -> tuple[str, ...]:
+        """Everything of the school's own that a post may give: its address, phones and emails."""
+        return self.own_address_parts + self.phones + self.emails
 
 
 def load() -> School:
@@ -51,4 +60,6 @@ def load() -> School:
         risk_assessment_months=12,
         address=os.environ.get("SCHOOL_ADDRESS", ""),
         youtube_made_for_kids=env_bool("SCHOOL_YOUTUBE_MADE_FOR_KIDS", False),
+        phones=tuple(p.strip() for p in os.environ.get("SCHOOL_PHONES", "").split(",") if p.strip()),
+        emails=_list("SCHOOL_EMAILS", ""),
     )

@@ -159,14 +159,29 @@ def full_names(text: str, where: str, names: Names) -> list[Finding]:
 _STUCK = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
-def phone_numbers(text: str, where: str) -> list[Finding]:
+def _same_numbers(allowed) -> set[str]:
+    """The allowed texts that are phone numbers, as E.164, so that any way of writing one matches."""
+    numbers = set()
+    for text in allowed:
+        try:
+            number = phonenumbers.parse(text, "GB")
+        except phonenumbers.NumberParseException:
+            continue
+        numbers.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return numbers
+
+
+def phone_numbers(text: str, where: str, allowed=()) -> list[Finding]:
     found = []
+    own = _same_numbers(allowed)
     spaced = _STUCK.sub(" ", text)
     # Numbers in use (VALID), and numbers of a full length that are not (yet) allocated, such
     # as Ofcom's ranges for drama: a person may still answer one. Shorter possible numbers
     # ("2026", "1234 5678") are years and references.
     for match in phonenumbers.PhoneNumberMatcher(spaced, "GB", leniency=phonenumbers.Leniency.POSSIBLE):
         digits = sum(c.isdigit() for c in match.raw_string)
+        if phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164) in own:
+            continue  # the school's own number
         if phonenumbers.is_valid_number(match.number) or digits >= 10:
             found.append(Finding(NO_PERSONAL_DATA, "phone", match.raw_string, where, "a phone number"))
     return found
@@ -230,4 +245,4 @@ def find(text: str, where: str, names: Names, allowed=()) -> list[Finding]:
     """Every piece of personal data in text, in the order of the rules."""
     if not text or not text.strip():
         return []
-    return full_names(text, where, names) + phone_numbers(text, where) + other_personal_data(text, where, allowed)
+    return full_names(text, where, names) + phone_numbers(text, where, allowed) + other_personal_data(text, where, allowed)

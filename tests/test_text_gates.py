@@ -112,6 +112,18 @@ def test_the_schools_own_address_is_allowed(register, settings):
     assert kinds == [("postcode", "CT2 3DE"), ("address", "12 Acacia Avenue")]
 
 
+def test_the_school_offices_own_phone_and_email_are_allowed_however_they_are_written(register, settings, office, facebook):
+    from dataclasses import replace
+
+    settings.SCHOOL = replace(settings.SCHOOL, phones=("01227 123456",), emails=("office@aycliffe.kent.sch.uk",))
+    text = "Questions? Ring the office on +44 1227 123456 or email Office@Aycliffe.kent.sch.uk, not 07700 900123 or j.smith@gmail.com."
+    names = personal_data.Names.from_register()
+    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, settings.SCHOOL.own_contact_details)]
+    assert kinds == [("phone", "07700 900123"), ("email", "j.smith@gmail.com")]
+    draft = link_draft(office, facebook, text="Questions? Ring the office on 01227 123456 or email office@aycliffe.kent.sch.uk.")
+    assert services.submit(draft, office).results.get(gate_id="no-personal-data").status == "pass"
+
+
 # --- Respectful language -------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ def findings(content, school):
     from moderation import personal_data
 
     names = personal_data.Names.from_register()
-    allowed = school.own_address_parts
+    allowed = school.own_contact_details
     found = personal_data.find(content.text, "text", names, allowed)
     found += personal_data.find(content.title, "title", names, allowed)
     unread = []

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             names = personal_data.Names.from_register()
         except Exception as error:  # no database yet, or one that cannot be read
             raise CommandError(f"The consent register could not be read, so nothing was checked: {error}", returncode=USAGE_EXIT)
-        allowed = settings.SCHOOL.own_address_parts
+        allowed = settings.SCHOOL.own_contact_details
         findings = []
         for where, words in (("text", text), ("title", title)):
             findings += personal_data.find(words, where, names, allowed)
