@@ -19,9 +19,9 @@ run: .venv/.synced
 	$(RUN) python manage.py create_face_key
 	$(RUN) python manage.py seed_demo --address http://$(HOST):$(PORT)
 	@# The worker analyses uploads beside the web server; it stops with it.
-	DJANGO_DEBUG=1 $(RUN) python manage.py run_worker & worker=$$!; \
+	SITE_ADDRESS=http://$(HOST):$(PORT) DJANGO_DEBUG=1 $(RUN) python manage.py run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DJANGO_DEBUG=1 $(RUN) python manage.py runserver $(HOST):$(PORT)
+	SITE_ADDRESS=http://$(HOST):$(PORT) DJANGO_DEBUG=1 $(RUN) python manage.py runserver $(HOST):$(PORT)
 
 test: .venv/.synced
 	@rm -rf test-results && mkdir -p test-results

@@ -34,6 +34,9 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# The site's own address as staff reach it (for example https://social.aycliffe.kent.sch.uk): each
+# email links to the page it is about.
+SITE_ADDRESS = os.environ.get("SITE_ADDRESS", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

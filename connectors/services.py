@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from connectors import base
 from connectors.models import Connection
+from moderation.notify import page, tell_roles
+from moderation.roles import HEADTEACHER
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +77,13 @@ def mark_reconnect_needed(channel, problem: str) -> bool:
     tell_headteachers(
         f"{channel}: reconnect needed",
         f"The product can no longer publish to '{channel}'.\n\n{problem}\n\nPosts for this channel are held until it is "
-        f"reconnected. Reconnect it from the channel's page, or run python manage.py connect_{channel.kind} "
-        f"--channel \"{channel.name}\".",
+        f"reconnected. Reconnect it from the channel's page, {page('channel', channel.pk)}, or run python manage.py "
+        f"connect_{channel.kind} --channel \"{channel.name}\".",
     )
     return True
 
 
 def tell_headteachers(subject: str, body: str) -> None:
-    from moderation.notify import tell_roles
-    from moderation.roles import HEADTEACHER
-
     tell_roles([HEADTEACHER], subject, body)
 
 

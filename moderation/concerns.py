@@ -103,8 +103,8 @@ def tell_flood(now=None) -> bool:
         [DSL, HEADTEACHER], f"A flood of reports of concern: {count} open",
         f"More than {settings.CONCERNS_FLOOD_PER_HOUR} reports of concern arrived from the news page within an hour "
         f"({count} open now), about: {'; '.join(posts[:10])}{' and others' if len(posts) > 10 else ''}.\n\n"
-        "Every report is kept, and none was refused. Open 'Concerns' in the product: the flood is shown together, "
-        "genuine reports can be picked out, and the rest closed in one step.",
+        "Every report is kept, and none was refused. On 'Concerns' the flood is shown together, "
+        f"genuine reports can be picked out, and the rest closed in one step: {notify.page('concerns')}",
     )
     if sent:
         untold.update(told_at=now)
@@ -138,7 +138,7 @@ def tell(concern: Concern) -> bool:
         f"A concern about a published post on {post.channel} was reported "
         f"{'by a member of staff' if concern.reported_by_id else 'from the news page'} ({concern.get_kind_display().lower()}):\n\n"
         f"{concern.details}\n\n"
-        "Open 'Concerns' in the product to see it, take the post down if needed, and record what was done.",
+        f"See it, take the post down if needed, and record what was done: {notify.page('concern', concern.pk)}",
     )
     Concern.objects.filter(pk=concern.pk).update(
         told_at=timezone.now() if sent else None, telling_attempts=models.F("telling_attempts") + 1,

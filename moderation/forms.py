@@ -71,8 +71,9 @@ class NewDraftForm(DraftForm):
         self.order_fields(["channel", "title", "text", "link", "objective", "intended_outcome", "publish_at"])
 
 
-class MediaForm(forms.Form):
-    file = forms.FileField(label="Photo or video")
+class MediaDetailsForm(forms.Form):
+    """What the author says about a photo or video: asked at upload, and changeable afterwards."""
+
     source = forms.CharField(
         max_length=300, help_text="Who made it, when and where: for example, 'Mrs Patel, school camera, sports day 2026'."
     )
@@ -81,8 +82,19 @@ class MediaForm(forms.Form):
         label="Description for people who cannot see it",
         max_length=500,
         required=False,
-        help_text="Shown on the school's own news page and read aloud by screen readers.",
+        help_text="Shown on the school's own news page and read aloud by screen readers. It can be written later, "
+                  "but the draft cannot be submitted without it.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The inclusive-mirror check needs it; the file can be uploaded (and analysed) first.
+        self.fields["alt_text"].needed_to_submit = True
+
+
+class MediaForm(MediaDetailsForm):
+    file = forms.FileField(label="Photo or video")
+    field_order = ["file", "source", "rights", "alt_text"]
 
 
 class ApprovalForm(forms.Form):
@@ -164,6 +176,11 @@ class PublishedPostFilter(django_filters.FilterSet):
     class Meta:
         model = PublishedPost
         fields = ["channel", "person", "published_from", "published_to"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # People by the names the office knows them by, not their usernames.
+        self.filters["person"].field.label_from_instance = lambda user: user.get_full_name() or user.username
 
     def filter_person(self, queryset, name, user):
         from django.db.models import Q

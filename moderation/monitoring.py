@@ -141,7 +141,7 @@ def _tell(raised: list[PlatformComment]) -> None:
     notify.tell_roles(
         [DSL, HEADTEACHER], f"{len(raised)} comment{'s' if len(raised) > 1 else ''} of concern",
         "Comments on the school's published posts need a look (policy section 5):\n\n" + "\n".join(lines)
-        + "\n\nOpen 'Comments of concern' in the product to deal with each. The product has not replied to anyone.",
+        + f"\n\nDeal with each on 'Concerns': {notify.page('concerns')}\nThe product has not replied to anyone.",
     )
 
 

@@ -17,6 +17,16 @@ def addresses_of_roles(*roles) -> list[str]:
     ))
 
 
+def page(name: str, *args) -> str:
+    """The address of one of the product's pages, for an email: people act on what it says there."""
+    from django.urls import reverse
+
+    path = reverse(name, args=args)
+    if settings.SITE_ADDRESS:
+        return settings.SITE_ADDRESS + path
+    return f"{path} (on the product's site; SITE_ADDRESS gives its full address)"
+
+
 SUBJECT_LENGTH = 150
 
 

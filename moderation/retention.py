@@ -56,7 +56,7 @@ def run(now=None) -> tuple[int, int]:
                 f"Nothing has happened to draft {draft.pk} (for {draft.channel}) since {timezone.localtime(last):%d %B %Y}. "
                 f"Its {files} photo{'s' if files != 1 else ''} or video{'s' if files != 1 else ''} will be deleted on "
                 f"{timezone.localtime(due):%d %B %Y}: the school keeps pupils' pictures only while they are needed.\n\n"
-                "To keep them, open the draft and carry on with it (any change, or submitting it, counts). "
+                f"To keep them, open the draft and carry on with it (any change, or submitting it, counts): {notify.page('draft', draft.pk)}\n"
                 "Its text stays either way.",
             )
             warned += 1

@@ -104,6 +104,6 @@ def send_reminders(now=None) -> list[str]:
             AuditEntry.objects.create(
                 actor=None, action="review.reminder", channel=review.channel, summary=subject, data={"key": review.key},
             )
-            notify.tell_roles([HEADTEACHER], subject, body)
+            notify.tell_roles([HEADTEACHER], subject, f"{body}\n\nReview it: {notify.page('reviews')}")
             sent.append(subject)
     return sent

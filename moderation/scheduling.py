@@ -68,7 +68,8 @@ def tell_held(draft: Draft, reason: str, approval=None) -> None:
     notify.email(
         recipients, subject,
         f"The post '{draft}' was due to be published{when}, but it was held:\n\n{reason}\n\n"
-        "Nothing was sent to the platform. Open the draft to see every check, fix what it says and publish it again.",
+        "Nothing was sent to the platform. Open the draft to see every check, fix what it says and publish it again: "
+        f"{notify.page('draft', draft.pk)}",
     )
 
 

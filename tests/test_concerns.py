@@ -260,3 +260,35 @@ def test_the_client_address_rules(rf, settings):
     assert client_address(request("127.0.0.1")) == "127.0.0.1"
     assert client_address(request("127.0.0.1", "not-an-address")) == "127.0.0.1"
     assert client_address(request("127.0.0.1", "2001:db8::1")) == "2001:db8::1"
+
+
+def test_the_log_shows_the_published_copy_and_still_does_after_a_takedown(office, approver, head, dsl, facebook, client):
+    from connectors.conftest import approve, photo_draft
+
+    post = services.publish(approve(photo_draft(office, facebook, photos=1), office, approver), approver)
+    address = f"/drafts/{post.draft.pk}/published/0/"
+    client.force_login(head)
+    page = client.get(f"/log/{post.pk}/").content.decode()
+    assert f'src="{address}"' in page and "Model river, part 1" in page
+    concerns.take_down(post, head, "A parent asked for it to be removed.")
+    for reader in (head, dsl):
+        client.force_login(reader)
+        page = client.get(f"/log/{post.pk}/").content.decode()
+        assert f'src="{address}"' in page and "kept here for the headteacher and the DSL" in page
+        answer = client.get(address)
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/jpeg"
+    assert client.get(f"/mirror/{post.pk}/media/0/").status_code == 404  # nowhere else
+
+
+def test_the_email_about_a_concern_links_to_its_page(post, settings):
+    settings.SITE_ADDRESS = "https://social.aycliffe.kent.sch.uk"
+    concern = concerns.report(post, kind="other", details="Worried about this post.")
+    [message] = mail.outbox
+    assert f"https://social.aycliffe.kent.sch.uk/concerns/{concern.pk}/" in message.body
+
+
+def test_without_the_sites_address_an_email_still_names_the_page(post, settings):
+    settings.SITE_ADDRESS = ""
+    concern = concerns.report(post, kind="other", details="Worried about this post.")
+    [message] = mail.outbox
+    assert f"/concerns/{concern.pk}/ (on the product's site; SITE_ADDRESS gives its full address)" in message.body
