@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from consent import faces as register_faces
 from moderation import stopping, video_copies
-from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack
+from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack, next_face_number
 from pixels import detection, imaging, ocr, photos, second_opinion
 
 logger = logging.getLogger(__name__)
@@ -43,10 +43,13 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
         return
     with transaction.atomic():
         media.faces.filter(source__in=[MediaFace.Source.DETECTED, MediaFace.Source.SECOND]).delete()
+        first = next_face_number(media.faces.all())
+        # Numbered left to right as found, after any face a person marked.
+        boxes = sorted(((f, source) for faces, source in ((found, MediaFace.Source.DETECTED), (extra, MediaFace.Source.SECOND))
+                        for f in faces), key=lambda pair: (pair[0].left, pair[0].top))
         MediaFace.objects.bulk_create(
-            MediaFace(media=media, top=f.top, right=f.right, bottom=f.bottom, left=f.left, source=source)
-            for faces, source in ((found, MediaFace.Source.DETECTED), (extra, MediaFace.Source.SECOND))
-            for f in faces
+            MediaFace(media=media, top=f.top, right=f.right, bottom=f.bottom, left=f.left, source=source, number=first + index)
+            for index, (f, source) in enumerate(boxes)
         )
         media.detection_error = ""
         media.faces_found_at = timezone.now()
@@ -149,8 +152,8 @@ def _audit(face_or_media, by, action, summary, **data):
 def _named(face) -> tuple[str, str, dict]:
     """How the audit names a face of a photo or a face track of a video: (action prefix, words, data)."""
     if isinstance(face, VideoTrack):
-        return "tracks", f"Face track {face.pk} in {face.media.audit_label} ({face.start:.1f}-{face.end:.1f} s)", {"track": face.pk}
-    return "faces", f"Face {face.pk} in {face.media.audit_label}", {"face": face.pk}
+        return "tracks", f"Face {face.number} in {face.media.audit_label} ({face.start:.1f}-{face.end:.1f} s)", {"track": face.pk}
+    return "faces", f"Face {face.number} in {face.media.audit_label}", {"face": face.pk}
 
 
 def identify(face: MediaFace | VideoTrack, pupil, by) -> None:
@@ -186,9 +189,11 @@ def mark(media: MediaFile, box, by) -> MediaFace:
     top, right, bottom, left = marked_box(media, box)
     with transaction.atomic():
         face = MediaFace.objects.create(
-            media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by
+            media=media, top=top, right=right, bottom=bottom, left=left, source=MediaFace.Source.MARKED, marked_by=by,
+            number=next_face_number(MediaFace.objects.select_for_update().filter(media=media)),
         )
-        _audit(media, by, "faces.marked", f"A face detection missed was marked in {media.audit_label}", face=face.pk, box=[top, right, bottom, left])
+        _audit(media, by, "faces.marked", f"Face {face.number}, which detection missed, was marked in {media.audit_label}", face=face.pk,
+               box=[top, right, bottom, left])
     match_faces(media, faces=[face])
     return face
 
@@ -209,5 +214,5 @@ def unmark(face: MediaFace, by) -> None:
         raise ValidationError("Only a face marked by a person can be removed.")
     _check_may_decide(face.media.draft, by)
     with transaction.atomic():
-        _audit(face, by, "faces.unmarked", f"Marked face {face.pk} removed from {face.media.audit_label}", face=face.pk)
+        _audit(face, by, "faces.unmarked", f"Marked face {face.number} removed from {face.media.audit_label}", face=face.pk)
         face.delete()

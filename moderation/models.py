@@ -317,13 +317,21 @@ class MediaFile(models.Model):
     # The words read in that copy (after its blurs): [[time, text, top, right, bottom, left], ...].
     copy_words = models.JSONField(default=list, blank=True)
 
-    @property
-    def analysis_seconds_left(self) -> int | None:
-        """A guess from the pace so far; None until there is a pace to go by."""
+    def analysis_seconds_left(self, now=None) -> int | None:
+        """A guess from the pace measured so far, up to now (not to the last report of progress,
+        which a long step between two reports would freeze); None until there is a pace to go by."""
         if self.analysis != self.Analysis.RUNNING or not self.analysis_started_at or self.analysis_progress <= 0.02:
             return None
-        elapsed = (self.analysis_heartbeat - self.analysis_started_at).total_seconds()
+        elapsed = ((now or timezone.now()) - self.analysis_started_at).total_seconds()
         return max(1, round(elapsed / self.analysis_progress * (1 - self.analysis_progress)))
+
+    def analysis_words(self, now=None) -> str:
+        """How far the analysis has gone, in words, as the draft page shows it."""
+        percent = round(100 * self.analysis_progress)
+        left = self.analysis_seconds_left(now)
+        if left is None:
+            return f"{percent}%"
+        return f"{percent}%, about {round(left / 60)} minutes left" if left >= 90 else f"{percent}%, about {left} seconds left"
 
     class Meta:
         ordering = ["position", "id"]
@@ -361,6 +369,11 @@ class FaceDecisions(models.Model):
         return (self.top, self.right, self.bottom, self.left)
 
 
+def next_face_number(faces) -> int:
+    """The number the next face (or track) of a file takes: after every number ever shown in it."""
+    return (faces.aggregate(models.Max("number"))["number__max"] or 0) + 1
+
+
 class MediaFace(FaceDecisions):
     """A face in a photo: found by detection or marked by a person, and what people decided about it.
 
@@ -382,9 +395,12 @@ class MediaFace(FaceDecisions):
     left = models.PositiveIntegerField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
     marked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Its number in its photo, for life: the same on the page, in the checks and in the audit
+    # trail. Marking a missed face gives it the next number and renumbers nothing.
+    number = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["left", "top", "id"]
+        ordering = ["number", "id"]
 
 
 class MediaText(models.Model):
@@ -724,9 +740,10 @@ class VideoTrack(FaceDecisions):
     Source = MediaFace.Source
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
     marked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    number = models.PositiveIntegerField(default=0)  # as a face in a photo: one number for life
 
     class Meta:
-        ordering = ["start", "left", "id"]
+        ordering = ["number", "id"]
 
 
 class PolicyReview(models.Model):

@@ -199,6 +199,30 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
     return media
 
 
+def update_media_details(draft: Draft, by, media_id: int, *, source: str, rights: str, alt_text: str) -> list[str]:
+    """The author corrects where a file comes from, its rights or its description, without
+    uploading it again (its faces and words stay as they were found and decided)."""
+    _require_author_editing(draft, by)
+    if not source.strip():
+        raise ValidationError("Say where the file comes from (who made it, when and where).")
+    if rights not in MediaFile.Rights.values:
+        raise ValidationError("Choose the rights under which the school may publish the file.")
+    wanted = {"source": source.strip(), "rights": rights, "alt_text": alt_text.strip()}
+    with transaction.atomic():
+        _lock_for_editing(draft, by)
+        media = draft.media.select_for_update().get(pk=media_id)
+        changed = [name for name, value in wanted.items() if getattr(media, name) != value]
+        if changed:
+            MediaFile.objects.filter(pk=media.pk).update(**wanted)
+            draft.save(update_fields=["updated_at"])
+            AuditEntry.objects.create(
+                actor=by, action="draft.media_edited", draft=draft, channel_id=draft.channel_id,
+                summary=f"{media.audit_label.capitalize()} of draft {draft.pk}: " + ", ".join(changed) + " changed",
+                data={"media": media.pk, "fields": changed},
+            )
+    return changed
+
+
 def remove_media(draft: Draft, by, media_id: int):
     _require_author_editing(draft, by)
     media = draft.media.get(pk=media_id)
@@ -286,7 +310,7 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
         faces = tuple(
             FaceItem(
                 id=f.pk, box=f.box, source=f.source, identified_pupil_id=f.identified_pupil_id,
-                identified_by=display_name(f.identified_by) if f.identified_by_id else "", blur=f.blur,
+                identified_by=display_name(f.identified_by) if f.identified_by_id else "", blur=f.blur, number=f.number,
             )
             for f in media.faces.all()
         )
@@ -301,7 +325,7 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
             tracks=tuple(
                 TrackItem(id=t.pk, start=t.start, end=t.end, box=t.box, identified_pupil_id=t.identified_pupil_id,
                           identified_by=display_name(t.identified_by) if t.identified_by_id else "", blur=t.blur,
-                          sightings=tuple(tuple(s) for s in t.sightings))
+                          sightings=tuple(tuple(s) for s in t.sightings), number=t.number)
                 for t in media.tracks.all()
             ),
             thumbnail_time=media.thumbnail_time,

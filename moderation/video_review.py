@@ -14,7 +14,7 @@ from consent import crypto, faces
 from moderation import face_review, video_copies
 from moderation.video_copies import VIDEO_READ_EVERY_SECONDS, read_every  # noqa: F401 - also read from here by the gates
 from moderation.face_review import _audit, _check_may_decide
-from moderation.models import MediaFile, MediaText, VideoTrack
+from moderation.models import MediaFile, MediaText, VideoTrack, next_face_number
 from pixels import imaging, ocr, video, video_copy
 
 
@@ -58,6 +58,9 @@ def find_tracks(media: MediaFile, progress=lambda fraction: None) -> None:
             view=crypto.encrypt_picture(buffer.getvalue()), view_box=list(view.crop_box),
             auto_status=track.match.status, auto_pupil=track.match.pupil, auto_distance=track.match.distance,
         ))
+    # Numbered in the order they appear, for life (see MediaFace.number).
+    for number, row in enumerate(sorted(rows, key=lambda r: (r.start, r.left)), start=1):
+        row.number = number
     with transaction.atomic():
         media.tracks.all().delete()
         VideoTrack.objects.bulk_create(rows)
@@ -105,6 +108,7 @@ def mark_track(media: MediaFile, seconds: float, box, by) -> VideoTrack:
             top=top, right=right, bottom=bottom, left=left, sightings=sightings, view=crypto.encrypt_picture(buffer.getvalue()),
             view_box=[top - crop_box[1], right - crop_box[0], bottom - crop_box[1], left - crop_box[0]],
             source=VideoTrack.Source.MARKED, marked_by=by,
+            number=next_face_number(VideoTrack.objects.select_for_update().filter(media=media)),
         )
         _audit(media, by, "tracks.marked",
                f"A face the engine missed was marked at {seconds:.1f} s in {media.audit_label} and followed from "
@@ -119,7 +123,7 @@ def unmark_track(track: VideoTrack, by) -> None:
     _check_may_decide(track.media.draft, by)
     media = track.media
     with transaction.atomic():
-        _audit(track, by, "tracks.unmarked", f"Marked face track {track.pk} removed from {media.audit_label}", track=track.pk)
+        _audit(track, by, "tracks.unmarked", f"Marked face {track.number} removed from {media.audit_label}", track=track.pk)
         track.delete()
     video_copies.request(media)
 
@@ -149,9 +153,10 @@ def published_frame(media: MediaFile, seconds: float):
 
 
 def tracks_at(media: MediaFile, seconds: float) -> list[tuple[int, VideoTrack, tuple]]:
-    """(number in the page's list, track, box) of every track on screen at `seconds`."""
+    """(number, track, box) of every track on screen at `seconds`."""
     out = []
-    for number, track in enumerate(media.tracks.all(), start=1):
+    for track in media.tracks.all():
+        number = track.number
         # Where the face was seen (the blur itself reaches a little before and after: a face
         # is boxed only on frames it is on).
         box = video_copy.box_at([list(s) for s in track.sightings], seconds, margin=0.09)

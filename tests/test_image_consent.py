@@ -174,11 +174,29 @@ def test_a_face_that_detection_missed_counts_once_a_person_marks_it(office, appr
     for other in media.faces.exclude(pk=face.pk):
         face_review.set_blur(other, True, office)
     result = gate(services.submit(draft, office), "image-consent")
-    number = list(media.faces.all()).index(face) + 1
-    assert result.status == "waiting" and f"face {number}:" in result.message
+    assert result.status == "waiting" and f"face {face.number}:" in result.message
     face_review.set_blur(face, True, approver)
     services.approve(draft, approver, dict(ATTESTATIONS))
     assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
+
+
+def test_a_face_keeps_its_number_on_the_page_in_the_checks_and_in_the_audit_and_a_marked_face_renumbers_nothing(office, facebook, register, client):
+    from pixels import labelled
+
+    (missed,) = [f for f in labelled.photo_faces(TESTDATA.parent)[TESTDATA / "posts" / "2008_007676.jpg"] if f.doubtful]
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "2008_007676.jpg", alt="A night out")
+    before = {face.pk: face.number for face in media.faces.all()}
+    assert sorted(before.values()) == list(range(1, len(before) + 1))
+    face = face_review.mark(media, missed.box, office)  # left of some of the others
+    assert face.number == len(before) + 1
+    assert {f.pk: f.number for f in media.faces.exclude(pk=face.pk)} == before
+    face_review.set_blur(face, True, office)
+    entry = draft.audit_entries.filter(action="faces.blurred").latest("id")
+    assert f"Face {face.number} in photo {media.pk}" in entry.summary
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert f'class="facelabel blurred" style="font-size:{max(12, (media.width or 400) // 35)}px">{face.number}</text>' in page
 
 
 def test_a_persons_decision_about_a_face_is_part_of_the_approved_content(office, facebook, register):

@@ -36,6 +36,7 @@ class FaceItem:
     identified_pupil_id: int | None
     identified_by: str
     blur: bool
+    number: int = 0  # as the page and the audit trail number it
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TrackItem:
     blur: bool
     # Where the face was seen: [[time, top, right, bottom, left], ...] (what a blur follows).
     sightings: tuple = ()
+    number: int = 0
 
 
 @dataclass(frozen=True)

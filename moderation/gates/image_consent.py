@@ -76,7 +76,8 @@ class ImageConsent(Gate):
                 image = photos.load_image(item.source_path)
                 found = engine.match(image, [f.box for f in undecided], ctx.content.channel_kind, register)
                 matches = {face.id: match for face, match in zip(undecided, found)}
-            for number, face in enumerate(item.faces, start=1):
+            for index, face in enumerate(item.faces, start=1):
+                number = face.number or index  # the face's own number, as the page shows it
                 match = matches.get(face.id)
                 status, why = face_status(face, match, ctx.content.channel_kind, ctx.now.date())
                 if match is not None:  # kept for the approver's view of the photo
@@ -135,8 +136,8 @@ class ImageConsent(Gate):
 
         rows = {t.pk: t for t in VideoTrack.objects.filter(media_id=item.media_id)}
         known = []  # each track's sightings, and whether it is blurred
-        for number, track in enumerate(item.tracks, start=1):
-            where = f"{item.original_name}, face {number} ({_span(track.start, track.end)})"
+        for index, track in enumerate(item.tracks, start=1):
+            where = f"{item.original_name}, face {track.number or index} ({_span(track.start, track.end)})"
             match = None
             if not track.blur and not track.identified_pupil_id:
                 row = rows[track.id]
