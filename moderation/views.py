@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -25,6 +25,7 @@ from moderation.forms import (
     ApprovalForm,
     ChannelForm,
     DraftForm,
+    MediaDetailsForm,
     MediaForm,
     NewDraftForm,
     PublishedPostFilter,
@@ -34,7 +35,8 @@ from moderation.forms import (
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
 from moderation.models import (
-    AuditEntry, AuditSeal, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaText, PlatformComment, PublishedPost, VideoTrack,
+    AuditEntry, AuditSeal, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaFile, MediaText, PlatformComment, PublishedPost,
+    VideoTrack,
 )
 
 
@@ -74,6 +76,14 @@ def _act(request, draft, action, success):
         if success:
             messages.success(request, success)
     return redirect("draft", pk=draft.pk)
+
+
+def _form_errors(form) -> str:
+    """A form's refusals in words, each after the name of its field."""
+    return " ".join(
+        f"{form.fields[name].label or name.replace('_', ' ').capitalize() if name in form.fields else 'The form'}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+    )
 
 
 def _ready_to_publish(user):
@@ -147,6 +157,17 @@ def _visible_draft(request, pk) -> Draft:
     return draft
 
 
+def draft_progress(request, pk):
+    """How far each file's analysis has gone, for the draft page to show without reloading."""
+    draft = _visible_draft(request, pk)
+    now = timezone.now()
+    files = [
+        {"media": m.pk, "analysis": m.analysis, "percent": round(100 * m.analysis_progress), "words": m.analysis_words(now)}
+        for m in draft.media.all()
+    ]
+    return JsonResponse({"analysing": any(f["analysis"] in ("queued", "running") for f in files), "files": files})
+
+
 @permission_required("moderation.add_draft", raise_exception=True)
 @aup_required
 def new_draft(request):
@@ -217,6 +238,7 @@ def draft_detail(request, pk):
         and user.has_perm("moderation.publish_draft")
         and (user.pk == draft.author_id or user.has_perm("moderation.approve_draft")),
         "media_form": MediaForm() if draft.is_editable and user.pk == draft.author_id else None,
+        "rights_choices": MediaFile.Rights.choices,
         "approval_form": ApprovalForm(),
         # The approve form says which content the approver read; a change since refuses the approval.
         "seen_hash": services.freeze(draft, read_bytes=False).hash if is_reviewing else "",
@@ -260,8 +282,7 @@ def add_media(request, pk):
         return redirect("draft", pk=pk)
     form = MediaForm(request.POST, files)
     if not form.is_valid():
-        messages.error(request, "Choose a file, say where it comes from and choose its rights. " + " ".join(
-            f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items()))
+        messages.error(request, "Choose a file, say where it comes from and choose its rights. " + _form_errors(form))
         return redirect("draft", pk=pk)
     data = form.cleaned_data
     return _act(
@@ -269,6 +290,18 @@ def add_media(request, pk):
         lambda: services.add_media(draft, request.user, data["file"], source=data["source"], rights=data["rights"], alt_text=data["alt_text"]),
         f"'{data['file'].name}' added.",
     )
+
+
+@require_POST
+def media_details(request, pk, media_id):
+    draft = _authors_draft(request, pk)
+    media = get_object_or_404(draft.media, pk=media_id)
+    form = MediaDetailsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("draft", pk=pk)
+    return _act(request, draft, lambda: services.update_media_details(draft, request.user, media.pk, **form.cleaned_data),
+                f"The details of '{media.original_name}' are saved.")
 
 
 @require_POST
@@ -509,8 +542,12 @@ def submit_draft(request, pk):
         run = services.submit(draft, request.user)
         if not run.passed:
             raise ValidationError("Some checks failed: the draft has come back to you. Fix what each failed check says, then submit again.")
+        waiting = run.results.filter(status="waiting").count()
+        messages.success(request, (
+            f"Every automatic check passed; {waiting} wait{'s' if waiting == 1 else ''} for the approver, who decides them. "
+            if waiting else "Every check passed. ") + "The draft is waiting for a colleague's approval.")
 
-    return _act(request, draft, go, "Every check passed. The draft is waiting for a colleague's approval.")
+    return _act(request, draft, go, "")
 
 
 @require_POST
@@ -656,13 +693,14 @@ def publication_log_csv(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="published-{timezone.localdate():%Y-%m-%d}.csv"'
     writer = csv.writer(response)
-    writer.writerow(["published_at", "channel", "platform_post_id", "title", "text", "link", "author", "approved_by", "published_by", "content_hash", "gate_results"])
+    writer.writerow(["published_at", "channel", "platform_post_id", "title", "text", "link", "author", "approved_by", "published_by", "content_hash", "gate_results",
+                     "taken_down_at"])
     for post in filterset.qs:
         results = "; ".join(f"{r.gate_id}={r.status} [{r.clause}]" for r in post.gate_run.results.all())
         writer.writerow([
             timezone.localtime(post.published_at).isoformat(), post.channel.name, post.platform_post_id, _safe_cell(post.title), _safe_cell(post.text), post.link,
             services.display_name(post.draft.author), services.display_name(post.approved_by), services.display_name(post.published_by),
-            post.content_hash, results,
+            post.content_hash, results, timezone.localtime(post.taken_down_at).isoformat() if post.taken_down_at else "",
         ])
     return response
 

@@ -4,6 +4,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
-from moderation import analysis, face_review, services
+from moderation import analysis, face_review, roles, services
 from moderation.models import MediaFile
 from tests import processes
-from tests.conftest import link_draft
+from tests.conftest import link_draft, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,7 @@ def test_the_draft_page_shows_progress_and_updates_itself_while_a_file_is_analys
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert '<progress max="100" value="40"' in page
     assert "40%, about 30 seconds left" in page
-    assert 'http-equiv="refresh"' in page
+    assert "progress.js" in page  # it updates itself in place
     assert "You can submit once every file has been analysed." in page
 
 
@@ -248,3 +249,49 @@ def test_a_worker_stops_within_ten_seconds_of_sigterm_leaving_its_analysis_to_th
     media.refresh_from_db()
     assert media.analysis == "queued", (media.analysis, _logs(tmp_path))  # for the next worker, from the start
     assert "The worker stopped" in _logs(tmp_path)
+
+
+# --- The draft page while files are analysed (it never reloads itself over a form) ---------------
+
+
+def _queued(office, facebook, settings):
+    settings.MEDIA_ANALYSIS = "background"
+    draft = link_draft(office, facebook, link="", text="Sports day, in pictures.")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 140, 60)).save(buffer, "PNG")
+    return draft, services.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
+
+
+def test_the_draft_page_while_a_file_is_analysed_asks_for_progress_instead_of_reloading_itself(office, facebook, settings, client):
+    draft, _ = _queued(office, facebook, settings)
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert 'http-equiv="refresh"' not in page and "progress.js" in page and f'data-progress="/drafts/{draft.pk}/progress/"' in page
+
+
+def test_the_progress_of_each_file_is_given_with_the_time_left_from_the_pace_so_far(office, facebook, settings, client):
+    draft, media = _queued(office, facebook, settings)
+    now = timezone.now()
+    MediaFile.objects.filter(pk=media.pk).update(analysis="running", analysis_progress=0.5, analysis_started_at=now - timedelta(seconds=40),
+                                                 analysis_heartbeat=now)
+    client.force_login(office)
+    answer = client.get(f"/drafts/{draft.pk}/progress/").json()
+    assert answer["analysing"] is True
+    [file] = answer["files"]
+    assert file["percent"] == 50 and file["words"].startswith("50%, about 4") and file["words"].endswith("seconds left")
+
+
+def test_a_long_step_between_two_reports_makes_the_time_left_grow_instead_of_freezing(office, facebook, settings):
+    _, media = _queued(office, facebook, settings)
+    started = timezone.now() - timedelta(minutes=2)
+    MediaFile.objects.filter(pk=media.pk).update(analysis="running", analysis_progress=0.05, analysis_started_at=started, analysis_heartbeat=started)
+    media.refresh_from_db()
+    # Two minutes for 5%: about 38 minutes left, not "a second" as the last report alone would say.
+    assert media.analysis_words() == "5%, about 38 minutes left"
+
+
+def test_only_those_who_may_see_the_draft_see_its_progress(office, facebook, settings, client):
+    draft, _ = _queued(office, facebook, settings)
+    other = make_user("office2", roles.OFFICE_STAFF)
+    client.force_login(other)
+    assert client.get(f"/drafts/{draft.pk}/progress/").status_code == 403

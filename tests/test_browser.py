@@ -26,7 +26,7 @@ from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.gates.clear_objective import gate as clear_objective_gate
 from moderation.models import Draft, PublishedPost
-from tests.conftest import PASSWORD, complete_channel, make_user
+from tests.conftest import PASSWORD, complete_channel, link_draft, make_user
 from pixels import detection, photos
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,6 +77,7 @@ def chromium(tmp_path):
         f"--user-data-dir={profile}", "--window-size=1280,1600",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # the page's console errors, for the layout test
     # An explicit driver path: Selenium Manager never runs, so nothing is downloaded.
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT_SECONDS)
@@ -290,7 +291,7 @@ def _walk_through(browser, live_server, head, approver):
     assert "Community engagement" in visit.text() and OUTCOME in visit.text()
     visit.click(visit.button("Submit for checking and approval"))
     assert visit.status() == "Awaiting approval"
-    assert "Every check passed" in visit.text(".messages")
+    assert "Every automatic check passed; 2 wait for the approver" in visit.text(".messages")
     assert visit.find('tr[data-gate="clear-objective"] .status').text == "Passed"
 
     # The author, though an approver, is offered no way to approve their own draft.
@@ -299,7 +300,7 @@ def _walk_through(browser, live_server, head, approver):
     assert [b for b in visit.all("main button") if b.text.strip() == "Approve"] == []
     assert "A colleague other than you must approve it." in visit.text()
     visit.screenshot("awaiting-approval-author-cannot-approve")
-    visit.click(visit.link("Approval queue", within="header"))
+    visit.click(visit.link("Approvals", within="header"))
     queue_row = visit.find("main table tr:nth-child(2)")
     assert LINK in queue_row.text and "Your draft: another colleague must review it" in queue_row.text
     assert [a for a in queue_row.find_elements("css selector", "a") if a.text == "Review"] == []
@@ -308,7 +309,7 @@ def _walk_through(browser, live_server, head, approver):
     # 5. A second colleague reviews it from the queue and confirms every statement.
     visit.log_out()
     visit.log_in("approver")
-    visit.click(visit.link("Approval queue", within="header"))
+    visit.click(visit.link("Approvals", within="header"))
     queue_row = visit.find("main table tr:nth-child(2)")
     assert LINK in queue_row.text and "Sam Patel" in queue_row.text
     visit.screenshot("approver-queue")
@@ -344,7 +345,7 @@ def _walk_through(browser, live_server, head, approver):
     # 7. The headteacher sees it in the published log: author, approver, the checks.
     visit.log_out()
     visit.log_in("head")
-    visit.click(visit.link("Published log", within="header"))
+    visit.click(visit.link("Published", within="header"))
     assert visit.path() == "/log/"
     log_row = visit.find("main table tr:nth-child(2)")
     cells = [c.text for c in log_row.find_elements("css selector", "td")]
@@ -422,9 +423,9 @@ def _photo_review(browser, live_server, head, approver):
     visit.log_in("office")
     visit.open(draft_path)
     visit.find("input[name=file]").send_keys(str(TESTDATA / "posts" / "two_people.jpg"))
-    visit.find("input[name=source]").send_keys("Mrs Patel, school camera, assembly")
-    visit.find("select[name=rights] option[value=school]").click()
-    visit.find("input[name=alt_text]").send_keys("Two visitors at the assembly")
+    visit.find("#id_source").send_keys("Mrs Patel, school camera, assembly")
+    visit.find("#id_rights option[value=school]").click()
+    visit.find("#id_alt_text").send_keys("Two visitors at the assembly")
     visit.click(visit.button("Upload"))
     assert "'two_people.jpg' added." in visit.text(".messages"), visit.text(".messages")
     assert len(visit.all("figure.faces rect.facebox")) == 2
@@ -487,3 +488,56 @@ def _photo_review(browser, live_server, head, approver):
     published = photos.load_image(copy.path)
     assert len(detection.detect(published)) == 1
     assert photos.metadata_names(copy.path) == []
+
+
+def test_what_is_typed_while_a_file_is_analysed_is_kept_through_every_progress_update(live_server, head, settings, tmp_path):
+    with chromium(tmp_path) as browser:
+        _typing_while_analysing(browser, live_server, head, settings, tmp_path)
+
+
+def _typing_while_analysing(browser, live_server, head, settings, tmp_path):
+    import datetime
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+    from PIL import Image
+
+    from moderation.models import MediaFile
+
+    settings.MEDIA_ANALYSIS = "background"  # a worker would analyse it; here the test moves it along
+    office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel")
+    channel = complete_channel(head, authors=[office])
+    draft = link_draft(office, channel, link="", text="Sports day, in pictures.")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 140, 60)).save(buffer, "PNG")
+    media = services.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
+    second = tmp_path / "relay.png"
+    second.write_bytes(buffer.getvalue())
+
+    visit = Visit(browser, live_server.url, "typing-while-analysing")
+    visit.log_in("office")
+    visit.open(f"/drafts/{draft.pk}/")
+    assert "waiting for its turn" in visit.text(".analysis")
+    # A second upload, half filled in, while the first file is analysed.
+    visit.find("input[type=file][name=file]").send_keys(str(second))
+    visit.find("#id_source").send_keys("Mr Okafor, school camera")
+    visit.find("#id_alt_text").send_keys("The relay race")
+    started = timezone.now() - datetime.timedelta(seconds=30)
+    for progress in (0.25, 0.5, 0.75):  # three reports from the worker, each shown without a reload
+        MediaFile.objects.filter(pk=media.pk).update(
+            analysis=MediaFile.Analysis.RUNNING, analysis_progress=progress, analysis_started_at=started, analysis_heartbeat=timezone.now()
+        )
+        visit.wait.until(lambda d: d.find_element("css selector", ".analysis progress").get_attribute("value") == str(round(progress * 100)))
+    assert "75%, about" in visit.text(".analysis") and "seconds left" in visit.text(".analysis")
+    visit.screenshot("progress-updated-form-kept")
+    MediaFile.objects.filter(pk=media.pk).update(analysis=MediaFile.Analysis.DONE, analysis_progress=1.0)
+    banner = visit.find("#analysis-done")
+    assert "Every file has been analysed" in banner.text
+    assert visit.find("#id_source").get_attribute("value") == "Mr Okafor, school camera"
+    assert visit.find("#id_alt_text").get_attribute("value") == "The relay race"
+    assert visit.find("input[type=file][name=file]").get_attribute("value").endswith("relay.png")
+    visit.screenshot("analysed-form-kept")
+    visit.find("#id_rights option[value=school]").click()
+    visit.click(visit.button("Upload"))
+    assert draft.media.count() == 2 and draft.media.get(original_name="relay.png").source == "Mr Okafor, school camera"

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -165,3 +165,50 @@ def test_an_upload_larger_than_allowed_stops_being_read_and_nothing_is_kept(offi
     assert not draft.media.exists()
     assert list((tmp_path / "incoming").iterdir()) == []
     assert not settings.UPLOAD_DIR.exists() or list(settings.UPLOAD_DIR.iterdir()) == []
+
+
+# --- An upload's details: said what is needed, changeable afterwards, removal confirmed -------------
+
+
+def test_the_upload_form_says_the_description_is_needed_to_submit(draft, office, client):
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert "Description for people who cannot see it <span class=\"muted\">(needed to submit)</span>" in page
+    assert "(optional)</span></label>\n  <input type=\"text\" name=\"alt_text\"" not in page
+
+
+def test_the_source_rights_and_description_are_changed_without_uploading_again(draft, office, client):
+    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    analysed_at = media.faces_found_at
+    client.force_login(office)
+    client.post(f"/drafts/{draft.pk}/media/{media.pk}/details/",
+                {"source": "Mr Okafor, school camera, Christmas fair 2026", "rights": "school", "alt_text": "The cake stall"})
+    media.refresh_from_db()
+    assert media.source == "Mr Okafor, school camera, Christmas fair 2026" and media.alt_text == "The cake stall"
+    assert media.faces_found_at == analysed_at and media.path.exists()  # not analysed again
+    entry = draft.audit_entries.get(action="draft.media_edited")
+    assert entry.data["fields"] == ["source", "alt_text"] and "fair.png" not in entry.summary
+
+
+def test_details_left_empty_are_refused_with_the_reason_and_nothing_changes(draft, office, client):
+    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    client.force_login(office)
+    page = client.post(f"/drafts/{draft.pk}/media/{media.pk}/details/", {"source": "", "rights": "school", "alt_text": "x"}, follow=True)
+    assert "Source: This field is required." in page.content.decode()
+    media.refresh_from_db()
+    assert media.source == "Mrs Patel" and media.alt_text == ""
+
+
+def test_only_the_author_changes_an_uploads_details(draft, office, approver):
+    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    with pytest.raises(PermissionDenied):
+        services.update_media_details(draft, approver, media.pk, source="Someone else", rights="school", alt_text="")
+    media.refresh_from_db()
+    assert media.source == "Mrs Patel"
+
+
+def test_removing_a_file_asks_first_and_says_what_is_lost(draft, office, client):
+    services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert "data-confirm=\"Remove 'fair.png'? Its analysis and every decision" in page and "site.js" in page

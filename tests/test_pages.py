@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.urls import URLPattern, get_resolver
+from django.utils import timezone
 
 from moderation import services
 from moderation.attestations import ATTESTATIONS
@@ -250,3 +251,16 @@ def test_a_bad_upload_on_the_draft_page_says_which_file_and_why_and_the_draft_st
     assert "'bomb.png' declares far more pixels" in page and "decompression bomb" in page
     draft.refresh_from_db()
     assert draft.status == "draft" and not draft.media.exists()
+
+
+def test_the_log_names_people_as_the_office_knows_them_and_marks_what_was_taken_down(client, head, published):
+    from moderation import concerns
+
+    client.force_login(head)
+    page = client.get("/log/").content.decode()
+    assert '<option value="%d">Jo Okafor</option>' % published.approval.approver.pk in page
+    assert "taken down" not in page
+    concerns.take_down(published, head, "A parent asked for it to be removed.")
+    assert "taken down" in client.get("/log/").content.decode()
+    rows = list(csv.reader(io.StringIO(client.get("/log/export.csv").content.decode())))
+    assert rows[0][-1] == "taken_down_at" and rows[1][-1].startswith(str(timezone.localdate().year))

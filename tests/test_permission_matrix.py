@@ -35,10 +35,10 @@ MATRIX = {
     "logout": STAFF, "second_factor": STAFF, "home": STAFF, "aup": STAFF, "channels": STAFF, "channel": STAFF, "staff_concern": STAFF,
     "my_drafts": STAFF,  # each sees only their own drafts
     "new_draft": DRAFTERS,
-    "draft": DRAFT_READERS, "media_original": DRAFT_READERS, "published_media": DRAFT_READERS, "media_preview": DRAFT_READERS,
+    "draft": DRAFT_READERS, "draft_progress": DRAFT_READERS, "media_original": DRAFT_READERS, "published_media": DRAFT_READERS, "media_preview": DRAFT_READERS,
     "video_thumbnail": DRAFT_READERS, "track_view": DRAFT_READERS, "video_published": DRAFT_READERS, "video_frame": DRAFT_READERS,
     "video_frame_page": DRAFT_READERS, "track_mark": DRAFT_READERS, "track_unmark": DRAFT_READERS,
-    "edit_draft": DRAFTERS, "add_media": DRAFTERS, "remove_media": DRAFTERS, "submit_draft": DRAFTERS,
+    "edit_draft": DRAFTERS, "add_media": DRAFTERS, "remove_media": DRAFTERS, "media_details": DRAFTERS, "submit_draft": DRAFTERS,
     "reopen_draft": DRAFTERS, "withdraw_draft": {"office", "head"}, "video_thumbnail_choose": DRAFTERS,
     "face_mark": DRAFT_READERS, "face_blur": DRAFT_READERS, "words_blur": DRAFT_READERS, "face_unmark": DRAFT_READERS,
     "track_blur": DRAFT_READERS,

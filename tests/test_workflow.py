@@ -360,3 +360,23 @@ def test_the_approve_form_carries_what_the_approver_saw_and_approves_it(client, 
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED
     assert Approval.objects.get().content_hash == seen
+
+
+# --- What the office sees of the checks --------------------------------------------------------
+
+
+def test_the_office_sees_each_check_by_its_title_and_the_log_keeps_its_id(office, facebook, client):
+    draft = link_draft(office, facebook)
+    client.force_login(office)
+    answer = client.post(f"/drafts/{draft.pk}/submit/", follow=True)
+    page = answer.content.decode()
+    assert "Official channel" in page and "<code>official-channel</code>" not in page
+    assert 'title="official-channel"' in page  # for people who ask
+
+
+def test_submitting_says_which_checks_still_wait_for_a_person_rather_than_that_every_check_passed(office, facebook, client):
+    draft = link_draft(office, facebook)
+    client.force_login(office)
+    page = client.post(f"/drafts/{draft.pk}/submit/", follow=True).content.decode()
+    assert "Every check passed" not in page
+    assert "Every automatic check passed; 2 wait for the approver, who decides them." in page
