@@ -1,4 +1,6 @@
+import copy
 import datetime
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -158,3 +160,82 @@ def pytest_collection_modifyitems(config, items):
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
+
+
+# --- The face detector and the word reader, run once for each picture the suite shows them --------
+# YuNet is deterministic: the same pixels, scale and settings give the same candidates. The suite
+# analyses the same shared clip and photos in many tests (each test its own draft), so a frame
+# already searched is not searched again: everything after detection (following faces, matching,
+# reading words, blurring, the second detector) runs for real in every test.
+_DETECTED: dict = {}
+_DETECTION_SETTINGS = ("FACE_CONFIRM_PX", "FACE_CONFIRM_SCORE", "FACE_MIN_HEIGHT", "FACE_MIN_SCORE", "FACE_SURE_SCORE",
+                       "FACE_TILE", "FACE_TILE_OVERLAP", "FACE_TURNED_MEGAPIXELS")
+
+
+def _remembering(detect):
+    def detect_candidates(image, base_scale=None, min_score=None, bgr=None):
+        from pixels import detection
+
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest()
+        key = (digest, image.size, image.mode, base_scale, min_score, tuple(detection.setting(n) for n in _DETECTION_SETTINGS))
+        if key not in _DETECTED:
+            _DETECTED[key] = tuple(detect(image, base_scale, min_score, bgr))
+        return list(_DETECTED[key])
+
+    detect_candidates.remembers = True
+    return detect_candidates
+
+
+# The same for reading words (RapidOCR is deterministic too): a picture already read is not read again.
+_READ: dict = {}
+
+
+def _remembering_words(read):
+    def remembered(image):
+        rgb = image.convert("RGB")
+        key = (hashlib.blake2b(rgb.tobytes(), digest_size=16).hexdigest(), rgb.size)
+        if key not in _READ:
+            _READ[key] = tuple(copy.deepcopy(read(rgb)))
+        return copy.deepcopy(list(_READ[key]))
+
+    remembered.remembers = True
+    return remembered
+
+
+# And every other model run through onnxruntime (RetinaFace confirming faces and as the second
+# detector, SFace): the same inputs give the same outputs. At most _RUNS_KEPT answers are kept.
+_RUNS: dict = {}
+_RUNS_KEPT = 3000
+
+
+def _remembering_runs(run):
+    def remembered(session, output_names, input_feed, run_options=None):
+        import numpy as np
+
+        key = (getattr(session, "_model_path", None) or id(session), tuple(output_names or ()), tuple(
+            (name, value.shape, str(value.dtype), hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16).digest())
+            for name, value in sorted(input_feed.items())
+        ))
+        if key not in _RUNS:
+            if len(_RUNS) >= _RUNS_KEPT:
+                _RUNS.pop(next(iter(_RUNS)))
+            _RUNS[key] = run(session, output_names, input_feed, run_options)
+        return [output.copy() if hasattr(output, "copy") else output for output in _RUNS[key]]
+
+    remembered.remembers = True
+    return remembered
+
+
+@pytest.fixture(autouse=True, scope="session")
+def detector_remembers_what_it_has_seen():
+    import onnxruntime
+
+    from pixels import detection, ocr
+
+    if not getattr(detection.detect_candidates, "remembers", False):
+        detection.detect_candidates = _remembering(detection.detect_candidates)
+    if not getattr(ocr.read, "remembers", False):
+        ocr.read = _remembering_words(ocr.read)
+    if not getattr(onnxruntime.InferenceSession.run, "remembers", False):
+        onnxruntime.InferenceSession.run = _remembering_runs(onnxruntime.InferenceSession.run)
+    yield
