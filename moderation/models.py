@@ -438,6 +438,8 @@ class GateRun(models.Model):
         APPROVE = "approve", "On approval"
         PUBLISH = "publish", "At publishing"
         RECHECK = "recheck", "After a consent change"
+        # The checks a decision about a face or words touches, run again at once for the page.
+        DECISION = "decision", "After a decision"
 
     draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="gate_runs")
     phase = models.CharField(max_length=10, choices=Phase.choices)

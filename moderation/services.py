@@ -443,8 +443,9 @@ def content_hash(content: Content) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> GateRun:
-    """Run every gate over the exact content and store each result. Anything that cannot run fails."""
+def run_gates(draft: Draft, phase: str, by, content: Content | None = None, only: tuple[str, ...] = ()) -> GateRun:
+    """Run every gate (or only those named) over the exact content and store each result.
+    Anything that cannot run fails."""
     now = timezone.now()
     results, unreadable = [], None
     if content is None:
@@ -452,8 +453,9 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> G
             content = freeze(draft)
         except ContentUnreadable as error:
             unreadable = str(error)
-    gates = list(PIPELINE)
-    for position, gate in enumerate(gates):
+    gates = [gate for gate in PIPELINE if not only or gate.id in only]
+    for gate in gates:
+        position = PIPELINE.index(gate)
         if unreadable:
             status, message = FAIL, f"Could not be checked: {unreadable}"
         else:
@@ -463,7 +465,7 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None) -> G
             except Exception as error:  # a gate that cannot run fails closed
                 status, message = FAIL, f"This check could not run ({type(error).__name__}: {error}), so the draft cannot go further."
         results.append(GateResult(position=position, gate_id=gate.id, clause=gate.clause, status=status, message=message))
-    gate_passed = all(_acceptable(gates[r.position], r.status, phase) for r in results)
+    gate_passed = all(_acceptable(PIPELINE[r.position], r.status, phase) for r in results)
     with transaction.atomic():
         run = GateRun.objects.create(
             draft=draft, phase=phase, run_by=by, run_at=now, content_hash=content.hash if content else "", passed=gate_passed
@@ -480,7 +482,7 @@ def _acceptable(gate, status, phase) -> bool:
         return True
     if status != WAITING:
         return False
-    if phase == GateRun.Phase.SUBMIT:
+    if phase in (GateRun.Phase.SUBMIT, GateRun.Phase.DECISION):
         return gate.decided_by_person or gate.reviewed_by_person
     if phase == GateRun.Phase.APPROVE:
         return gate.decided_by_person
@@ -488,7 +490,36 @@ def _acceptable(gate, status, phase) -> bool:
 
 
 def latest_run(draft: Draft) -> GateRun | None:
-    return draft.gate_runs.prefetch_related("results").first()
+    """The draft's last full run of the checks (a decision's partial run is not one)."""
+    return draft.gate_runs.exclude(phase=GateRun.Phase.DECISION).prefetch_related("results").first()
+
+
+# What each kind of decision on the draft's page touches.
+FACE_DECISION_GATES = ("image-consent",)
+WORDS_DECISION_GATES = ("no-personal-data",)
+
+
+def recheck_after_decision(draft: Draft, by, gate_ids: tuple[str, ...]) -> GateRun | None:
+    """After a decision about a face or words, the checks it touches run again at once, so the
+    draft's page shows their answer now rather than at the next approval. Nothing runs for a
+    draft never checked (its page says so). The decision's run decides nothing by itself: every
+    approval and publication runs every check again."""
+    if not draft.gate_runs.exclude(phase=GateRun.Phase.DECISION).exists():
+        return None
+    return run_gates(draft, GateRun.Phase.DECISION, by, only=gate_ids)
+
+
+def results_now(draft: Draft, run: GateRun | None) -> list[GateResult]:
+    """The last full run's results, each replaced by a newer one where a decision ran it again
+    (marked with rechecked_at)."""
+    if run is None:
+        return []
+    newer = {}
+    for later in draft.gate_runs.filter(phase=GateRun.Phase.DECISION, run_at__gte=run.run_at).prefetch_related("results").order_by("run_at", "id"):
+        for result in later.results.all():
+            result.rechecked_at = later.run_at
+            newer[result.gate_id] = result
+    return [newer.get(result.gate_id, result) for result in run.results.all()]
 
 
 def failures(run: GateRun) -> list[GateResult]:

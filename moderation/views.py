@@ -32,6 +32,7 @@ from moderation.forms import (
     RiskAssessmentForm,
     SendBackForm,
 )
+from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
 from moderation.models import (
@@ -76,6 +77,15 @@ def _act(request, draft, action, success):
         if success:
             messages.success(request, success)
     return redirect("draft", pk=draft.pk)
+
+
+def _deciding(request, draft, decide, gates=services.FACE_DECISION_GATES):
+    """A decision about a face or words, then the checks it touches, run again at once."""
+    def act():
+        decide()
+        services.recheck_after_decision(draft, request.user, gates)
+
+    return act
 
 
 def _form_errors(form) -> str:
@@ -195,7 +205,8 @@ def my_drafts(request):
     return render(request, "moderation/draft_list.html", {"drafts": page, "page": page, "heading": "My drafts"})
 
 
-def draft_detail(request, pk):
+def draft_detail(request, pk, media_form=None, status=200):
+    """The draft's page. media_form: an upload form refused, shown with its errors beside its fields."""
     draft = _visible_draft(request, pk)
     user = request.user
     run = services.latest_run(draft)
@@ -227,7 +238,7 @@ def draft_detail(request, pk):
         "pupils": _pupils_for_identification() if is_reviewing else [],
         "draft": draft,
         "run": run,
-        "results": run.results.all() if run else [],
+        "results": services.results_now(draft, run),
         "run_waiting": bool(run) and run.results.filter(status="waiting").exists(),
         "failed": services.failures(run) if run and draft.status in (Draft.Status.RETURNED, Draft.Status.HELD) and not run.passed else [],
         "pipeline": PIPELINE,
@@ -239,7 +250,7 @@ def draft_detail(request, pk):
         and (user.pk == draft.author_id or user.has_perm("moderation.approve_draft")),
         "media_form": MediaForm() if draft.is_editable and user.pk == draft.author_id else None,
         "rights_choices": MediaFile.Rights.choices,
-        "approval_form": ApprovalForm(),
+        "approval_form": _approval_form(request, draft),
         # The approve form says which content the approver read; a change since refuses the approval.
         "seen_hash": services.freeze(draft, read_bytes=False).hash if is_reviewing else "",
         "send_back_form": SendBackForm(),
@@ -247,7 +258,9 @@ def draft_detail(request, pk):
         "now": timezone.now(),
         "retention_days": settings.DRAFT_RETENTION_DAYS,
     }
-    return render(request, "moderation/draft_detail.html", context)
+    if media_form is not None:
+        context["media_form"] = media_form
+    return render(request, "moderation/draft_detail.html", context, status=status)
 
 
 @aup_required
@@ -282,8 +295,12 @@ def add_media(request, pk):
         return redirect("draft", pk=pk)
     form = MediaForm(request.POST, files)
     if not form.is_valid():
-        messages.error(request, "Choose a file, say where it comes from and choose its rights. " + _form_errors(form))
-        return redirect("draft", pk=pk)
+        # Shown again with each error beside its field, and what was typed kept. (A browser never
+        # fills a file field in again: the page says so beside it.)
+        if "file" not in form.errors and files.get("file"):
+            form.add_error("file", f"Choose '{files['file'].name}' again: a browser cannot keep a chosen file when the page is shown again.")
+        messages.error(request, "The file was not added: see what is missing below.")
+        return draft_detail(request, pk, media_form=form, status=400)
     data = form.cleaned_data
     return _act(
         request, draft,
@@ -398,7 +415,7 @@ def words_blur(request, pk, words_id):
     draft = _visible_draft(request, pk)
     words = get_object_or_404(MediaText.objects.select_related("media__draft"), pk=words_id, media__draft=draft)
     blur = request.POST.get("blur") == "yes"
-    return _act(request, draft, lambda: face_review.set_words_blur(words, blur, request.user),
+    return _act(request, draft, _deciding(request, draft, lambda: face_review.set_words_blur(words, blur, request.user), services.WORDS_DECISION_GATES),
                 "The words will be blurred in the published copy." if blur else "The words will not be blurred.")
 
 
@@ -469,7 +486,7 @@ def video_thumbnail(request, pk, media_id):
 
 def _blur_from_form(request, draft, face):
     blur = request.POST.get("blur") == "yes"
-    return _act(request, draft, lambda: face_review.set_blur(face, blur, request.user),
+    return _act(request, draft, _deciding(request, draft, lambda: face_review.set_blur(face, blur, request.user)),
                 "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
 
 
@@ -478,7 +495,7 @@ def _identity_from_form(request, draft, face):
 
     upn = request.POST.get("upn", "").strip()
     pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
-    return _act(request, draft, lambda: face_review.identify(face, pupil, request.user),
+    return _act(request, draft, _deciding(request, draft, lambda: face_review.identify(face, pupil, request.user)),
                 f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
 
 
@@ -508,13 +525,14 @@ def face_mark(request, pk, media_id):
     except (KeyError, ValueError):
         messages.error(request, "Drag a box around the face on the photo first.")
         return redirect("draft", pk=pk)
-    return _act(request, draft, lambda: face_review.mark(media, box, request.user), "The face was marked. It counts like any other face.")
+    return _act(request, draft, _deciding(request, draft, lambda: face_review.mark(media, box, request.user)),
+                "The face was marked. It counts like any other face.")
 
 
 @require_POST
 def face_unmark(request, pk, face_id):
     draft = _visible_draft(request, pk)
-    return _act(request, draft, lambda: face_review.unmark(_face(draft, face_id), request.user), "The mark was removed.")
+    return _act(request, draft, _deciding(request, draft, lambda: face_review.unmark(_face(draft, face_id), request.user)), "The mark was removed.")
 
 
 def published_media(request, pk, position):
@@ -562,15 +580,34 @@ def withdraw_draft(request, pk):
     return _act(request, draft, lambda: services.withdraw(draft, request.user), "The draft was withdrawn.")
 
 
+TYPED_APPROVAL = "moderation.typed_approval"
+
+
+def _approval_form(request, draft) -> ApprovalForm:
+    """The approval form, with what the approver ticked and wrote when an approval was refused."""
+    typed = request.session.pop(TYPED_APPROVAL, None)
+    if typed and typed.get("draft") == draft.pk:
+        return ApprovalForm(initial=typed["fields"])
+    return ApprovalForm()
+
+
+def _keep_typed_approval(request, draft):
+    fields = {f"attest_{key}": request.POST.get(f"attest_{key}") == "on" for key, _ in ATTESTATIONS}
+    fields["comment"] = request.POST.get("comment", "")
+    request.session[TYPED_APPROVAL] = {"draft": draft.pk, "fields": fields}
+
+
 @require_POST
 @permission_required("moderation.approve_draft", raise_exception=True)
 def approve_draft(request, pk):
     draft = _visible_draft(request, pk)
     form = ApprovalForm(request.POST)
     if not form.is_valid():
+        _keep_typed_approval(request, draft)
         messages.error(request, "Confirm every statement before approving.")
         return redirect("draft", pk=pk)
-    return _act(
+    _keep_typed_approval(request, draft)  # kept until the page shows it again: a refusal loses nothing
+    response = _act(
         request, draft, lambda: services.approve(draft, request.user, form.confirmed(), form.cleaned_data["comment"],
                                                  seen_hash=request.POST.get("seen_hash", "")),
         "Approved." + (
@@ -578,6 +615,10 @@ def approve_draft(request, pk):
             if draft.publish_at else " It can be published now."
         ),
     )
+    draft.refresh_from_db(fields=["status"])
+    if draft.status != Draft.Status.AWAITING_APPROVAL:
+        request.session.pop(TYPED_APPROVAL, None)
+    return response
 
 
 @require_POST
@@ -836,7 +877,7 @@ def track_mark(request, pk, media_id):
     except (KeyError, ValueError):
         messages.error(request, "Drag a box around the face on the frame first.")
         return redirect("draft", pk=pk)
-    return _act(request, draft, lambda: video_review.mark_track(media, seconds, box, request.user),
+    return _act(request, draft, _deciding(request, draft, lambda: video_review.mark_track(media, seconds, box, request.user)),
                 "The face was marked and followed through the frames around it. It counts like any other face: blur it or say who it is.")
 
 
@@ -844,4 +885,4 @@ def track_mark(request, pk, media_id):
 def track_unmark(request, pk, track_id):
     draft = _visible_draft(request, pk)
     track = get_object_or_404(VideoTrack, pk=track_id, media__draft=draft)
-    return _act(request, draft, lambda: video_review.unmark_track(track, request.user), "The mark was removed.")
+    return _act(request, draft, _deciding(request, draft, lambda: video_review.unmark_track(track, request.user)), "The mark was removed.")

@@ -473,6 +473,9 @@ def _photo_review(browser, live_server, head, approver):
     visit.click(marked.find_element("xpath", ".//button[normalize-space()='Confirm']"))
     marked = next(r for r in visit.all("table.face-table tr[data-face]") if "marked by Sam Patel" in r.text)
     assert "Confirmed" in marked.text and "identified by Jo Okafor" in marked.text, marked.text
+    # The checks table says so at once, before anyone presses Approve.
+    consent_row = visit.find('tr[data-gate="image-consent"]')
+    assert "checked again after a decision" in consent_row.text and "must say who each of these is" not in consent_row.text, consent_row.text
     visit.screenshot("photo-identified-by-hand")
 
     # 6. Approved and published: the published copy shows Barry, and Joe's face is pixelated.

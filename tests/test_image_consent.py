@@ -4,6 +4,7 @@ import datetime
 import functools
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,31 @@ def test_a_face_only_the_second_detector_sees_is_decided_before_approval(office,
         face_review.set_blur(face, True, approver)
     services.approve(draft, approver, dict(ATTESTATIONS))
     assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
+
+
+def test_a_decision_about_a_face_shows_in_the_checks_at_once_without_pressing_approve(office, approver, facebook, register, client):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "alex_lacamoire1.jpg")
+    services.submit(draft, office)
+    client.force_login(approver)
+    client.post(f"/drafts/{draft.pk}/faces/{media.faces.get().pk}/identify/", {"upn": register["biden"].upn})
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    row = page[page.index('data-gate="image-consent"'):]
+    row = row[:row.index("</tr>")]
+    assert "checked again after a decision" in row and "has no current written consent" in row
+    assert services.latest_run(draft).phase == "submit"  # the decision's run is not a full run
+
+
+def test_a_refused_approval_keeps_the_statements_ticked_and_the_comment(office, approver, facebook, register, client):
+    draft = link_draft(office, facebook)
+    media = with_photo(draft, office, "alex_lacamoire1.jpg")
+    services.submit(draft, office)
+    client.force_login(approver)
+    client.post(f"/drafts/{draft.pk}/faces/{media.faces.get().pk}/identify/", {"upn": register["biden"].upn})
+    typed = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
+    refused = client.post(f"/drafts/{draft.pk}/approve/", {**typed, "comment": "Lovely photo of the visit."}, follow=True)
+    page = refused.content.decode()
+    assert "has no current written consent" in page  # refused: Joe Biden has no consent
+    assert "Lovely photo of the visit." in page
+    for key, _ in ATTESTATIONS:
+        assert re.search(rf'name="attest_{key}"[^>]*checked', page), key

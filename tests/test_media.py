@@ -212,3 +212,14 @@ def test_removing_a_file_asks_first_and_says_what_is_lost(draft, office, client)
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert "data-confirm=\"Remove 'fair.png'? Its analysis and every decision" in page and "site.js" in page
+
+
+def test_an_upload_form_left_incomplete_shows_each_error_beside_its_field_and_keeps_what_was_typed(draft, office, client):
+    client.force_login(office)
+    answer = client.post(f"/drafts/{draft.pk}/media/", {"file": SimpleUploadedFile("fair.png", png_bytes()), "source": "",
+                                                        "rights": "school", "alt_text": "The cake stall"})
+    page = answer.content.decode()
+    assert answer.status_code == 400 and not draft.media.exists()
+    source = page[page.index('for="id_source"'):]
+    assert source.index("This field is required.") < source.index('for="id_rights"')  # beside the source field
+    assert 'value="The cake stall"' in page and "Choose &#x27;fair.png&#x27; again" in page
