@@ -5,6 +5,8 @@ document.querySelectorAll("figure.faces").forEach(function (figure) {
   var svg = figure.querySelector("svg"), drawing = figure.querySelector("rect.drawing");
   var box = svg.viewBox.baseVal, start = null;
   svg.style.cursor = "crosshair";
+  // A finger drawing a box must not scroll the page instead (the page scrolls from outside the photo).
+  svg.style.touchAction = "none";
   function point(event) {
     var rect = svg.getBoundingClientRect();
     return {
@@ -22,4 +24,5 @@ document.querySelectorAll("figure.faces").forEach(function (figure) {
   svg.addEventListener("pointerdown", function (event) { start = point(event); svg.setPointerCapture(event.pointerId); });
   svg.addEventListener("pointermove", function (event) { if (start) show(start, point(event)); });
   svg.addEventListener("pointerup", function (event) { if (start) { show(start, point(event)); start = null; } });
+  svg.addEventListener("pointercancel", function () { start = null; });
 });

@@ -404,6 +404,9 @@ def test_photo_review_faces_boxed_blurred_marked_and_identified_by_hand(live_ser
 
 def _photo_review(browser, live_server, head, approver):
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
 
     from consent import faces
     from tests.test_image_consent import TESTDATA, pupil
@@ -444,7 +447,24 @@ def _photo_review(browser, live_server, head, approver):
     joe = visit.find(f"tr[data-face='{joe_id}']")
     assert "Blurred" in joe.text, joe.text
 
-    # 3. A face detection missed (say, in the corner): the author drags a box on the photo.
+    # 3. A face detection missed (say, in the corner): the author drags a box on the photo, with a
+    # finger on a phone (the page must not scroll instead), then with a mouse on a desk.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    browser.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    photo = visit.find("figure.faces svg")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", photo)
+    scrolled = browser.execute_script("return window.scrollY;")
+    width, height = photo.size["width"], photo.size["height"]
+    finger = ActionBuilder(browser, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
+    finger.pointer_action.move_to(photo, -width // 2 + 8, -height // 2 + 8).pointer_down() \
+        .move_to(photo, -width // 2 + 40, -height // 2 + 40).move_to(photo, -width // 2 + 70, -height // 2 + 70).pointer_up()
+    finger.perform()
+    filled = {name: visit.find(f"form.mark-face input[name={name}]").get_attribute("value") for name in ("top", "right", "bottom", "left")}
+    assert all(v.isdigit() for v in filled.values()) and int(filled["right"]) > int(filled["left"]), filled
+    assert browser.execute_script("return window.scrollY;") == scrolled
+    visit.screenshot("photo-face-drawn-with-a-finger")
+    browser.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     photo = visit.find("figure.faces svg")
     width = photo.size["width"]
     ActionChains(browser).move_to_element_with_offset(photo, -width // 2 + 10, -photo.size["height"] // 2 + 10) \

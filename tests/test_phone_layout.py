@@ -17,9 +17,9 @@ pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="layout is checked in the SQLite run"),
 ]
 
-# Each page once, as the person most likely to use it: the office for drafts, the headteacher for
-# the rest of the staff pages, a visitor for the public ones.
-SEEN_BY = ("anonymous", "office", "head", "register")
+# Every page each person may open, as that person sees it (a draft shows the author, the approver
+# and the headteacher different forms).
+SEEN_BY = ("anonymous", "office", "approver", "head", "dsl", "register")
 SIZES = {"phone": (390, 844), "desk": (1280, 800)}
 
 
@@ -55,7 +55,7 @@ def problems_on(driver, visit, name, size):
 
 def test_every_page_fits_a_phone_and_a_desk_without_sideways_scrolling_broken_pictures_or_errors(world, live_server, tmp_path):
     users, ids, by_name = world
-    wrong, done = [], set()
+    wrong, done = [], []
     with chromium(tmp_path) as driver:
         visit = Visit(driver, live_server.url, "layout")
         for who in SEEN_BY:
@@ -66,16 +66,14 @@ def test_every_page_fits_a_phone_and_a_desk_without_sideways_scrolling_broken_pi
             if who != "anonymous":
                 driver.add_cookie({"name": "sessionid", "value": client.cookies["sessionid"].value, "path": "/"})
             for name, url in sorted(pages.items()):
-                if name in done:
-                    continue
-                done.add(name)
+                done.append((who, name))
                 for size, (width, height) in SIZES.items():
                     # Chromium's windows have a minimum width: the device metrics are set instead, as
                     # its device toolbar does.
                     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"})
                     visit.open(url)
-                    wrong += problems_on(driver, visit, name, size)
-                    visit.screenshot(f"{name}-{size}")
-    assert len(done) > 30, sorted(done)
+                    wrong += problems_on(driver, visit, f"{name} ({who})", size)
+                    visit.screenshot(f"{who}-{name}-{size}")
+    assert len({name for _, name in done}) > 30 and len(done) > 60, sorted(done)
     assert not wrong, "\n".join(wrong)
