@@ -68,14 +68,22 @@ class Word:
     capital: bool  # starts with a capital letter in the original
 
 
+# Inside a hashtag, each capital starts a word: "#StarOfTheWeekAmeliaSmith".
+_HASHTAG_PART = re.compile(r"[A-Z][^\W\d_A-Z]*|[^\W\d_]+")
+
+
 def words(text: str) -> list[Word]:
     folded, index = fold(text)
     found = []
     for m in _WORD.finditer(folded):
         word = m.group()
+        start, end = index[m.start()], index[m.end() - 1] + 1
+        if start > 0 and text[start - 1] == "#" and any(c.isupper() for c in text[start + 1:end]):
+            for part in _HASHTAG_PART.finditer(text, start, end):
+                found.append(Word(fold(part.group())[0], part.start(), part.end(), part.group()[0].isupper()))
+            continue
         if word.endswith("'s"):
             word = word[:-2]
-        start, end = index[m.start()], index[m.end() - 1] + 1
         found.append(Word(word, start, end, text[start].isupper()))
     return found
 
@@ -92,16 +100,16 @@ TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "sir", "dame", "lady", "lord", 
 class Names:
     """The full names of the register's pupils, ready to be looked for in text."""
 
-    # first word -> [(every word of the name, surname first?, the pupil's UPN)]
-    by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], str]]] = field(default_factory=dict)
+    # first word -> [(the words written first, the words written after, the pupil's UPN, forename first?)]
+    by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], str, bool]]] = field(default_factory=dict)
 
     def add(self, forename: str, surname: str, upn: str):
         last = _name_words(surname)
         first = _name_words(forename)
         if not first or not last:
             return
-        self.by_first.setdefault(first[0], []).append((first, last, upn))
-        self.by_first.setdefault(last[0], []).append((last, first, upn))
+        self.by_first.setdefault(first[0], []).append((first, last, upn, True))
+        self.by_first.setdefault(last[0], []).append((last, first, upn, False))
 
     @classmethod
     def from_register(cls) -> "Names":
@@ -123,11 +131,33 @@ def _follows(ws: list[Word], i: int, expected: tuple[str, ...]) -> int | None:
     return None
 
 
+def _shared_surname(text: str, ws: list[Word], k: int, surname: tuple[str, ...]) -> int | None:
+    """Where a list of forenames that began just before ws[k] ends in `surname` (the index after
+    it): "Oliver and Amelia Smith", read from "Oliver". At most five names in the list."""
+    for _ in range(5):
+        if k >= len(ws):
+            return None
+        gap = text[ws[k - 1].end:ws[k].start]
+        if ws[k].folded == "and" and not ws[k].capital and re.fullmatch(r"\s*,?\s*", gap):
+            k += 1  # "Oliver and …", "Amelia, Oliver and …"
+            if k >= len(ws) or not re.fullmatch(r"\s+", text[ws[k - 1].end:ws[k].start]):
+                return None
+        elif not re.fullmatch(r"\s*[,&]\s*", gap):
+            return None
+        if not ws[k].capital:
+            return None
+        end = _follows(ws, k + 1, surname)
+        if end is not None and re.fullmatch(r"\s+", text[ws[k].end:ws[k + 1].start]):
+            return end
+        k += 1
+    return None
+
+
 def full_names(text: str, where: str, names: Names) -> list[Finding]:
     ws = words(text)
     found, used = [], set()
     for i, w in enumerate(ws):
-        for head, tail, _upn in names.by_first.get(w.folded, ()):
+        for head, tail, _upn, forename_first in names.by_first.get(w.folded, ()):
             after_head = _follows(ws, i, head)
             if after_head is None:
                 continue
@@ -135,11 +165,24 @@ def full_names(text: str, where: str, names: Names) -> list[Finding]:
             end = _follows(ws, after_head, tail)
             if end is None and after_head < len(ws) and ws[after_head].capital:
                 end = _follows(ws, after_head + 1, tail)
+            if end is None and forename_first:
+                # Forenames sharing one surname: "Oliver and Amelia Smith", "Amelia, Oliver and Noah Smith".
+                shared = _shared_surname(text, ws, after_head, tail)
+                if shared is not None:
+                    if i not in used:
+                        used.add(i)
+                        found.append(Finding(
+                            NO_PERSONAL_DATA, "full-name", f"{text[w.start:w.end]} … {text[ws[shared - len(tail)].start:ws[shared - 1].end]}",
+                            where, "a pupil's full name (first name and surname) from the consent register",
+                        ))
+                    continue
             if end is None:
                 continue
             gaps = [text[ws[k].end:ws[k + 1].start] for k in range(i, end - 1)]
             if any(re.search(r"[^\s,]", gap) for gap in gaps):  # "Ava. Smith" or "Ava (Smith" are not one name
                 continue
+            if any("," in gap for gap in gaps) and (forename_first or not all(ws[k].capital for k in range(i, end))):
+                continue  # a comma joins a name only as a register writes one: "SMITH, Ava"; "a lily, green beans" is not
             if i > 0 and ws[i - 1].folded.rstrip(".") in TITLES and not re.search(r"[^\s.]", text[ws[i - 1].end:w.start]):
                 continue  # "Mrs Ava Smith": a member of staff
             if i in used:
@@ -205,7 +248,10 @@ _ADDRESS = re.compile(
 )
 _MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 _DATE = (
-    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"(?:\d{1,2}[-\s/](?:" + _MONTHS + r")\.?[-\s/]\d{2,4}"  # 5-May-2021, 05 MAY 2021
+    r"|\d{1,2}-(?:" + _MONTHS + r")\b"  # 21-May
+    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"|\d{1,2}[/.-]\d{4}"  # 05/2017: a month and a year
     r"|\d{4}-\d{1,2}-\d{1,2}"
     r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")\.?(?:,?\s+\d{4})?"
     r"|(?:" + _MONTHS + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?"
@@ -215,6 +261,13 @@ _BIRTH = re.compile(
     r"\b(?:born(?:\s+on|\s+in)?|d\.?\s?o\.?\s?b\.?|date\s+of\s+birth|birth\s*date|birthday(?:\s+is|\s+on|\s+was)?)\s*[:,-]?\s*(?:the\s+)?"
     + _DATE + r"(?![\d])",
     re.IGNORECASE,
+)
+
+
+# The same written in lower case, for the street types that are not also ordinary words of
+# school news ("14 mill lane"; never "3 lovely days at the park").
+_ADDRESS_LOWER = re.compile(
+    r"(?<![\w/])\d{1,4}[a-z]?,?\s+(?:[a-z][\w'’-]*\s+){1,2}(?:lane|road|street|avenue|close|drive|crescent|gardens|terrace|mews|grove)\b"
 )
 
 
@@ -233,7 +286,9 @@ def other_personal_data(text: str, where: str, allowed=()) -> list[Finding]:
     for m in _POSTCODE.finditer(text):
         if not ok(m.group()):
             found.append(Finding(NO_PERSONAL_DATA, "postcode", m.group(), where, "a postcode"))
-    for m in _ADDRESS.finditer(text):
+    addresses = [m for m in _ADDRESS.finditer(text)]
+    addresses += [m for m in _ADDRESS_LOWER.finditer(text) if not any(a.start() <= m.start() < a.end() for a in addresses)]
+    for m in addresses:
         if not ok(m.group()):
             found.append(Finding(NO_PERSONAL_DATA, "address", m.group().strip(), where, "a street address"))
     for m in _BIRTH.finditer(text):
@@ -241,8 +296,58 @@ def other_personal_data(text: str, where: str, allowed=()) -> list[Finding]:
     return found
 
 
+# --- Numbers a school holds about a person ------------------------------------------------------
+
+# National Insurance number: two letters (not D, F, I, Q, U, V; the second not O; not the
+# prefixes HMRC never issues), six digits, A to D (HMRC, "National Insurance Manual" NIM39110).
+_NI = re.compile(r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])")
+# NHS number: ten digits, often 3 3 4, whose last is a modulus 11 check digit (NHS Data Dictionary).
+_NHS = re.compile(r"(?<![\d-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
+# Unique Pupil Number: a letter, eleven digits, a digit or a letter (DfE, "Unique pupil numbers").
+_UPN = re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{11}[0-9A-Z](?![A-Za-z0-9])")
+# A payment card: 13 to 19 digits, in groups or not, passing the Luhn check.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+
+
+def _nhs_valid(digits: str) -> bool:
+    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(digits[9])
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def identifiers(text: str, where: str) -> list[Finding]:
+    """National Insurance, NHS, pupil and card numbers."""
+    found = []
+    for m in _NI.finditer(text.upper()):
+        found.append(Finding(NO_PERSONAL_DATA, "ni-number", text[m.start():m.end()], where, "a National Insurance number"))
+    for m in _UPN.finditer(text):
+        found.append(Finding(NO_PERSONAL_DATA, "upn", m.group(), where, "a Unique Pupil Number"))
+    for m in _NHS.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if not digits.startswith("0") and _nhs_valid(digits):
+            found.append(Finding(NO_PERSONAL_DATA, "nhs-number", m.group(), where, "an NHS number"))
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if not digits.startswith("0") and _luhn(digits) and digits[0] in "23456":
+            found.append(Finding(NO_PERSONAL_DATA, "card-number", m.group(), where, "a payment card number"))
+    return found
+
+
 def find(text: str, where: str, names: Names, allowed=()) -> list[Finding]:
-    """Every piece of personal data in text, in the order of the rules."""
+    """Every piece of personal data in text, in the order of the rules. A number found as an NHS
+    or card number is reported as that, not also as a phone number."""
     if not text or not text.strip():
         return []
-    return full_names(text, where, names) + phone_numbers(text, where, allowed) + other_personal_data(text, where, allowed)
+    numbers = identifiers(text, where)
+    taken = {re.sub(r"\D", "", f.text) for f in numbers}
+    phones = [f for f in phone_numbers(text, where, allowed) if re.sub(r"\D", "", f.text) not in taken]
+    return full_names(text, where, names) + phones + numbers + other_personal_data(text, where, allowed)

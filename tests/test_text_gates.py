@@ -72,6 +72,69 @@ def test_a_forename_and_an_unrelated_surname_apart_are_not_a_name(register):
     assert found("Ava met Mr Smith. Ava. Smith Street is closed.") == []
 
 
+@pytest.fixture
+def more_pupils(register):
+    Pupil.objects.create(upn="A100000000005", legal_forename="Oliver", legal_surname="Smith", year_group="Year 4")
+    Pupil.objects.create(upn="A100000000006", legal_forename="Harry", legal_surname="Kowalski", year_group="Year 4")
+    Pupil.objects.create(upn="A100000000007", legal_forename="Lily", legal_surname="Green", year_group="Year 2")
+    Pupil.objects.create(upn="A100000000008", legal_forename="Jack", legal_surname="Brown", year_group="Year 2")
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Star of the week: #AvaSmith", "AvaSmith"),
+    ("#StarOfTheWeekAvaSmith", "AvaSmith"),
+])
+def test_a_pupils_name_inside_a_hashtag_fails(register, text, name):
+    assert found(text) == [("full-name", name)]
+
+
+@pytest.mark.parametrize("text, names", [
+    ("Well done to Oliver and Ava Smith", ["Oliver … Smith", "Ava Smith"]),
+    ("Year 4 superstars: Ava, Oliver and Noah Smith!", ["Ava … Smith", "Oliver … Smith"]),
+    ("Harry and Jakub Kowalski", ["Harry … Kowalski"]),
+])
+def test_forenames_sharing_one_surname_are_each_a_pupils_full_name(more_pupils, text, names):
+    assert found(text) == [("full-name", name) for name in names]
+
+
+@pytest.mark.parametrize("text", [
+    "We grew sweet peas, a lily, green beans and onions.",
+    "Union Jack, brown and gold bunting for the fair",
+])
+def test_a_comma_between_two_words_is_not_a_name_unless_written_as_a_register_writes_it(more_pupils, text):
+    assert found(text) == []
+
+
+@pytest.mark.parametrize("text, what", [
+    ("Date of birth: 5-May-2021", "Date of birth: 5-May-2021"),
+    ("born on 5-MAY-2021", "born on 5-MAY-2021"),
+    ("born 21-May", "born 21-May"),
+    ("Ava was born in May 2017", "born in May 2017"),
+    ("DOB 05/2017", "DOB 05/2017"),
+])
+def test_a_date_of_birth_in_other_shapes_fails(register, text, what):
+    assert found(text) == [("date-of-birth", what)]
+
+
+def test_a_street_address_written_in_lower_case_fails(register):
+    assert found("bring it round to 14 mill lane on friday") == [("address", "14 mill lane")]
+
+
+@pytest.mark.parametrize("text, kind, what", [
+    ("NI number AB 12 34 56 C", "ni-number", "AB 12 34 56 C"),
+    ("ni: ab123456c", "ni-number", "ab123456c"),
+    ("NHS number 943 476 5919", "nhs-number", "943 476 5919"),  # not also a phone number
+    ("UPN A123456789012 on the form", "upn", "A123456789012"),
+    ("Pay with 4111 1111 1111 1111", "card-number", "4111 1111 1111 1111"),
+])
+def test_numbers_a_school_holds_about_a_person_fail_as_what_they_are(register, text, kind, what):
+    assert found(text) == [(kind, what)]
+
+
+def test_an_nhs_shaped_number_whose_check_digit_is_wrong_is_not_an_nhs_number(register):
+    assert ("nhs-number", "943 476 5918") not in found("Ref 943 476 5918")
+
+
 # --- Other personal data ---------------------------------------------------------------------
 
 
