@@ -92,6 +92,14 @@ def _name_words(name: str) -> tuple[str, ...]:
     return tuple(w.folded for w in words(name or ""))
 
 
+def _spellings(name: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """A name as it may be written without its apostrophes and hyphens: O'Neill, ONeill and O Neill;
+    Rhys-Jones, RhysJones and Rhys Jones; Mary-Kate, MaryKate and Mary Kate."""
+    joined = tuple(re.sub(r"['-]", "", w) for w in name)
+    split = tuple(part for w in name for part in re.split(r"['-]", w) if part)
+    return {name, joined, split}
+
+
 # Words before a name that show it is an adult's: staff are named in school posts.
 TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "sir", "dame", "lady", "lord", "rev", "revd", "prof"}
 
@@ -104,12 +112,12 @@ class Names:
     by_first: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], str, bool]]] = field(default_factory=dict)
 
     def add(self, forename: str, surname: str, upn: str):
-        last = _name_words(surname)
-        first = _name_words(forename)
-        if not first or not last:
-            return
-        self.by_first.setdefault(first[0], []).append((first, last, upn, True))
-        self.by_first.setdefault(last[0], []).append((last, first, upn, False))
+        for first in _spellings(_name_words(forename)):
+            for last in _spellings(_name_words(surname)):
+                if not first or not last:
+                    continue
+                self.by_first.setdefault(first[0], []).append((first, last, upn, True))
+                self.by_first.setdefault(last[0], []).append((last, first, upn, False))
 
     @classmethod
     def from_register(cls) -> "Names":
@@ -153,6 +161,17 @@ def _shared_surname(text: str, ws: list[Word], k: int, surname: tuple[str, ...])
     return None
 
 
+_OPENERS, _CLOSERS = "'\"‘“(", "'\"’”)"
+
+
+def _set_off(word: Word, before: str, after: str) -> bool:
+    """A middle word that belongs to the name though punctuation surrounds it: an initial with its
+    full stop, or a nickname in quotes or brackets."""
+    if len(word.folded) == 1 and re.fullmatch(r"\s+", before) and re.fullmatch(r"\.?\s+", after):
+        return True
+    return bool(re.fullmatch(r"\s+[" + re.escape(_OPENERS) + r"]", before) and re.fullmatch(r"[" + re.escape(_CLOSERS) + r"]\s+", after))
+
+
 def full_names(text: str, where: str, names: Names) -> list[Finding]:
     ws = words(text)
     found, used = [], set()
@@ -162,9 +181,16 @@ def full_names(text: str, where: str, names: Names) -> list[Finding]:
             if after_head is None:
                 continue
             # "Ava Smith", "Smith Ava", "SMITH, Ava"; and one middle name: "Ava Grace Smith".
-            end = _follows(ws, after_head, tail)
+            end, middle = _follows(ws, after_head, tail), None
             if end is None and after_head < len(ws) and ws[after_head].capital:
                 end = _follows(ws, after_head + 1, tail)
+                middle = after_head if end is not None else None
+            bracketed = False
+            if end is not None and not forename_first and middle is None and re.fullmatch(r"\s*\(\s*", text[ws[after_head - 1].end:ws[after_head].start]):
+                # "Smith (Ava)": the surname, then the forename in brackets.
+                bracketed = bool(re.match(r"\s*\)", text[ws[end - 1].end:]))
+                if not bracketed:
+                    end = None
             if end is None and forename_first:
                 # Forenames sharing one surname: "Oliver and Amelia Smith", "Amelia, Oliver and Noah Smith".
                 shared = _shared_surname(text, ws, after_head, tail)
@@ -179,6 +205,11 @@ def full_names(text: str, where: str, names: Names) -> list[Finding]:
             if end is None:
                 continue
             gaps = [text[ws[k].end:ws[k + 1].start] for k in range(i, end - 1)]
+            if middle is not None and _set_off(ws[middle], gaps[middle - i - 1], gaps[middle - i]):
+                # A middle initial ("Richard M. Nixon") or a nickname ("Amelia 'Millie' Smith").
+                gaps = [g for k, g in enumerate(gaps) if k not in (middle - i - 1, middle - i)]
+            if bracketed:
+                gaps = []
             if any(re.search(r"[^\s,]", gap) for gap in gaps):  # "Ava. Smith" or "Ava (Smith" are not one name
                 continue
             if any("," in gap for gap in gaps) and (forename_first or not all(ws[k].capital for k in range(i, end))):
@@ -188,8 +219,9 @@ def full_names(text: str, where: str, names: Names) -> list[Finding]:
             if i in used:
                 continue
             used.add(i)
+            stop = ws[end - 1].end + (re.match(r"\s*\)", text[ws[end - 1].end:]).end() if bracketed else 0)
             found.append(Finding(
-                NO_PERSONAL_DATA, "full-name", text[w.start:ws[end - 1].end], where,
+                NO_PERSONAL_DATA, "full-name", text[w.start:stop], where,
                 "a pupil's full name (first name and surname) from the consent register",
             ))
     return found

@@ -80,6 +80,28 @@ def more_pupils(register):
     Pupil.objects.create(upn="A100000000008", legal_forename="Jack", legal_surname="Brown", year_group="Year 2")
 
 
+@pytest.fixture
+def punctuated_pupils(register):
+    Pupil.objects.create(upn="A100000000011", legal_forename="Aoife", legal_surname="O'Neill", year_group="Year 5")
+    Pupil.objects.create(upn="A100000000012", legal_forename="Ffion", legal_surname="Rhys-Jones", year_group="Year 5")
+    Pupil.objects.create(upn="A100000000013", legal_forename="Mary-Kate", legal_surname="Doyle", year_group="Year 5")
+    Pupil.objects.create(upn="A100000000014", legal_forename="Richard", legal_surname="Nixon", year_group="Year 5")
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Aoife ONeill read first", "Aoife ONeill"),
+    ("Aoife O Neill read first", "Aoife O Neill"),
+    ("Ffion Rhys Jones sang", "Ffion Rhys Jones"),
+    ("Mary Kate Doyle sang", "Mary Kate Doyle"),
+    ("Ava 'Millie' Smith won", "Ava 'Millie' Smith"),
+    ("Ava (Millie) Smith won", "Ava (Millie) Smith"),
+    ("Smith (Ava) won", "Smith (Ava)"),
+    ("Richard M. Nixon visited", "Richard M. Nixon"),
+])
+def test_a_pupils_name_written_without_its_punctuation_or_with_a_nickname_or_initial_fails(punctuated_pupils, text, name):
+    assert found(text) == [("full-name", name)]
+
+
 @pytest.mark.parametrize("text, name", [
     ("Star of the week: #AvaSmith", "AvaSmith"),
     ("#StarOfTheWeekAvaSmith", "AvaSmith"),
