@@ -223,3 +223,10 @@ def test_an_upload_form_left_incomplete_shows_each_error_beside_its_field_and_ke
     source = page[page.index('for="id_source"'):]
     assert source.index("This field is required.") < source.index('for="id_rights"')  # beside the source field
     assert 'value="The cake stall"' in page and "Choose &#x27;fair.png&#x27; again" in page
+
+
+def test_a_file_without_its_description_opens_the_form_to_add_it(draft, office, client):
+    services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    client.force_login(office)
+    page = client.get(f"/drafts/{draft.pk}/").content.decode()
+    assert '<details class="media-details" open><summary>Add its description (needed to submit)' in page
