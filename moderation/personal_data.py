@@ -332,7 +332,8 @@ def other_personal_data(text: str, where: str, allowed=()) -> list[Finding]:
 
 # National Insurance number: two letters (not D, F, I, Q, U, V; the second not O; not the
 # prefixes HMRC never issues), six digits, A to D (HMRC, "National Insurance Manual" NIM39110).
-_NI = re.compile(r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])")
+_NI = re.compile(r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])",
+                 re.IGNORECASE)
 # NHS number: ten digits, often 3 3 4, whose last is a modulus 11 check digit (NHS Data Dictionary).
 _NHS = re.compile(r"(?<![\d-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d-])")
 # Unique Pupil Number: a letter, eleven digits, a digit or a letter (DfE, "Unique pupil numbers").
@@ -359,8 +360,8 @@ def _luhn(digits: str) -> bool:
 def identifiers(text: str, where: str) -> list[Finding]:
     """National Insurance, NHS, pupil and card numbers."""
     found = []
-    for m in _NI.finditer(text.upper()):
-        found.append(Finding(NO_PERSONAL_DATA, "ni-number", text[m.start():m.end()], where, "a National Insurance number"))
+    for m in _NI.finditer(text):
+        found.append(Finding(NO_PERSONAL_DATA, "ni-number", m.group(), where, "a National Insurance number"))
     for m in _UPN.finditer(text):
         found.append(Finding(NO_PERSONAL_DATA, "upn", m.group(), where, "a Unique Pupil Number"))
     for m in _NHS.finditer(text):

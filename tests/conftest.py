@@ -206,13 +206,16 @@ def _remembering_words(read):
 # detector, SFace): the same inputs give the same outputs. At most _RUNS_KEPT answers are kept.
 _RUNS: dict = {}
 _RUNS_KEPT = 3000
+_SESSIONS: dict = {}
 
 
 def _remembering_runs(run):
     def remembered(session, output_names, input_feed, run_options=None):
         import numpy as np
 
-        key = (getattr(session, "_model_path", None) or id(session), tuple(output_names or ()), tuple(
+        # A session is known by its id, and kept alive here so that no later session takes its id.
+        _SESSIONS.setdefault(id(session), session)
+        key = (id(session), tuple(output_names or ()), tuple(
             (name, value.shape, str(value.dtype), hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16).digest())
             for name, value in sorted(input_feed.items())
         ))

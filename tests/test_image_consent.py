@@ -341,12 +341,18 @@ def test_a_face_only_the_second_detector_sees_is_decided_before_approval(office,
     assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
 
 
-def test_a_decision_about_a_face_shows_in_the_checks_at_once_without_pressing_approve(office, approver, facebook, register, client):
+def identified_as_biden_by_the_approver(office, approver, facebook, register, client):
+    """A submitted draft whose one face the approver has just said is Joe Biden (no consent)."""
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "alex_lacamoire1.jpg")
     services.submit(draft, office)
     client.force_login(approver)
     client.post(f"/drafts/{draft.pk}/faces/{media.faces.get().pk}/identify/", {"upn": register["biden"].upn})
+    return draft
+
+
+def test_a_decision_about_a_face_shows_in_the_checks_at_once_without_pressing_approve(office, approver, facebook, register, client):
+    draft = identified_as_biden_by_the_approver(office, approver, facebook, register, client)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     row = page[page.index('data-gate="image-consent"'):]
     row = row[:row.index("</tr>")]
@@ -355,11 +361,7 @@ def test_a_decision_about_a_face_shows_in_the_checks_at_once_without_pressing_ap
 
 
 def test_a_refused_approval_keeps_the_statements_ticked_and_the_comment(office, approver, facebook, register, client):
-    draft = link_draft(office, facebook)
-    media = with_photo(draft, office, "alex_lacamoire1.jpg")
-    services.submit(draft, office)
-    client.force_login(approver)
-    client.post(f"/drafts/{draft.pk}/faces/{media.faces.get().pk}/identify/", {"upn": register["biden"].upn})
+    draft = identified_as_biden_by_the_approver(office, approver, facebook, register, client)
     typed = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
     refused = client.post(f"/drafts/{draft.pk}/approve/", {**typed, "comment": "Lovely photo of the visit."}, follow=True)
     page = refused.content.decode()

@@ -49,6 +49,19 @@ def test_an_upload_is_private_says_made_for_kids_and_sends_the_checked_bytes_and
     assert post.platform_state == "YouTube is still processing the video."
 
 
+def small_video(tmp_path):
+    """Bytes enough for the upload protocol: the connector tests here need no real video."""
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"v" * 1000)
+    return path
+
+
+def uploaded(channel, tmp_path):
+    """The channel's connector, and a video it has just uploaded."""
+    connector = YouTubeConnector.for_channel(channel)
+    return connector, connector.publish(outgoing(small_video(tmp_path)), Journal()).platform_post_id
+
+
 def outgoing(path, privacy="private") -> OutgoingPost:
     return OutgoingPost(draft_id=1, content_hash="abc", channel_name="School YouTube", channel_kind="youtube", account_id="",
                         privacy=privacy, text="", title="Clip", link="", publish_at=None,
@@ -66,8 +79,7 @@ def test_an_upload_is_never_public_and_unlisted_only_where_the_school_allows_it(
 
 def test_unlisted_is_sent_when_the_schools_configuration_allows_it(youtube_api, channel, tmp_path, settings):
     settings.SCHOOL = replace(settings.SCHOOL, allow_youtube_unlisted=True)
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
+    path = small_video(tmp_path)
     result = YouTubeConnector.for_channel(channel).publish(outgoing(path, "unlisted"), Journal())
     assert youtube_api.videos[result.platform_post_id]["status"]["privacyStatus"] == "unlisted"
 
@@ -145,10 +157,7 @@ def test_processing_is_read_again_until_youtube_has_processed_the_video(youtube_
 
 
 def test_comment_threads_and_their_replies_are_read_across_every_page(youtube_api, channel, tmp_path):
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
-    connector = YouTubeConnector.for_channel(channel)
-    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector, video_id = uploaded(channel, tmp_path)
     first = youtube_api.add_comment(video_id, "Lovely singing")
     youtube_api.add_comment(video_id, "Thank you!", author="Aycliffe Primary", reply_to=first["id"])
     for number in range(120):
@@ -159,10 +168,7 @@ def test_comment_threads_and_their_replies_are_read_across_every_page(youtube_ap
 
 
 def test_a_video_is_deleted_through_the_api(youtube_api, channel, tmp_path):
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
-    connector = YouTubeConnector.for_channel(channel)
-    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector, video_id = uploaded(channel, tmp_path)
     connector.delete(video_id)
     assert video_id not in youtube_api.videos
     connector.delete(video_id)  # already gone: nothing to do
@@ -274,8 +280,7 @@ def test_an_upload_spends_a_call_of_its_own_bucket_and_the_rest_spend_units(yout
 def test_a_day_of_units_spent_on_other_calls_still_leaves_room_for_uploads(youtube_api, channel, tmp_path):
     # The old count of 1,600 units an upload stopped a school at six videos a day.
     QuotaDay.spend(channel, 9_000)
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
+    path = small_video(tmp_path)
     result = YouTubeConnector.for_channel(channel).publish(outgoing(path), Journal())
     assert result.platform_post_id in youtube_api.videos
 
@@ -297,10 +302,7 @@ def test_youtube_saying_the_uploads_bucket_is_empty_marks_that_bucket_spent_not_
 
 
 def test_youtube_saying_the_units_are_used_up_waits_for_the_next_day(youtube_api, channel, tmp_path, settings):
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
-    connector = YouTubeConnector.for_channel(channel)
-    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector, video_id = uploaded(channel, tmp_path)
     youtube_api.quota_exceeded = True
     with pytest.raises(TryLater, match="quota is used up") as waiting:
         connector.delete(video_id)
@@ -308,10 +310,7 @@ def test_youtube_saying_the_units_are_used_up_waits_for_the_next_day(youtube_api
 
 
 def test_replies_beyond_those_a_thread_carries_are_read_with_comments_list(youtube_api, channel, tmp_path):
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
-    connector = YouTubeConnector.for_channel(channel)
-    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector, video_id = uploaded(channel, tmp_path)
     thread = youtube_api.add_comment(video_id, "Lovely concert")
     for number in range(7):
         youtube_api.add_comment(video_id, f"Reply {number}", reply_to=thread["id"])
@@ -324,10 +323,7 @@ def test_replies_beyond_those_a_thread_carries_are_read_with_comments_list(youtu
 
 
 def test_a_thread_with_all_its_replies_inline_needs_no_further_call(youtube_api, channel, tmp_path):
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
-    connector = YouTubeConnector.for_channel(channel)
-    video_id = connector.publish(outgoing(path), Journal()).platform_post_id
+    connector, video_id = uploaded(channel, tmp_path)
     thread = youtube_api.add_comment(video_id, "Lovely concert")
     youtube_api.add_comment(video_id, "Thank you", reply_to=thread["id"])
     assert len(list(connector.comments(video_id))) == 2
@@ -341,8 +337,7 @@ def test_a_thread_with_all_its_replies_inline_needs_no_further_call(youtube_api,
 ])
 def test_youtube_refuses_words_over_its_limits_and_nothing_is_uploaded(youtube_api, channel, tmp_path, title, text, reason):
     # Drafting refuses these first (connectors.base.text_problem); this is what YouTube answers if one got through.
-    path = tmp_path / "clip.mp4"
-    path.write_bytes(b"v" * 1000)
+    path = small_video(tmp_path)
     with pytest.raises(ConnectorError, match=reason):
         YouTubeConnector.for_channel(channel).publish(replace(outgoing(path), title=title, text=text), Journal())
     assert youtube_api.videos == {} and chunks(youtube_api) == []
