@@ -45,6 +45,18 @@ def test_a_concerning_comment_reaches_the_dsl_and_the_headteacher(post, dsl, cli
     assert "useless" in client.get("/concerns/").content.decode()
 
 
+@pytest.mark.parametrize("text", [
+    "I'll batter that kid if he touches my son again",
+    "The caretaker is a paedo",
+    "That boy in Year 5 is a spaz",
+    "Muzzie",
+])
+def test_a_threat_an_insult_or_a_slur_in_a_comment_is_raised_by_the_same_check_as_a_post(post, text):
+    comment_on(post, ("A parent", text))
+    [raised] = monitoring.read_comments()
+    assert [r["kind"] for r in raised.reasons] == ["language"]
+
+
 def test_a_comment_naming_a_pupil_is_raised(post):
     Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith", year_group="Year 4")
     comment_on(post, ("A parent", "Lovely to see Ava Smith at the front!"))
@@ -82,6 +94,7 @@ def test_a_comment_whose_author_has_a_pupils_name_is_raised_as_possibly_a_child(
     "Thank you for organising this, the children loved it.",
     "I am 5 minutes late for pick-up, sorry!",
     "What time does the fair start? I'm 10 mins away.",
+    "So proud of our gay and lesbian families at the Pride picnic.",
 ])
 def test_an_ordinary_comment_is_kept_but_not_raised(post, text):
     comment_on(post, ("A parent", text))

@@ -1,11 +1,13 @@
 """The text gates: no pupil's full name or other personal data in the words or in the pictures,
 and language a person must judge before approving."""
 
+import csv
 import io
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -234,6 +236,118 @@ def test_place_names_pantomimes_and_school_words_are_not_flagged(text):
 def test_threatening_hurtful_profane_or_defamatory_sentences_are_flagged(text):
     [flag] = language.flags(text, "text")
     assert flag.gate == "respectful-language" and flag.kind == "language" and flag.text == text
+
+
+HATECHECK = Path(__file__).parent / "data" / "hatecheck" / "test_suite_cases.csv"
+
+
+def hatecheck(*functionalities):
+    with open(HATECHECK, newline="", encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if row["functionality"] in functionalities]
+
+
+@pytest.mark.parametrize("text", [
+    "Gay people are wonderful beings.",
+    "We have never had a gay president.",
+    "Our Muslim families are invited to the Eid celebration on Friday.",
+    "Black History Month: Year 3 researched Mary Seacole.",
+    "Trans and non-binary pupils are welcome in every club.",
+    "We welcomed refugees and immigrants to our school community this term.",
+    "Our disabled athletes won three medals at the para-sports festival.",
+    "I'm going to stab a Muslim tomorrow.".replace("stab", "hug"),
+])
+def test_a_word_naming_who_someone_is_never_flags_a_sentence(text):
+    assert language.flags(text, "text") == []
+
+
+def test_hatechecks_neutral_and_positive_sentences_pass_for_every_group():
+    flagged, total = {}, {}
+    for case in hatecheck("ident_neutral_nh", "ident_pos_nh"):
+        group = case["target_ident"]
+        total[group] = total.get(group, 0) + 1
+        flagged[group] = flagged.get(group, 0) + bool(language.flags(case["test_case"].strip(), "text"))
+    assert len(total) == 7 and all(flagged[g] / total[g] <= 0.05 for g in total), flagged
+
+
+def test_hatechecks_hateful_cases_are_caught_at_least_four_times_in_five():
+    cases = [c for c in csv.DictReader(open(HATECHECK, newline="", encoding="utf-8")) if c["label_gold"] == "hateful"]
+    caught = sum(bool(language.flags(c["test_case"].strip(), "text")) for c in cases)
+    assert caught / len(cases) >= 0.8, f"{caught}/{len(cases)}"
+
+
+@pytest.mark.parametrize("text", [
+    "I'll batter that kid if he touches my son again",
+    "I really am just going to murder that woman",
+    "I want to end his life",
+    "Someone should give that teacher a good slap.",
+    "Those travellers should be locked up.",
+    "I hope you die.",
+])
+def test_a_direct_threat_is_flagged(text):
+    [flag] = language.flags(text, "text")
+    assert "threatens harm" in flag.rule
+
+
+@pytest.mark.parametrize("text", ["The caretaker is a paedo", "That boy in Year 5 is a spaz", "mong", "Muzzie", "paki",
+                                  "Her son is a retard."])
+def test_a_british_insult_or_slur_is_flagged_even_on_its_own(text):
+    [flag] = language.flags(text, "text")
+    assert "slur" in flag.rule
+
+
+@pytest.mark.parametrize("text, word", [
+    ("What a f4g.", "fag"),
+    ("I'm going to k i l l that ref.", "kill"),
+    ("Ihate gays.", "hate"),
+    ("I want to klil all of you.", "kill"),
+    ("Immigrants are v3rmin.", "vermin"),
+])
+def test_a_word_in_disguise_is_read_as_the_word(text, word):
+    [flag] = language.flags(text, "text")
+    assert f"“{word}" in flag.rule
+
+
+@pytest.mark.parametrize("text", [
+    "The Owl and the Pussy-cat by Edward Lear is Year 2's poem of the week.",
+    "Dick King-Smith's The Sheep-Pig is our class book this half term.",
+    "In history, Year 4 learned how the Vikings raided Lindisfarne and stole their treasure.",
+    "Henry VIII executed two of his six wives.",
+    "Year 6 acted out the scene where Macbeth murders King Duncan.",
+    "The Great Fire of London burned for four days in 1666.",
+])
+def test_history_and_literature_are_not_flagged(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text", [
+    "Year 5 will kill it on stage at tonight's talent show!",
+    "The football team smashed it in the second half.",
+    "We will all meet at the end of the day by the gate.",
+    "Year 6 will burn off some energy with the kids from Year 2.",
+    "Anti-bullying week: no one deserves to be hurt.",
+])
+def test_a_figure_of_speech_is_not_a_threat(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text, flagged", [
+    ("Mrs Green is a liar and a thief.", True),
+    ("Their coach is a bully and a cheat.", True),
+    ("The new head is a corrupt fraud.", True),
+    ("Someone stole a bike from the rack: please lock yours.", False),
+    ("The Romans stole the Celts' land, Year 5 learned.", False),
+])
+def test_an_accusation_is_flagged_only_about_someone_who_can_be_identified(text, flagged):
+    assert bool(language.flags(text, "text")) is flagged
+
+
+def test_the_word_lists_are_configuration(settings):
+    assert language.flags("What a wazzock.", "text") == []
+    settings.LANGUAGE_SLURS = ("wazzock",)
+    [flag] = language.flags("What a wazzock.", "text")
+    assert "“wazzock”" in flag.rule
+    settings.LANGUAGE_IDENTITY_WORDS = {"adjectives": (), "plural": (), "singular": ()}
+    assert language.flags("Muslims are vermin.", "text")  # hostility is found with or without the list
 
 
 def test_the_allow_list_is_configuration(settings):

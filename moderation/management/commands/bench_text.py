@@ -8,6 +8,7 @@ to check a post's words against a register of 2,000 pupils.
 
 import csv
 import os
+import re
 import time
 from pathlib import Path
 
@@ -19,6 +20,16 @@ from moderation import language, personal_data
 from pixels import ocr
 
 SAMPLES = Path(settings.BASE_DIR) / "tests" / "language_samples.csv"
+HATECHECK = Path(settings.BASE_DIR) / "tests" / "data" / "hatecheck" / "test_suite_cases.csv"
+SCHOOL_LANGUAGE = Path(settings.BASE_DIR) / "tests" / "data" / "school_language.csv"
+PRESIDIO = Path(settings.BASE_DIR) / "tests" / "data" / "presidio" / "recogniser_cases.csv"
+# What the school's policy asks of each HateCheck functionality. HateCheck labels abuse of an
+# individual, of a group that is not protected, and profanity "non-hateful"; the policy asks a
+# person to look at them all ("nothing threatening, hurtful or profane"). Quoting hate to
+# condemn it, reclaimed slurs and a slur's other meanings are worth a look on an official page.
+POLICY_WANTS_A_LOOK = {"profanity_nh", "target_indiv_nh", "target_group_nh", "counter_quote_nh", "counter_ref_nh",
+                       "slur_homonym_nh", "slur_reclaimed_nh"}
+MUST_PASS = {"ident_neutral_nh", "ident_pos_nh"}
 CORPUS = Path(settings.BASE_DIR) / "tests" / "data" / "posts.csv"
 CORPUS_REGISTER = Path(settings.BASE_DIR) / "tests" / "data" / "posts-register.csv"
 NAMES = ["Ava Smith", "Tom O'Brien", "Zoe Bronte", "Ruby Okoro", "Jack Taylor", "Mia Khan"]
@@ -50,6 +61,9 @@ class Command(BaseCommand):
         self.corpus()
         self.ocr()
         self.language()
+        self.hatecheck()
+        self.school_language()
+        self.presidio()
         self.names()
 
     def corpus(self):
@@ -124,6 +138,94 @@ class Command(BaseCommand):
         for _ in range(10):
             language.flags(" ".join(text for _, text in rows), "text")
         self.stdout.write(f"  Scoring a {sum(len(t) for _, t in rows)}-character post: {(time.perf_counter() - started) * 100:.0f} ms.")
+
+    @staticmethod
+    def previous_flags(text):
+        """The check as it was: alt-profanity-check on the words as written, at 0.4, and any accusing word."""
+        parts = [language._mask(s, language.LANGUAGE_ALLOW) for s in language.sentences(text)]
+        accusing = re.compile(r"\b(?:" + "|".join(map(re.escape, language.LANGUAGE_REVIEW_WORDS)) + r")\b", re.IGNORECASE)
+        return bool(parts) and (max(language._scorer()(parts)) >= 0.4 or any(accusing.search(p) for p in parts))
+
+    def hatecheck(self):
+        with open(HATECHECK, newline="", encoding="utf-8") as handle:
+            cases = list(csv.DictReader(handle))
+        self.stdout.write(f"\n== Respectful language on HateCheck's {len(cases)} functional tests (Röttger et al. 2021, CC BY 4.0) ==")
+        self.stdout.write("  Each figure: share flagged, now (previously: alt-profanity-check alone at 0.4 and accusing words).")
+        started = time.perf_counter()
+        now = [bool(language.flags(c["test_case"].strip(), "text")) for c in cases]
+        per_case = (time.perf_counter() - started) / len(cases)
+        before = [self.previous_flags(c["test_case"].strip()) for c in cases]
+
+        def share(rows):
+            n = len(rows) or 1
+            return f"{sum(now[i] for i in rows) / n:5.0%} ({sum(before[i] for i in rows) / n:4.0%})"
+
+        by_functionality = {}
+        for i, case in enumerate(cases):
+            by_functionality.setdefault(case["functionality"], []).append(i)
+        hateful = [i for i, c in enumerate(cases) if c["label_gold"] == "hateful"]
+        # The rules were written looking at the even-numbered templates only; the odd ones are held out.
+        held_out = [i for i in hateful if int(cases[i]["templ_id"]) % 2]
+        self.stdout.write(f"  Hateful cases caught: {share(hateful)} of {len(hateful)}; "
+                          f"on the templates held out while the rules were written: {share(held_out)} of {len(held_out)}. Target 80%.")
+        for name, rows in sorted(by_functionality.items()):
+            hate = cases[rows[0]]["label_gold"] == "hateful"
+            wanted = "should be flagged" if hate else "the policy asks for a look" if name in POLICY_WANTS_A_LOOK \
+                else "must pass (target at most 5%)" if name in MUST_PASS else "better passed"
+            self.stdout.write(f"    {name:20} {share(rows)} of {len(rows):3}  {wanted}")
+        self.stdout.write("  Neutral and positive sentences about each group, flagged (target at most 5% for every group):")
+        groups = {}
+        for i, case in enumerate(cases):
+            if case["functionality"] in MUST_PASS:
+                groups.setdefault(case["target_ident"], []).append(i)
+        for group, rows in sorted(groups.items()):
+            self.stdout.write(f"    {group:16} {share(rows)} of {len(rows)}")
+        self.stdout.write("  Hateful cases caught, by the group they attack:")
+        for group in sorted(groups):
+            rows = [i for i in hateful if cases[i]["target_ident"] == group]
+            self.stdout.write(f"    {group:16} {share(rows)} of {len(rows)}")
+        self.stdout.write(f"  {per_case * 1000:.1f} ms a sentence (target: a post stays under 20 ms).")
+
+    def school_language(self):
+        with open(SCHOOL_LANGUAGE, newline="", encoding="utf-8") as handle:
+            rows = [(row["flag"] == "yes", row["text"]) for row in csv.DictReader(handle)]
+        self.stdout.write(f"\n== Respectful language on {len(rows)} school sentences written to be tricky (tests/data/school_language.csv) ==")
+        for name, check in (("now", lambda t: bool(language.flags(t, "text"))), ("previously", self.previous_flags)):
+            got = [(want, check(text), text) for want, text in rows]
+            caught = sum(1 for want, flagged, _ in got if want and flagged)
+            alarms = [text for want, flagged, text in got if flagged and not want]
+            missed = [text for want, flagged, text in got if want and not flagged]
+            self.stdout.write(f"  {name:10} {caught}/{sum(w for w, _ in rows)} caught, {len(alarms)} false alarms")
+            if name == "now":
+                for text in alarms:
+                    self.stdout.write(f"    false alarm: {text}")
+                for text in missed:
+                    self.stdout.write(f"    missed: {text}")
+
+    def presidio(self):
+        with open(PRESIDIO, newline="", encoding="utf-8") as handle:
+            cases = list(csv.DictReader(handle))
+        self.stdout.write(f"\n== Personal data on Microsoft Presidio's {len(cases)} recogniser test cases (MIT) ==")
+        names = personal_data.Names()
+        kinds = {}
+        for case in cases:
+            found = {f.kind for f in personal_data.find(case["text"], "text", names)}
+            row = kinds.setdefault(case["kind"], {"caught": 0, "missed": 0, "alarms": 0, "negatives": 0, "positives": 0})
+            if case["kind"] == "any-date":  # Presidio's dates are any dates; ours are dates of birth only
+                row["positives"] += 1
+                row["alarms"] += "date-of-birth" in found
+            elif int(case["expected"]):
+                row["positives"] += 1
+                row["caught" if case["kind"] in found else "missed"] += 1
+            else:
+                row["negatives"] += 1
+                row["alarms"] += case["kind"] in found
+        for kind, row in sorted(kinds.items()):
+            if kind == "any-date":
+                self.stdout.write(f"  {'dates (not of birth)':20} {row['alarms']}/{row['positives']} reported as a date of birth")
+            else:
+                self.stdout.write(f"  {kind:20} {row['caught']}/{row['positives']} caught, "
+                                  f"{row['alarms']}/{row['negatives']} that must not be found were found")
 
     def names(self):
         self.stdout.write("\n== Personal data: a 600-character post against 2,000 pupils (4,000 names) ==")
