@@ -108,6 +108,7 @@ _WILL = (
     r"be allowed|have to"
 )
 _NEGATION = re.compile(r"\b(?:never|not|no one|nobody|don't|do not|won't|would not|wouldn't|no)\b[^,.;:]{0,25}$")
+_RUN_ON_STARTS = ("i", "we", "you", "they", "death", "fuck")
 _LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t", "8": "ate"})
 
 
@@ -166,27 +167,31 @@ def _lexicon():
 
 def undisguised(sentence: str) -> str:
     """The sentence in lower case with disguises undone, for matching only (never shown)."""
-    text = sentence.lower().replace("’", "'")
-    text = re.sub(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", " ", text)  # addresses are not words
+    text = sentence.replace("’", "'")
+    text = re.sub(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+", " ", text, flags=re.IGNORECASE)  # addresses are not words
     # "k i l l", "f u c k all": three or more single letters in a row are one word.
-    text = re.sub(r"(?<!\w)(?:[a-z0-9@$!] ){2,}[a-z0-9@$!](?!\w)", lambda m: m.group().replace(" ", ""), text)
+    text = re.sub(r"(?<!\w)(?:[a-zA-Z0-9@$!] ){2,}[a-zA-Z0-9@$!](?!\w)", lambda m: m.group().replace(" ", ""), text)
     speller = _spelling()
     known = speller.words
     wanted = _lexicon()
     out = []
     for token in re.findall(r"[\w@$!*'-]+|[^\w\s]", text):
-        word = token
+        word = token.lower()
+        # A word written with a capital is a name or starts the sentence: "Hatem" is not "hate".
+        named = token[:1].isupper() and token[1:].islower()
         letters, others = sum(c.isalpha() for c in word), sum(c in "0123456789@$!*" for c in word.rstrip("!"))
         if others and letters >= 1 and (word[0].isalpha() or others < letters):  # "k1ll", "h8", "1diot"; not "30pm"
             word = word.rstrip("!").translate(_LEET).replace("*", "")
         core = word.strip("'-")
         if core.isalpha() and len(core) >= 4 and core not in known and core not in wanted:
-            suggestion = speller.lookup(core, 0, max_edit_distance=1, transfer_casing=False)  # 0: the closest only
-            if suggestion and suggestion[0].term in wanted:
+            suggestion = None if named else speller.lookup(core, 0, max_edit_distance=1, transfer_casing=False)
+            if suggestion and suggestion[0].term in wanted:  # 0: the closest spelling only
                 word = suggestion[0].term
             else:
                 parts = speller.word_segmentation(core, max_edit_distance=0).corrected_string.split()
-                if len(parts) > 1 and all(p in known for p in parts) and any(p in wanted for p in parts):
+                # A capitalised word is split only where it starts with a word such as "I" ("Ihate").
+                if (len(parts) > 1 and all(p in known for p in parts) and any(p in wanted for p in parts)
+                        and (not named or parts[0] in _RUN_ON_STARTS)):
                     word = " ".join(parts)
         out.append(word)
     return " ".join(out)

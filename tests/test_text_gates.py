@@ -308,6 +308,15 @@ def test_a_word_in_disguise_is_read_as_the_word(text, word):
 
 
 @pytest.mark.parametrize("text", [
+    "Well done to Hatem and his friends.",
+    "Hatem and his team won the relay.",
+    "Our Year 3 star Killa helped everyone.",
+])
+def test_a_pupils_name_is_never_spelled_into_a_hostile_word(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text", [
     "The Owl and the Pussy-cat by Edward Lear is Year 2's poem of the week.",
     "Dick King-Smith's The Sheep-Pig is our class book this half term.",
     "In history, Year 4 learned how the Vikings raided Lindisfarne and stole their treasure.",
