@@ -20,6 +20,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from connectors import base as connectors
+from connectors import services as connections
+from connectors.models import Delivery, worker_name
 from moderation import analysis, video_copies
 from moderation import attestations as attestation_text
 from moderation.gates import PIPELINE
@@ -657,76 +659,116 @@ def _retry_at(error: connectors.TryLater, attempts: int):
 
 
 def deliver(draft: Draft, by) -> PublishedPost:
-    """For a draft that is publishing: gates on the exact bytes, then the connector, then the record.
+    """For a draft that is publishing: freeze, derive, check, send, record.
 
-    Whatever the platform answers leaves the draft in a state that says why: published, waiting
-    for the platform (tried again by the worker), or held for a person.
+    The gates run on the exact bytes that are sent. Whatever the platform answers leaves the draft
+    in a state that says why: published, waiting for the platform (tried again by the worker), or
+    held for a person (`_not_sent` is the one place that decides which).
     """
-    from connectors import services as connections
-    from connectors.models import Delivery, worker_name
-
     copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
+    content = _frozen_copies(draft, copies, by)
+    run = _checked(draft, content, copies, by)
+    delivery = _claimed(draft, content, by)
+    try:
+        result = connectors.for_channel(draft.channel).publish(_outgoing(draft, content), delivery.journal())
+    except Exception as error:
+        shutil.rmtree(copies, ignore_errors=True)
+        raise _not_sent(draft, by, run, delivery, error) from error
+    post = _recorded(draft, by, run, content, delivery, result)
+    # The originals are no longer needed: only the published copies are kept.
+    for item in content.media:
+        if item.source_path != item.path:
+            item.source_path.unlink(missing_ok=True)
+    delete_originals(draft)
+    return post
+
+
+def _frozen_copies(draft: Draft, copies: Path, by) -> Content:
+    """Freeze: the draft's files copied as they are; derive: the copies that will be published."""
     try:
         content = derive_published_copies(freeze(draft, copy_to=copies), copies)
         restrict_files(copies)
+        return content
     except ContentUnreadable as error:
         shutil.rmtree(copies, ignore_errors=True)
         run = run_gates(draft, GateRun.Phase.PUBLISH, by)
         draft.transition("hold", by=by, note=str(error), data={"gate_run": run.pk})
         raise PublishRefused(str(error), run) from error
+
+
+def _checked(draft: Draft, content: Content, copies: Path, by) -> GateRun:
+    """Check: every gate again, on the copies about to be sent."""
     run = run_gates(draft, GateRun.Phase.PUBLISH, by, content=content)
     if not run.passed:
         shutil.rmtree(copies, ignore_errors=True)
         reasons = _summarise(failures(run))
         draft.transition("hold", by=by, note=reasons, data={"gate_run": run.pk}, audit_note=_gate_ids(run))
         raise PublishRefused("Not published: " + reasons, run)
-    approval = draft.approvals.filter(voided_at__isnull=True, content_hash=content.hash).first()
+    return run
+
+
+def _claimed(draft: Draft, content: Content, by) -> Delivery:
+    """The delivery of these exact bytes, claimed by this worker (its journal keeps what was sent)."""
+    delivery, _ = Delivery.objects.get_or_create(
+        draft=draft, content_hash=content.hash, connector=draft.channel.connector, defaults={"requested_by": by}
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") + 1, worker=worker_name(), heartbeat_at=timezone.now(), retry_at=None
+    )
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _outgoing(draft: Draft, content: Content) -> connectors.OutgoingPost:
     channel = draft.channel
-    outgoing = connectors.OutgoingPost(
+    return connectors.OutgoingPost(
         draft_id=draft.pk, content_hash=content.hash, channel_name=channel.name, channel_kind=channel.kind,
         account_id=channel.platform_account_id, privacy=channel.youtube_privacy, text=content.text,
         title=content.title, link=content.link, publish_at=content.publish_at,
         media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text, m.thumbnail_path) for m in content.media),
         made_for_kids=settings.SCHOOL.youtube_made_for_kids,
     )
-    delivery, _ = Delivery.objects.get_or_create(
-        draft=draft, content_hash=content.hash, connector=channel.connector, defaults={"requested_by": by}
-    )
-    Delivery.objects.filter(pk=delivery.pk).update(
-        attempts=F("attempts") + 1, worker=worker_name(), heartbeat_at=timezone.now(), retry_at=None
-    )
-    delivery.refresh_from_db()
-    try:
-        result = connectors.for_channel(channel).publish(outgoing, delivery.journal())
-    except connectors.ReconnectNeeded as error:
-        shutil.rmtree(copies, ignore_errors=True)
+
+
+def _not_sent(draft: Draft, by, run: GateRun, delivery: Delivery, error: Exception) -> Exception:
+    """The draft's next state when the platform did not take the post; returns the exception that says so.
+
+    Reconnect needed: held, and the channel marked. The platform asks us to wait (quota, a busy
+    server, an answer that may or may not mean "published"): waiting, with the time of the next
+    attempt. The platform refused the post: held for a person. A fault of our own: waiting; the
+    journal keeps what was sent, so trying again cannot send it twice.
+    """
+    channel = draft.channel
+    retry_at, data = None, {"gate_run": run.pk}
+    if isinstance(error, connectors.ReconnectNeeded):
         connections.mark_reconnect_needed(channel, str(error))
-        note = f"Reconnect needed: {error}"
-        Delivery.objects.filter(pk=delivery.pk).update(worker="", last_error=note)
-        draft.transition("hold", by=by, note=note, data={"gate_run": run.pk})
-        raise PublishRefused(f"Not published: {note}", run) from error
-    except connectors.TryLater as error:
-        shutil.rmtree(copies, ignore_errors=True)
+        note = last_error = f"Reconnect needed: {error}"
+    elif isinstance(error, connectors.TryLater):
         retry_at = _retry_at(error, delivery.attempts)
         note = str(error) if error.reason == "quota" else f"{error} Next attempt: {timezone.localtime(retry_at):%d %B %Y, %H:%M}."
-        Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=str(error))
-        draft.transition("wait", by=by, note=note, data={"gate_run": run.pk, "reason": error.reason, "retry_at": retry_at.isoformat()})
-        raise PublishWaiting(f"Not published yet: {note}", run, retry_at) from error
-    except connectors.ConnectorError as error:
-        shutil.rmtree(copies, ignore_errors=True)
-        Delivery.objects.filter(pk=delivery.pk).update(worker="", last_error=str(error))
-        draft.transition("hold", by=by, note=f"{channel} did not accept the post: {error}", data={"gate_run": run.pk})
-        raise PublishRefused(f"Not published: {channel} did not accept the post: {error}", run) from error
-    except Exception as error:
-        # A fault of our own, not the platform's answer. The journal keeps what was sent, so
-        # trying again cannot send it twice; meanwhile the draft says what happened.
+        last_error = str(error)
+        data.update(reason=error.reason, retry_at=retry_at.isoformat())
+    elif isinstance(error, connectors.ConnectorError):
+        note = f"{channel} did not accept the post: {error}"
+        last_error = str(error)
+    else:
         logger.exception("Publishing draft %s failed unexpectedly", draft.pk)
-        shutil.rmtree(copies, ignore_errors=True)
         retry_at = timezone.now() + timedelta(minutes=settings.PUBLISH_RETRY_MINUTES)
-        note = f"Publishing stopped on an unexpected error ({error.__class__.__name__}: {error}). It will be tried again at {timezone.localtime(retry_at):%H:%M}."
-        Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=note)
-        draft.transition("wait", by=by, note=note, data={"gate_run": run.pk, "reason": "error"})
-        raise PublishWaiting(f"Not published yet: {note}", run, retry_at) from error
+        note = last_error = (f"Publishing stopped on an unexpected error ({error.__class__.__name__}: {error}). "
+                             f"It will be tried again at {timezone.localtime(retry_at):%H:%M}.")
+        data["reason"] = "error"
+    Delivery.objects.filter(pk=delivery.pk).update(worker="", retry_at=retry_at, last_error=last_error)
+    if retry_at is None:
+        draft.transition("hold", by=by, note=note, data=data)
+        return PublishRefused(f"Not published: {note}", run)
+    draft.transition("wait", by=by, note=note, data=data)
+    return PublishWaiting(f"Not published yet: {note}", run, retry_at)
+
+
+def _recorded(draft: Draft, by, run: GateRun, content: Content, delivery: Delivery, result) -> PublishedPost:
+    """Record: the published post, its copies and the pupils it shows, and the draft published."""
+    channel = draft.channel
+    approval = draft.approvals.filter(voided_at__isnull=True, content_hash=content.hash).first()
     with transaction.atomic():
         post = PublishedPost.objects.create(
             draft=draft, channel=channel, connector=channel.connector, platform_post_id=result.platform_post_id,
@@ -750,11 +792,6 @@ def deliver(draft: Draft, by) -> PublishedPost:
             data={"platform_post_id": result.platform_post_id, "gate_run": run.pk, "content_hash": content.hash,
                   "attempts": delivery.attempts, **({"thumbnail_problem": result.thumbnail_problem} if result.thumbnail_problem else {})},
         )
-    # The originals are no longer needed: only the published copies are kept.
-    for item in content.media:
-        if item.source_path != item.path:
-            item.source_path.unlink(missing_ok=True)
-    delete_originals(draft)
     return post
 
 
