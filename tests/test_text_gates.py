@@ -339,12 +339,94 @@ def test_a_figure_of_speech_is_not_a_threat(text):
     assert language.flags(text, "text") == []
 
 
+@pytest.mark.parametrize("text", [
+    "Children should hang their coats on their pegs every morning.",
+    "Pupils must put down their pencils when the timer ends.",
+    "Each child will need a glass jar for their science experiment.",
+    "The children loved seeing the animals at the farm.",
+    "If your child has a virus, please keep them at home for 48 hours.",
+    "Our coffee morning raised money for people living with cancer.",
+    "Bullying has no place in our school and every child deserves to feel safe.",
+    "Year 4 made posters about Rosa Parks, who refused to give up her seat.",
+    "The children came back filthy from forest school, but so happy!",
+    "Please send your child in with a thick coat now it is getting cold.",
+    "Our PSHE lesson taught children what to do when they feel angry.",
+    "If someone is being unkind or violent, tell an adult you trust.",
+    "Year 4 walked along Offa's Dyke.",
+    "Congratulations to Greg Dyke, who opened our new library.",
+    "Year 5 learned how Genghis Khan and the Mongols built a huge empire.",
+    "Garden club: please bring a garden hoe and a trowel on Friday.",
+    "Year 6 discussed why we never use 'gay' as an insult.",
+])
+def test_an_everyday_post_with_a_word_that_can_hurt_is_not_flagged(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text", [
+    "Star of the week goes to Dick for his kindness in the playground.",
+    "well done hatem, so proud of you",
+    "HATEM WON THE RACE",
+    "so proud of our rasheed, killa",
+])
+def test_a_pupils_name_is_never_what_flags_a_sentence(text):
+    assert language.flags(text, "text") == []
+
+
+@pytest.mark.parametrize("text", [
+    "I know where you live, Mr Harris.",
+    "Tell that teacher to watch her back.",
+    "Keep your lad away from mine or I'll put him in hospital.",
+    "If my daughter comes home crying again there will be blood.",
+    "I'm going to batter the lot of you.",
+    "The head needs a kicking.",
+    "Keep giving my kid detentions and see what happens to your car.",
+])
+def test_a_veiled_threat_is_flagged(text):
+    [flag] = language.flags(text, "text")
+    assert "threatens harm" in flag.rule
+
+
+@pytest.mark.parametrize("text", [
+    "Those Romanians should go back to where they came from.",
+    "Go home to Pakistan where you belong.",
+    "Gays shouldn't be allowed anywhere near children.",
+])
+def test_telling_people_they_do_not_belong_is_flagged(text):
+    [flag] = language.flags(text, "text")
+    assert "do not belong" in flag.rule
+
+
+@pytest.mark.parametrize("text", [
+    "The teacher is a w@nker.",
+    "f.u.c.k this school.",
+    "too many p*kis at that school now",
+    "what a p r i c k the deputy head is",
+])
+def test_letters_hidden_behind_symbols_dots_or_spaces_are_read(text):
+    assert language.flags(text, "text")
+
+
+@pytest.mark.parametrize("text", [
+    "What a pillock that new head is.",
+    "You lot are a bunch of muppets running this school.",
+    "Mrs Green is a nasty vindictive witch.",
+    "Mr Evans is a total bellend.",
+])
+def test_a_british_insult_of_someone_is_flagged(text):
+    assert language.flags(text, "text")
+
+
 @pytest.mark.parametrize("text, flagged", [
     ("Mrs Green is a liar and a thief.", True),
     ("Their coach is a bully and a cheat.", True),
     ("The new head is a corrupt fraud.", True),
     ("Someone stole a bike from the rack: please lock yours.", False),
     ("The Romans stole the Celts' land, Year 5 learned.", False),
+    ("Mr Patel has been fiddling the books.", True),
+    ("That mum who runs the tuck shop is pocketing the money.", True),
+    ("If you are worried that a child is being abused or harmed, contact our safeguarding lead.", False),
+    ("Mr Smith's class were lying on the field looking at the clouds.", False),
+    ("Year 4 with Mrs Ali learned how the Vikings sacked Lindisfarne.", False),
 ])
 def test_an_accusation_is_flagged_only_about_someone_who_can_be_identified(text, flagged):
     assert bool(language.flags(text, "text")) is flagged
@@ -355,14 +437,17 @@ def test_the_word_lists_are_configuration(settings):
     settings.LANGUAGE_SLURS = ("wazzock",)
     [flag] = language.flags("What a wazzock.", "text")
     assert "“wazzock”" in flag.rule
-    settings.LANGUAGE_IDENTITY_WORDS = {"adjectives": (), "plural": (), "singular": ()}
-    assert language.flags("Muslims are vermin.", "text")  # hostility is found with or without the list
+    # A group the school names is recognised as people: what is said of them is checked.
+    assert language.flags("Cornish folk are vermin.", "text")
+    assert language.flags("Kernowians are vermin.", "text") == []
+    settings.LANGUAGE_IDENTITY_WORDS = {"adjectives": (), "plural": ("Kernowians",), "singular": ()}
+    assert language.flags("Kernowians are vermin.", "text")
 
 
 def test_the_allow_list_is_configuration(settings):
-    assert language.flags("Tickets for Dick Whittington.", "text") == []
+    assert language.flags("Pudding today is spotted dick and custard.", "text") == []
     settings.LANGUAGE_ALLOW = ()
-    assert len(language.flags("Tickets for Dick Whittington.", "text")) == 1
+    assert len(language.flags("Pudding today is spotted dick and custard.", "text")) == 1
 
 
 # --- The gates on a draft --------------------------------------------------------------------
@@ -474,7 +559,7 @@ def test_a_photo_whose_words_cannot_be_read_fails_closed_and_says_why(register, 
 
 @pytest.fixture
 def flagged(office, facebook):
-    draft = link_draft(office, facebook, text="Our pantomime is Dick Whittington. Kill it on stage tonight, Year 4!")
+    draft = link_draft(office, facebook, text="Our pantomime is Dick Whittington. The rat in the school play was my son!")
     run = services.submit(draft, office)
     assert gate(run, "respectful-language").status == "waiting"
     draft.refresh_from_db()
@@ -492,7 +577,7 @@ def test_a_false_alarm_is_confirmed_in_words_and_then_the_draft_can_be_approved(
     with pytest.raises(ValidationError, match="in words"):
         language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm", reason="fine")
     language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm",
-                           reason="'Kill it' means perform brilliantly")
+                           reason="The rat is a part in the play")
     services.approve(flagged, approver, dict(ATTESTATIONS))
     flagged.refresh_from_db()
     assert flagged.status == "approved"
@@ -517,12 +602,12 @@ def test_the_author_cannot_judge_their_own_flags(flagged, office):
 def test_the_reviewer_judges_flags_on_the_draft_page(flagged, approver, client):
     client.force_login(approver)
     page = client.get(f"/drafts/{flagged.pk}/").content.decode()
-    assert "Words for a person to judge" in page and "Kill it on stage tonight" in page
+    assert "Words for a person to judge" in page and "The rat in the school play" in page
     [(flag, _)] = language_review.flags_with_reviews(flagged)
     client.post(f"/drafts/{flagged.pk}/language/", {
-        "where": flag.where, "sentence": flag.text, "verdict": "false-alarm", "reason": "theatre slang for performing well",
+        "where": flag.where, "sentence": flag.text, "verdict": "false-alarm", "reason": "the rat is a part in the play",
     })
-    assert LanguageReview.objects.get().reason == "theatre slang for performing well"
+    assert LanguageReview.objects.get().reason == "the rat is a part in the play"
 
 
 # --- check_text ----------------------------------------------------------------------------------
