@@ -1,5 +1,6 @@
-"""What the connectors keep in the database: each channel's connection to its platform (the
-tokens, encrypted), each publish's journal, and the YouTube quota spent each day."""
+"""What the connectors keep in the database: the school's channels, each channel's connection
+to its platform (the tokens, encrypted), each publish's journal, and the YouTube quota spent
+each day."""
 
 import json
 import os
@@ -13,9 +14,88 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.school import crypto
 from connectors.base import Journal
 
 User = settings.AUTH_USER_MODEL
+
+
+class Channel(models.Model):
+    """One of the school's official channels, with the record the headteacher approves."""
+
+    class Kind(models.TextChoices):
+        FACEBOOK = "facebook", "Facebook Page"
+        YOUTUBE = "youtube", "YouTube channel"
+
+    class Privacy(models.TextChoices):
+        PRIVATE = "private", "Private"
+        UNLISTED = "unlisted", "Unlisted"
+        PUBLIC = "public", "Public"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    connector = models.CharField(
+        max_length=40,
+        default="outbox",
+        help_text="Where posts go: the local outbox, or the platform itself once connected.",
+    )
+    active = models.BooleanField(default=True)
+    platform_account_id = models.CharField("Page or channel id", max_length=120, blank=True)
+    dedicated_account_name = models.CharField(
+        "Dedicated account",
+        max_length=200,
+        blank=True,
+        help_text="The account set up only for the school's official use.",
+    )
+    account_email = models.EmailField(
+        "Registered email",
+        blank=True,
+        help_text="The school address the account is registered with.",
+    )
+    login_holders = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="held_channels",
+        verbose_name="Leadership staff who hold the login details",
+    )
+    authors = models.ManyToManyField(
+        User,
+        blank=True,
+        related_name="authorised_channels",
+        verbose_name="Staff authorised to draft posts",
+    )
+    parents_informed_on = models.DateField("Parents and carers informed on", null=True, blank=True)
+    parents_informed_how = models.TextField(
+        "How parents and carers were informed",
+        blank=True,
+        help_text="For example: letter home of 4 September with the expectations for safe use.",
+    )
+    youtube_privacy = models.CharField(
+        "YouTube visibility", max_length=20, choices=Privacy.choices, default=Privacy.PRIVATE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        db_table = "moderation_channel"  # where it was kept before it moved here
+        permissions = [
+            ("manage_channel", "Can edit a channel record"),
+            ("approve_channel", "Can approve a channel's risk assessment"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def current_risk_assessment(self):
+        return self.risk_assessments.order_by("-approved_at", "-id").first()
+
+    @property
+    def posts_are_public(self) -> bool:
+        """Whether anyone can see this channel's posts on the platform: a Facebook Page's are;
+        a YouTube channel's only when its videos are public (private and unlisted ones are
+        for the families the school shares them with)."""
+        return self.kind == self.Kind.FACEBOOK or self.youtube_privacy == self.Privacy.PUBLIC
 
 
 class Connection(models.Model):
@@ -26,7 +106,7 @@ class Connection(models.Model):
         CONNECTED = "connected", "Connected"
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
 
-    channel = models.OneToOneField("moderation.Channel", on_delete=models.CASCADE, related_name="connection")
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="connection")
     platform = models.CharField(max_length=20)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
     account_id = models.CharField("Page or channel id", max_length=120)
@@ -53,13 +133,9 @@ class Connection(models.Model):
             return False
 
     def credentials(self) -> dict:
-        from consent import crypto
-
         return json.loads(crypto.fernet().decrypt(bytes(self.secret)))
 
     def set_credentials(self, values: dict) -> None:
-        from consent import crypto
-
         self.secret = crypto.fernet().encrypt(json.dumps(values).encode())
 
     def save_credentials(self, values: dict) -> None:
@@ -137,7 +213,7 @@ class QuotaDay(models.Model):
 
     UNITS, UPLOADS = "units", "uploads"
 
-    channel = models.ForeignKey("moderation.Channel", on_delete=models.CASCADE, related_name="quota_days")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quota_days")
     day = models.DateField()
     units = models.PositiveIntegerField(default=0)
     uploads = models.PositiveIntegerField(default=0)

@@ -12,12 +12,12 @@ from django.views.decorators.http import require_POST
 from connectors import services
 from connectors.base import ConnectorError
 from connectors.forms import FacebookConnectForm
-from moderation.models import Channel
-from moderation.roles import HEADTEACHER, has_role
+from connectors.models import Channel
+from config.school.roles import HEADTEACHER, has_role
 
 
 def _channel_for_headteacher(request, pk, kind=None) -> Channel:
-    if not (request.user.has_perm("moderation.approve_channel") and has_role(request.user, HEADTEACHER)):
+    if not (request.user.has_perm("connectors.approve_channel") and has_role(request.user, HEADTEACHER)):
         raise PermissionDenied("Only the headteacher connects a channel to its platform.")
     channel = get_object_or_404(Channel, pk=pk)
     if kind and channel.kind != kind:

@@ -13,11 +13,12 @@ import numpy as np
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, Pupil
 from consent.services import COMMAND_LINE
-from moderation.media import sha256_of
-from moderation.models import AuditEntry
+from config.school.files import sha256_of
+from config.school.models import AuditEntry
 from pixels import detection, photos, recognition
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from consent import crypto
+from config.school import crypto
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from pixels import detection, imaging, photos, recognition, second_opinion, video, video_copy
 from pixels.recognition import CONSENTED, NO_CONSENT, STATUSES, UNCERTAIN, UNKNOWN, Match, setting  # noqa: F401

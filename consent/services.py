@@ -13,22 +13,18 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from consent import profiles
+from consent import profiles, signals
 from pixels import recognition
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
-from moderation.models import (
-    Approval, AuditEntry, Concern, ConcernNote, Draft, GateResult, LanguageReview, MediaFile, MediaText, PlatformComment,
-    PublishedPost,
-)
-from moderation.services import display_name, require
+from config.school.models import AuditEntry
+from config.school.people import display_name, require
 
 PERMISSION = "consent.keep_register"
 NOT_A_KEEPER = "Only the register keeper or the headteacher can see or change the consent register."
@@ -196,9 +192,7 @@ def photo_consent_lost(pupil: Pupil, by) -> None:
     Published posts showing them are listed for takedown on the headteacher's page, worked out
     from the register as it is (moderation.services.posts_to_take_down).
     """
-    from moderation.services import hold_drafts_showing
-
-    hold_drafts_showing(pupil, _actor(by))
+    signals.photo_consent_lost.send(sender=Pupil, pupil=pupil, by=_actor(by))
 
 
 def withdraw_biometric_consent(pupil: Pupil, by, note: str = "") -> BiometricConsent:
@@ -746,7 +740,8 @@ def erase_pupil(pupil: Pupil, by, reason: str) -> None:
         if locked.erased_at:
             raise ValidationError("This pupil's record is already erased.")
         erase_encodings(locked, "the pupil's record is erased", by)
-        scrubbed = _scrub_names(locked)
+        # Whoever keeps texts that may name the pupil takes the name out, and says how many changed.
+        scrubbed = sum(changed for _, changed in signals.pupil_erased.send(sender=Pupil, pupil=locked))
         locked.legal_forename = locked.legal_surname = locked.preferred_forename = locked.year_group = ""
         locked.upn = f"X{locked.pk:012d}"[-13:]
         locked.on_roll = False
@@ -761,56 +756,3 @@ def erase_pupil(pupil: Pupil, by, reason: str) -> None:
             data={"pupil": locked.pk, "reason": reason, "texts_scrubbed": scrubbed},
         )
     pupil.refresh_from_db()
-
-
-ERASED_NAME = "[an erased pupil]"
-
-
-def _scrub_names(pupil: Pupil) -> int:
-    """Take the pupil's full name out of every text the product keeps that may hold it: gate
-    results, draft notes and texts, comments read from the platforms, concerns, words read in
-    photos, flagged sentences, approvers' comments. Returns how many texts changed."""
-    surname = pupil.legal_surname.strip()
-    forenames = {f.strip() for f in (pupil.legal_forename, pupil.preferred_forename) if f.strip()}
-    if not surname or not forenames:
-        return 0
-    pattern = re.compile(
-        "|".join(rf"\b{re.escape(f)}\s+{re.escape(surname)}\b|\b{re.escape(surname)},?\s+{re.escape(f)}\b"
-                 for f in sorted(forenames, key=len, reverse=True)),
-        re.IGNORECASE,
-    )
-    changed = 0
-    places = [
-        (GateResult, "message"), (Draft, "status_note"), (Draft, "text"), (Draft, "title"), (PlatformComment, "text"),
-        (PlatformComment, "author"), (Concern, "details"), (ConcernNote, "text"), (MediaText, "text"), (LanguageReview, "sentence"),
-        (Approval, "comment"), (PublishedPost, "takedown_reason"), (Concern, "outcome"), (PlatformComment, "dealt_with_note"),
-    ]
-    for model, name in places:
-        for pk, value in model.objects.filter(**{f"{name}__icontains": surname}).values_list("pk", name):
-            cleaned = pattern.sub(ERASED_NAME, value)
-            if cleaned != value:
-                model.objects.filter(pk=pk).update(**{name: cleaned})
-                changed += 1
-    # File names are often a child's name, written any way: "amira_khan.jpg", "AmiraKhan-sports.jpg".
-    # Such a file is renamed by its row ("photo 12.jpg"), and texts quoting its name lose it too.
-    loose = re.compile(
-        "|".join(rf"{re.escape(f)}[\W_]*{re.escape(surname)}|{re.escape(surname)}[\W_]*{re.escape(f)}"
-                 for f in sorted(forenames, key=len, reverse=True)),
-        re.IGNORECASE,
-    )
-    for media in MediaFile.objects.filter(original_name__icontains=surname):
-        if loose.search(media.original_name):
-            renamed = f"{media.audit_label}{Path(media.original_name).suffix}"
-            for model, name in ((GateResult, "message"), (Draft, "status_note")):
-                for pk, value in model.objects.filter(**{f"{name}__contains": media.original_name}).values_list("pk", name):
-                    model.objects.filter(pk=pk).update(**{name: value.replace(media.original_name, renamed)})
-                    changed += 1
-            MediaFile.objects.filter(pk=media.pk).update(original_name=renamed)
-            changed += 1
-    # Why a comment was raised quotes the words it found.
-    for pk, reasons in PlatformComment.objects.exclude(reasons=[]).values_list("pk", "reasons"):
-        cleaned = json.loads(pattern.sub(ERASED_NAME, json.dumps(reasons, ensure_ascii=False)))
-        if cleaned != reasons:
-            PlatformComment.objects.filter(pk=pk).update(reasons=cleaned)
-            changed += 1
-    return changed

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class ModerationConfig(AppConfig):
@@ -7,6 +6,5 @@ class ModerationConfig(AppConfig):
     verbose_name = "Moderation"
 
     def ready(self):
-        from moderation.roles import ensure_groups
-
-        post_migrate.connect(ensure_groups, sender=self)
+        # Django's way to connect signal receivers: importing the module registers them.
+        from moderation import erasure  # noqa: F401

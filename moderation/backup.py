@@ -24,9 +24,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from consent import crypto
-from moderation.media import sha256_of
-from moderation.models import AuditEntry, AuditSeal, Draft
+from config.school import crypto
+from config.school.files import sha256_of
+from config.school.models import AuditEntry, AuditSeal
+from moderation.models import Draft
 
 FORMAT = 1
 # What is not worth restoring: sessions (everyone signs in again), django-axes's attempts, and

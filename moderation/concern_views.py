@@ -149,7 +149,7 @@ def comment_dealt_with(request, pk):
 
 
 def review_list(request):
-    if not (request.user.has_perm("moderation.manage_channel") or request.user.has_perm("moderation.view_publication_log")):
+    if not (request.user.has_perm("connectors.manage_channel") or request.user.has_perm("moderation.view_publication_log")):
         raise PermissionDenied("Only leadership staff see the annual reviews.")
     form = PolicyReviewForm(request.POST or None)
     if request.method == "POST":

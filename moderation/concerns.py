@@ -18,9 +18,10 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from connectors import base as connectors
-from moderation import notify
-from moderation.models import AuditEntry, Concern, ConcernNote, PublishedPost
-from moderation.roles import DSL, HEADTEACHER
+from config.school import notify
+from config.school.models import AuditEntry
+from moderation.models import Concern, ConcernNote, PublishedPost
+from config.school.roles import DSL, HEADTEACHER
 
 MAX_DETAILS = 5000
 

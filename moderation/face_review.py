@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from consent import faces as register_faces
 from moderation import stopping, video_copies
-from moderation.models import AuditEntry, Draft, MediaFace, MediaFile, MediaText, VideoTrack, next_face_number
+from config.school.models import AuditEntry
+from moderation.models import Draft, MediaFace, MediaFile, MediaText, VideoTrack, next_face_number
 from pixels import detection, imaging, ocr, photos, second_opinion
 
 logger = logging.getLogger(__name__)

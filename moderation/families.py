@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from moderation.mirror import MirrorFeed, media_response
-from moderation.models import AuditEntry, FamiliesAccess, PublishedPost
-from moderation.services import display_name
+from config.school.models import AuditEntry
+from moderation.models import FamiliesAccess, PublishedPost
+from config.school.people import display_name
 
 # Letters and digits that cannot be mistaken for each other when read aloud or typed from paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -53,7 +54,7 @@ def opens(code: str) -> bool:
 
 def issue(by) -> FamiliesAccess:
     """A new code; every earlier link stops working at once. The code itself is not logged."""
-    if not by.has_perm("moderation.approve_channel"):
+    if not by.has_perm("connectors.approve_channel"):
         raise PermissionDenied("Only the headteacher issues the families' access code.")
     with transaction.atomic():
         replaced = current() is not None
@@ -150,7 +151,7 @@ def families_feed(request, code):
     return private(FamiliesFeed(checked_code(code))(request))
 
 
-@permission_required("moderation.approve_channel", raise_exception=True)
+@permission_required("connectors.approve_channel", raise_exception=True)
 def families_access(request):
     """The headteacher's page: the current link and code, and a new one on request."""
     access = current()
@@ -159,7 +160,7 @@ def families_access(request):
 
 
 @require_POST
-@permission_required("moderation.approve_channel", raise_exception=True)
+@permission_required("connectors.approve_channel", raise_exception=True)
 def families_access_issue(request):
     replaced = current() is not None
     issue(request.user)

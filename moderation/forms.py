@@ -4,8 +4,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel, Concern, Draft, MediaFile, PublishedPost
-from moderation.roles import LEADERSHIP, OFFICE_STAFF
+from connectors.models import Channel
+from moderation.models import Concern, Draft, MediaFile, PublishedPost
+from config.school.roles import LEADERSHIP, OFFICE_STAFF
 
 User = get_user_model()
 

@@ -7,7 +7,8 @@ draft cannot be approved until its author changes the words). Every judgement is
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from moderation.models import AuditEntry, Draft, LanguageReview
+from config.school.models import AuditEntry
+from moderation.models import Draft, LanguageReview
 
 # A reason is a sentence, not a tick: "ok" does not say why a flag is a false alarm.
 MIN_REASON_WORDS = 3

@@ -89,9 +89,3 @@ def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
     return stored_name, size, digest.hexdigest(), inspected
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from moderation.roles import SECOND_FACTOR
+from config.school.roles import SECOND_FACTOR
 
 # Pages a signed-in person may reach before giving the second factor.
 OPEN = {"second_factor", "logout", "login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern"}

@@ -4,88 +4,14 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from config.school.models import AuditEntry
+from connectors.models import Channel
+
 User = settings.AUTH_USER_MODEL
 
 
 class IllegalTransition(Exception):
     """A draft was asked to move in a way its status does not allow. Nothing changed."""
-
-
-class Channel(models.Model):
-    """One of the school's official channels, with the record the headteacher approves."""
-
-    class Kind(models.TextChoices):
-        FACEBOOK = "facebook", "Facebook Page"
-        YOUTUBE = "youtube", "YouTube channel"
-
-    class Privacy(models.TextChoices):
-        PRIVATE = "private", "Private"
-        UNLISTED = "unlisted", "Unlisted"
-        PUBLIC = "public", "Public"
-
-    name = models.CharField(max_length=120, unique=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    connector = models.CharField(
-        max_length=40,
-        default="outbox",
-        help_text="Where posts go: the local outbox, or the platform itself once connected.",
-    )
-    active = models.BooleanField(default=True)
-    platform_account_id = models.CharField("Page or channel id", max_length=120, blank=True)
-    dedicated_account_name = models.CharField(
-        "Dedicated account",
-        max_length=200,
-        blank=True,
-        help_text="The account set up only for the school's official use.",
-    )
-    account_email = models.EmailField(
-        "Registered email",
-        blank=True,
-        help_text="The school address the account is registered with.",
-    )
-    login_holders = models.ManyToManyField(
-        User,
-        blank=True,
-        related_name="held_channels",
-        verbose_name="Leadership staff who hold the login details",
-    )
-    authors = models.ManyToManyField(
-        User,
-        blank=True,
-        related_name="authorised_channels",
-        verbose_name="Staff authorised to draft posts",
-    )
-    parents_informed_on = models.DateField("Parents and carers informed on", null=True, blank=True)
-    parents_informed_how = models.TextField(
-        "How parents and carers were informed",
-        blank=True,
-        help_text="For example: letter home of 4 September with the expectations for safe use.",
-    )
-    youtube_privacy = models.CharField(
-        "YouTube visibility", max_length=20, choices=Privacy.choices, default=Privacy.PRIVATE
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        permissions = [
-            ("manage_channel", "Can edit a channel record"),
-            ("approve_channel", "Can approve a channel's risk assessment"),
-        ]
-
-    def __str__(self):
-        return self.name
-
-    @property
-    def current_risk_assessment(self):
-        return self.risk_assessments.order_by("-approved_at", "-id").first()
-
-    @property
-    def posts_are_public(self) -> bool:
-        """Whether anyone can see this channel's posts on the platform: a Facebook Page's are;
-        a YouTube channel's only when its videos are public (private and unlisted ones are
-        for the families the school shares them with)."""
-        return self.kind == self.Kind.FACEBOOK or self.youtube_privacy == self.Privacy.PUBLIC
 
 
 class RiskAssessment(models.Model):
@@ -585,115 +511,6 @@ class PublishedMedia(models.Model):
         return self.path.with_suffix(".thumbnail.jpg")
 
 
-class AuditQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Audit entries cannot be changed.")
-
-    def delete(self):
-        raise PermissionError("Audit entries cannot be deleted.")
-
-    def bulk_create(self, *args, **kwargs):
-        raise PermissionError("Audit entries are written one at a time, each linked to the one before.")
-
-
-def audit_hash(*, at, actor_id, action, draft_id, channel_id, summary, data, previous_hash) -> str:
-    """The hash of one audit entry's content and of the entry before it (a hash chain).
-
-    Every stored hash depends on this exact recipe: changing it breaks every existing chain."""
-    import hashlib
-    import json
-    from datetime import timezone as dt_timezone
-
-    content = {
-        "at": at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds"),
-        "actor": actor_id, "action": action, "draft": draft_id, "channel": channel_id,
-        "summary": summary, "data": data, "previous": previous_hash,
-    }
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-GENESIS_HASH = "0" * 64
-
-
-class AuditChainHead(models.Model):
-    """The newest link of the audit chain. Writing an entry locks this one row, so entries are
-    chained one after another even when several processes write at once."""
-
-    last_entry_id = models.BigIntegerField(null=True)
-    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
-
-
-class AuditEntry(models.Model):
-    """One thing that happened. Written once; never edited or deleted through the product.
-
-    Each entry stores the hash of the one before it and its own hash over its content and that
-    link, so an entry edited, removed or slipped in directly in the database breaks the chain
-    (`python manage.py verify_audit`).
-    """
-
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    action = models.CharField(max_length=60)
-    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries")
-    summary = models.TextField()
-    data = models.JSONField(default=dict, blank=True)
-    previous_hash = models.CharField(max_length=64, editable=False, default=GENESIS_HASH)
-    entry_hash = models.CharField(max_length=64, editable=False, blank=True)
-
-    objects = AuditQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-
-    def computed_hash(self, previous_hash: str | None = None) -> str:
-        return audit_hash(
-            at=self.at, actor_id=self.actor_id, action=self.action, draft_id=self.draft_id, channel_id=self.channel_id,
-            summary=self.summary, data=self.data, previous_hash=self.previous_hash if previous_hash is None else previous_hash,
-        )
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise PermissionError("Audit entries cannot be changed.")
-        # The hash covers the data as the database gives it back: a JSON round trip.
-        import json
-
-        self.data = json.loads(json.dumps(self.data or {}))
-        with transaction.atomic():
-            head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-            self.previous_hash = head.last_hash
-            self.entry_hash = self.computed_hash()
-            super().save(*args, **kwargs)
-            AuditChainHead.objects.filter(pk=1).update(last_entry_id=self.pk, last_hash=self.entry_hash)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit entries cannot be deleted.")
-
-
-class AuditSeal(models.Model):
-    """A copy of the audit chain's newest link, taken daily (and on demand) and sent outside the
-    database: emailed to the headteacher and shown on the audit page, to be written down or kept.
-    Whoever can rewrite the database can rewrite the chain and this table too; they cannot
-    rewrite the emails. `verify_audit --seal ENTRY:HASH` checks the chain against one."""
-
-    taken_at = models.DateTimeField(default=timezone.now)
-    entry_id = models.BigIntegerField()  # the newest entry when the seal was taken
-    entry_hash = models.CharField(max_length=64)
-    entries = models.PositiveIntegerField()  # how many entries the trail held up to it
-    taken_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    sent_to = models.TextField(blank=True)  # the addresses it was emailed to
-
-    class Meta:
-        ordering = ["-taken_at", "-id"]
-
-    @property
-    def token(self) -> str:
-        """What is written down and given to verify_audit --seal."""
-        return f"{self.entry_id}:{self.entry_hash}"
-
-
 class LanguageReview(models.Model):
     """The reviewing colleague's judgement of one sentence flagged by `respectful-language`.
 
@@ -843,15 +660,6 @@ class ConcernNote(models.Model):
 
     class Meta:
         ordering = ["written_at", "id"]
-
-
-class Notice(models.Model):
-    """A message the product sent once (a reminder, a scheduled publish that failed), so that a
-    restarted worker never sends it twice."""
-
-    key = models.CharField(max_length=200, unique=True)
-    sent_at = models.DateTimeField(default=timezone.now)
-    subject = models.CharField(max_length=300)
 
 
 class FamiliesAccess(models.Model):

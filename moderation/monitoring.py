@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from connectors import base as connectors
-from moderation import language, notify, personal_data
-from moderation.models import AuditEntry, PlatformComment, PublishedPost
-from moderation.roles import DSL, HEADTEACHER
+from config.school import notify
+from moderation import language, personal_data
+from config.school.models import AuditEntry
+from moderation.models import PlatformComment, PublishedPost
+from config.school.roles import DSL, HEADTEACHER
 
 logger = logging.getLogger(__name__)
 

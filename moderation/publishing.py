@@ -18,7 +18,8 @@ from connectors import services as connections
 from connectors.models import Delivery
 from moderation import services
 from moderation.analysis import _alive
-from moderation.models import AuditEntry, Draft, IllegalTransition, PublishedPost
+from config.school.models import AuditEntry
+from moderation.models import Draft, IllegalTransition, PublishedPost
 from moderation.monitoring import connector_for
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from moderation import notify
-from moderation.models import AuditEntry, Draft, MediaFile
+from config.school import notify
+from config.school.models import AuditEntry
+from moderation.models import Draft, MediaFile
 from moderation.services import delete_originals
 
 WARN_DAYS_BEFORE = 7

@@ -12,9 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import formats, timezone
 
-from moderation import notify
-from moderation.models import AuditEntry, Channel, PolicyReview
-from moderation.roles import HEADTEACHER, has_role
+from config.school import notify
+from config.school.models import AuditEntry
+from connectors.models import Channel
+from moderation.models import PolicyReview
+from config.school.roles import HEADTEACHER, has_role
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ tests (the demo school, `seed_demo`, writes its own fuller records)."""
 import datetime
 
 from moderation import reviews, services
-from moderation.models import Channel, PolicyReview
+from connectors.models import Channel
+from moderation.models import PolicyReview
 
 
 def complete_channel(head, *, kind=Channel.Kind.FACEBOOK, name=None, authors=()) -> Channel:

@@ -11,7 +11,8 @@ import logging
 
 from django.utils import timezone
 
-from moderation import notify, services
+from config.school import notify
+from moderation import services
 from moderation.models import Draft, IllegalTransition
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 
-from moderation.models import AuditEntry
-from moderation.roles import HEADTEACHER, has_role
+from config.school.models import AuditEntry
+from config.school.roles import HEADTEACHER, has_role
 
 DEVICE_NAME = "Authenticator app"
 

@@ -19,6 +19,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.school.files import sha256_of
+from config.school.people import display_name, require
 from connectors import base as connectors
 from connectors import services as connections
 from connectors.models import Delivery, worker_name
@@ -26,13 +28,13 @@ from moderation import analysis, video_copies
 from moderation import attestations as attestation_text
 from moderation.gates import PIPELINE
 from moderation.gates.base import FAIL, PASS, WAITING, Content, Context, FaceItem, MediaItem, TrackItem, WordsItem
-from moderation.media import MediaRejected, sha256_of, store_upload
+from moderation.media import MediaRejected, store_upload
+from config.school.models import AuditEntry
+from connectors.models import Channel
 from moderation.models import (
     Approval,
     IllegalTransition,
-    AuditEntry,
     AUPAcceptance,
-    Channel,
     Draft,
     GateResult,
     GateRun,
@@ -44,7 +46,7 @@ from moderation.models import (
     RiskAssessment,
     VideoTrack,
 )
-from moderation.roles import HEADTEACHER, has_role
+from config.school.roles import HEADTEACHER, has_role
 from pixels import imaging, photos, video_copy
 
 logger = logging.getLogger(__name__)
@@ -56,15 +58,6 @@ class ContentUnreadable(Exception):
 
 class AUPNotAccepted(PermissionDenied):
     pass
-
-
-def display_name(user) -> str:
-    return (user.get_full_name() or user.username) if user else "the system"
-
-
-def require(user, perm: str, message: str):
-    if not (user and user.is_active and user.has_perm(perm)):
-        raise PermissionDenied(message)
 
 
 # --- Acceptable Use Policy ---------------------------------------------------------------
@@ -255,7 +248,7 @@ def void_approvals(draft: Draft, reason: str) -> int:
 
 
 def withdraw(draft: Draft, by):
-    if by.pk != draft.author_id and not by.has_perm("moderation.approve_channel"):
+    if by.pk != draft.author_id and not by.has_perm("connectors.approve_channel"):
         raise PermissionDenied("Only the author or the headteacher can withdraw this draft.")
     with transaction.atomic():
         void_approvals(draft, "Draft withdrawn")
@@ -856,7 +849,7 @@ CHANNEL_FIELDS = (
 
 
 def update_channel(channel: Channel, by, *, login_holders=None, authors=None, **fields) -> list[str]:
-    require(by, "moderation.manage_channel", "Only the headteacher can change a channel's record.")
+    require(by, "connectors.manage_channel", "Only the headteacher can change a channel's record.")
     if fields.get("youtube_privacy") == Channel.Privacy.PUBLIC:
         raise ValidationError("The school's YouTube channel is private: uploads can never be public.")
     if fields.get("youtube_privacy") == Channel.Privacy.UNLISTED and not settings.SCHOOL.allow_youtube_unlisted:
@@ -881,7 +874,7 @@ def update_channel(channel: Channel, by, *, login_holders=None, authors=None, **
 
 
 def approve_risk_assessment(channel: Channel, by, *, summary: str, document_reference: str = "") -> RiskAssessment:
-    require(by, "moderation.approve_channel", "Only the headteacher can approve a channel's risk assessment.")
+    require(by, "connectors.approve_channel", "Only the headteacher can approve a channel's risk assessment.")
     if not has_role(by, HEADTEACHER):
         raise PermissionDenied("Only the headteacher can approve a channel's risk assessment.")
     if not summary.strip():

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from moderation import face_review, video_copies
 from moderation.video_copies import VIDEO_READ_EVERY_SECONDS, read_every  # noqa: F401 - also read from here by the gates
 from moderation.face_review import _audit, _check_may_decide

@@ -17,9 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from consent import crypto
+from config.school import crypto
 from moderation.mirror import media_response
-from moderation import audit, face_review, language_review, publishing, reviews, services, video_copies, video_review
+from config.school import audit
+from moderation import face_review, language_review, publishing, reviews, services, video_copies, video_review
 from moderation import personal_data
 from moderation.forms import (
     ApprovalForm,
@@ -35,8 +36,17 @@ from moderation.forms import (
 from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
+from config.school.models import AuditEntry, AuditSeal
+from connectors.models import Channel
 from moderation.models import (
-    AuditEntry, AuditSeal, Channel, Concern, Draft, IllegalTransition, MediaFace, MediaFile, MediaText, PlatformComment, PublishedPost,
+    Concern,
+    Draft,
+    IllegalTransition,
+    MediaFace,
+    MediaFile,
+    MediaText,
+    PlatformComment,
+    PublishedPost,
     VideoTrack,
 )
 
@@ -131,7 +141,7 @@ def home(request):
         "open_concerns": Concern.objects.filter(status=Concern.Status.OPEN).count() if user.has_perm("moderation.handle_concern") else 0,
         "comments_of_concern": PlatformComment.objects.filter(status=PlatformComment.Status.CONCERN).count()
         if user.has_perm("moderation.handle_concern") else 0,
-        "reviews_due": _reviews_due() if user.has_perm("moderation.manage_channel") else [],
+        "reviews_due": _reviews_due() if user.has_perm("connectors.manage_channel") else [],
     }
     context["blocked_channels"] = [(c, p) for c, p in context["blocked_channels"] if p]
     return render(request, "moderation/home.html", context)
@@ -662,7 +672,7 @@ def channel_list(request):
 
 def channel_detail(request, pk):
     from connectors.models import Connection, QuotaDay
-    from moderation.roles import HEADTEACHER, has_role
+    from config.school.roles import HEADTEACHER, has_role
 
     channel = get_object_or_404(Channel, pk=pk)
     connection = Connection.objects.filter(channel=channel).select_related("connected_by").first()
@@ -671,7 +681,7 @@ def channel_detail(request, pk):
         "facebook_app_live": connection.app_is_live if connection and channel.kind == Channel.Kind.FACEBOOK else None,
         "quota_spent": QuotaDay.spent(channel),
         "quota_limit": settings.YOUTUBE_DAILY_QUOTA,
-        "is_headteacher": request.user.has_perm("moderation.approve_channel") and has_role(request.user, HEADTEACHER),
+        "is_headteacher": request.user.has_perm("connectors.approve_channel") and has_role(request.user, HEADTEACHER),
         "channel": channel,
         "problems": services.channel_problems(channel),
         "assessment": channel.current_risk_assessment,
@@ -681,7 +691,7 @@ def channel_detail(request, pk):
     })
 
 
-@permission_required("moderation.manage_channel", raise_exception=True)
+@permission_required("connectors.manage_channel", raise_exception=True)
 def channel_edit(request, pk=None):
     channel = get_object_or_404(Channel, pk=pk) if pk else Channel()
     form = ChannelForm(request.POST or None, instance=channel, allow_unlisted=settings.SCHOOL.allow_youtube_unlisted)
@@ -702,7 +712,7 @@ def channel_edit(request, pk=None):
     return render(request, "moderation/channel_form.html", {"form": form, "channel": channel})
 
 
-@permission_required("moderation.approve_channel", raise_exception=True)
+@permission_required("connectors.approve_channel", raise_exception=True)
 def channel_risk_assessment(request, pk):
     channel = get_object_or_404(Channel, pk=pk)
     current = channel.current_risk_assessment

@@ -20,7 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from moderation import audit, concerns, health, monitoring, publishing, retention, reviews, scheduling
+from config.school import audit
+from moderation import concerns, health, monitoring, publishing, retention, reviews, scheduling
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,11 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from moderation import roles, services
+from config.school import roles
+from moderation import services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel, RiskAssessment
+from connectors.models import Channel
+from moderation.models import RiskAssessment
 from moderation.sample import complete_channel  # noqa: F401 - the tests' channels
 
 PASSWORD = "correct-horse-battery-staple"

@@ -12,7 +12,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from moderation.models import AuditEntry
+from config.school.models import AuditEntry
 from tests.conftest import PASSWORD
 
 

@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
-from moderation import analysis, face_review, roles, services
+from config.school import roles
+from moderation import analysis, face_review, services
 from moderation.models import MediaFile
 from tests import processes
 from tests.conftest import link_draft, make_user

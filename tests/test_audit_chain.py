@@ -4,8 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from moderation import audit, services
-from moderation.models import AuditChainHead, AuditEntry
+from config.school import audit
+from moderation import services
+from config.school.models import AuditChainHead, AuditEntry
 
 
 def run_verify():
@@ -100,7 +101,7 @@ def test_two_processes_writing_at_once_keep_one_chain(tmp_path):
 
     if connection.vendor != "postgresql":
         pytest.skip("separate processes share the test database only on PostgreSQL")
-    code = ("from moderation.models import AuditEntry\n"
+    code = ("from config.school.models import AuditEntry\n"
             "for n in range(150): AuditEntry.objects.create(action='test.write', summary=f'entry {n}', data={'n': n})")
     writers = [processes.start(tmp_path, "shell", "-c", code) for _ in range(3)]
     for writer in writers:

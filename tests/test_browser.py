@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
-from moderation import roles, services
+from config.school import roles
+from moderation import services
 from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.gates.clear_objective import gate as clear_objective_gate

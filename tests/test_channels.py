@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from moderation import services
-from moderation.models import Channel, Draft, RiskAssessment
+from connectors.models import Channel
+from moderation.models import Draft, RiskAssessment
 from tests.conftest import age_risk_assessment, link_draft
 
 

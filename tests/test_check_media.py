@@ -16,7 +16,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from PIL import Image, ImageOps
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from tests.bad_files import BAD_FILES
 from pixels import detection, photos, recognition

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from consent.models import Pupil
 from moderation import monitoring, services
-from moderation.models import AuditEntry, PlatformComment
+from config.school.models import AuditEntry
+from moderation.models import PlatformComment
 
 
 @pytest.fixture

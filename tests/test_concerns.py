@@ -8,7 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 
 from moderation import concerns, services
-from moderation.models import AuditEntry, Concern, ConcernNote
+from config.school.models import AuditEntry
+from moderation.models import Concern, ConcernNote
 
 
 @pytest.fixture
@@ -190,7 +191,8 @@ def test_a_report_about_a_post_with_a_line_break_near_its_start_is_sent_with_a_o
 
 
 def test_a_report_whose_email_fails_is_kept_shown_to_the_dsl_and_sent_by_the_worker(client, dsl, office, approver, facebook, mailoutbox, monkeypatch):
-    from moderation import concerns, notify, services
+    from config.school import notify
+    from moderation import concerns, services
     from moderation.attestations import ATTESTATIONS
     from tests.conftest import link_draft
 

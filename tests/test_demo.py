@@ -1,6 +1,8 @@
 from django.core.management import call_command
 
-from moderation.models import AuditEntry, Channel, Draft, PublishedPost
+from config.school.models import AuditEntry
+from connectors.models import Channel
+from moderation.models import Draft, PublishedPost
 
 
 def test_the_demo_school_is_created_once_and_never_duplicated(db, capsys):
@@ -17,7 +19,7 @@ def test_the_demo_school_is_created_once_and_never_duplicated(db, capsys):
 def test_the_demo_has_one_user_for_each_role_and_a_second_approver(db):
     from django.contrib.auth import get_user_model
 
-    from moderation import roles
+    from config.school import roles
 
     call_command("seed_demo")
     User = get_user_model()

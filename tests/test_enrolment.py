@@ -12,10 +12,11 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.enrolment import EnrolmentRefused, enrol
 from consent.models import BiometricConsent, FaceEncoding, Pupil
-from moderation.models import AuditEntry
+from config.school.models import AuditEntry
 from pixels import detection, photos, recognition
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"

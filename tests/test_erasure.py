@@ -8,10 +8,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from consent import crypto, services
+from config.school import crypto
+from consent import services
 from consent.models import FaceEncoding, PhotoConsent, Pupil
-from moderation import audit, personal_data
-from moderation.models import AuditEntry
+from config.school import audit
+from moderation import personal_data
+from config.school.models import AuditEntry
 from tests.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
 from pixels import recognition
 

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from moderation import families, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import AuditEntry, Channel
+from config.school.models import AuditEntry
+from connectors.models import Channel
 from tests.conftest import Client, link_draft
 
 TITLE = "Year 2 nativity, for families"

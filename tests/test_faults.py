@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from moderation import audit, services
+from config.school import audit
+from moderation import services
 from moderation.attestations import ATTESTATIONS
 from moderation.models import Approval, Draft, PublishedPost
 from tests.conftest import link_draft

@@ -14,7 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from moderation import concerns, face_review, services
 from moderation.attestations import ATTESTATIONS

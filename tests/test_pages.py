@@ -159,7 +159,7 @@ def test_the_author_is_not_offered_the_review_form(client, office, facebook):
 
 
 def test_an_author_without_the_current_aup_is_sent_to_accept_it(client, db, facebook):
-    from moderation import roles
+    from config.school import roles
     from tests.conftest import make_user
 
     newcomer = make_user("newcomer", roles.OFFICE_STAFF, accept_aup=False)
@@ -223,7 +223,7 @@ def test_a_refusal_says_why(client, dsl, facebook):
 
 
 def test_history_written_by_no_person_is_shown_as_the_system(client, office, facebook):
-    from moderation.models import AuditEntry
+    from config.school.models import AuditEntry
 
     draft = link_draft(office, facebook)
     AuditEntry.objects.create(actor=None, action="draft.hold", draft=draft, summary="Held after a consent change")

@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from consent.models import Pupil
-from moderation import concerns, monitoring, roles, services
+from config.school import roles
+from moderation import concerns, monitoring, services
 from moderation.attestations import ATTESTATIONS
 from tests.conftest import Client, complete_channel, link_draft, make_user
 from tests.test_pages import named_urls

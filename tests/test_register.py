@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from consent import services
 from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
-from moderation.models import AuditEntry
+from config.school.models import AuditEntry
 from pixels import recognition
 
 pytestmark = pytest.mark.django_db
@@ -627,7 +627,7 @@ def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is
     from pathlib import Path
 
     from consent.models import BiometricConsent, FaceEncoding
-    from moderation import roles
+    from config.school import roles
     from tests.conftest import make_user
 
     photo = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces" / "posts" / "obama_small.jpg"
@@ -646,7 +646,7 @@ def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is
 
 def test_a_pupil_who_objects_is_refused_enrolment_on_their_page(client, db):
     from consent.models import BiometricConsent, FaceEncoding
-    from moderation import roles
+    from config.school import roles
     from tests.conftest import make_user
 
     keeper = make_user("keeper", roles.REGISTER_KEEPER)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from moderation import face_review, retention, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import AuditEntry, Draft
+from config.school.models import AuditEntry
+from moderation.models import Draft
 from tests.conftest import link_draft
 
 START = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)

@@ -9,7 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from moderation import reviews, services
-from moderation.models import AuditEntry, PolicyReview
+from config.school.models import AuditEntry
+from moderation.models import PolicyReview
 from tests.conftest import link_draft
 
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from moderation import scheduling, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import AuditEntry, Draft, PublishedPost
+from config.school.models import AuditEntry
+from moderation.models import Draft, PublishedPost
 from moderation.worker import Worker
 from tests.conftest import age_risk_assessment, link_draft
 

@@ -14,7 +14,8 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from pixels import detection, labelled, photos, recognition, video
 

@@ -6,7 +6,8 @@ import pytest
 
 from moderation import services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import AuditEntry, Draft, PublishedPost
+from config.school.models import AuditEntry
+from moderation.models import Draft, PublishedPost
 from tests import processes
 from tests.conftest import link_draft
 

@@ -4,9 +4,11 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from moderation import roles, services
+from config.school import roles
+from moderation import services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Approval, AuditEntry, Draft, GateRun, IllegalTransition, PublishedPost
+from config.school.models import AuditEntry
+from moderation.models import Approval, Draft, GateRun, IllegalTransition, PublishedPost
 from tests.conftest import age_risk_assessment, link_draft, make_user
 
 
@@ -234,7 +236,7 @@ def test_a_new_aup_version_must_be_accepted_before_drafting_or_approving(office,
 
 
 def test_staff_not_authorised_for_a_channel_cannot_draft_for_it(db, facebook):
-    from moderation import roles
+    from config.school import roles
 
     newcomer = make_user("newcomer", roles.OFFICE_STAFF)
     with pytest.raises(PermissionDenied, match="not authorised"):

@@ -5,7 +5,8 @@ import pytest
 from connectors.conftest import approve, video_draft
 from connectors.models import Connection
 from moderation import concerns, monitoring, services
-from moderation.models import AuditEntry, PlatformComment
+from config.school.models import AuditEntry
+from moderation.models import PlatformComment
 from tests.conftest import link_draft
 
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from connectors.models import Connection
-from moderation.models import AuditEntry
+from config.school.models import AuditEntry
 
 
 def test_the_headteacher_connects_the_facebook_page_from_the_channels_page(graph, facebook, head, client):

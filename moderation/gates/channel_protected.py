@@ -1,5 +1,5 @@
 from moderation.gates.base import Gate, failed, passed
-from moderation.roles import LEADERSHIP
+from config.school.roles import LEADERSHIP
 
 
 class ChannelProtected(Gate):

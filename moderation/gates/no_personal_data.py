@@ -46,7 +46,7 @@ def _published_video_findings(item, names, allowed, already):
     when it made the copy the approver watches; at publishing, read again unless the copy sent
     is that very file."""
     from moderation import personal_data, video_copies
-    from moderation.media import sha256_of
+    from config.school.files import sha256_of
     from moderation.models import MediaFile
 
     media = MediaFile.objects.filter(pk=item.media_id).first()

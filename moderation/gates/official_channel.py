@@ -15,7 +15,7 @@ class OfficialChannel(Gate):
 
     def check(self, ctx):
         from connectors.base import shape_problem
-        from moderation.models import Channel
+        from connectors.models import Channel
 
         channel = ctx.draft.channel
         if not channel.active:

@@ -28,7 +28,7 @@ class RespectfulLanguage(Gate):
     reviewed_by_person = True
 
     def check(self, ctx):
-        from moderation.services import display_name
+        from config.school.people import display_name
 
         found = flags(ctx.content)
         if not found:

@@ -35,7 +35,7 @@ def pseudonymised(summary: str, data: dict, action: str, record: int) -> tuple[s
 
 def chain_existing_entries(apps, schema_editor):
     """Link the entries written before the chain existed, oldest first, as save() links new ones."""
-    from moderation.models import GENESIS_HASH, audit_hash
+    from config.school.models import GENESIS_HASH, audit_hash
 
     AuditEntry = apps.get_model("moderation", "AuditEntry")
     AuditChainHead = apps.get_model("moderation", "AuditChainHead")

@@ -3,7 +3,7 @@ from django.db import migrations
 
 def encrypt_views(apps, schema_editor):
     """Face views stored before they were encrypted (plain JPEGs) are encrypted with the face key."""
-    from consent import crypto
+    from config.school import crypto
 
     VideoTrack = apps.get_model("moderation", "VideoTrack")
     plain = [t for t in VideoTrack.objects.exclude(view=b"").only("pk", "view") if bytes(t.view[:2]) == b"\xff\xd8"]

@@ -13,7 +13,8 @@ from connectors.conftest import approve, photo_draft
 from connectors.facebook import FacebookConnector
 from connectors.models import Connection, Delivery
 from moderation import publishing, services
-from moderation.models import AuditEntry, Draft, PublishedMedia
+from config.school.models import AuditEntry
+from moderation.models import Draft, PublishedMedia
 from tests.conftest import link_draft
 
 

@@ -16,7 +16,8 @@ from connectors.models import Connection, Delivery, QuotaDay
 from connectors.youtube import YouTubeConnector
 from connectors.youtube.connector import THUMBNAIL_ATTEMPTS
 from moderation import publishing, services
-from moderation.models import AuditEntry, Draft, PublishedMedia
+from config.school.models import AuditEntry
+from moderation.models import Draft, PublishedMedia
 
 
 @pytest.fixture

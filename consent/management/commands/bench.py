@@ -25,7 +25,8 @@ import numpy as np
 from django.core.management.base import BaseCommand
 from PIL import Image
 
-from consent import crypto, faces
+from config.school import crypto
+from consent import faces
 from consent.models import Pupil
 from pixels import detection, dlib_engine, imaging, labelled, photos, recognition, second_opinion, video, video_copy, weights
 

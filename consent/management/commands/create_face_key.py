@@ -6,7 +6,7 @@ Does nothing when the file is already there, or when FACE_ENCRYPTION_KEY gives t
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from consent import crypto
+from config.school import crypto
 
 
 class Command(BaseCommand):

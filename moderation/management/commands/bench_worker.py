@@ -45,7 +45,8 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        from moderation import monitoring, roles, scheduling, services
+        from config.school import roles
+        from moderation import monitoring, scheduling, services
         from moderation.attestations import ATTESTATIONS
         from moderation.models import Approval, Draft, GateRun, PublishedPost
         from moderation.worker import Worker

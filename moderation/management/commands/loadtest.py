@@ -80,7 +80,8 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from moderation import roles, services
+        from config.school import roles
+        from moderation import services
         from moderation.models import Draft
         from moderation.sample import complete_channel
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from moderation import audit, backup
+from config.school import audit
+from moderation import backup
 
 
 class Command(BaseCommand):

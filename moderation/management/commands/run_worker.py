@@ -19,7 +19,8 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moderation import analysis, audit, health, monitoring, retention, reviews, stopping, video_copies, worker
+from config.school import audit
+from moderation import analysis, health, monitoring, retention, reviews, stopping, video_copies, worker
 from moderation.worker import Worker
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from moderation import analysis, reviews, roles, services
+from config.school import roles
+from moderation import analysis, reviews, services
 from moderation.attestations import ATTESTATIONS
-from moderation.models import Channel
+from connectors.models import Channel
 
 DEMO_PASSWORD = "aycliffe-demo-2026"
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo"
@@ -150,7 +151,7 @@ class Command(BaseCommand):
 
     def register_and_photo(self, users, facebook):
         """A small consent register, one enrolled face, and a photo draft for the approver to review."""
-        from consent import crypto
+        from config.school import crypto
         from consent import services as register
         from pixels import detection, photos, recognition
         from consent.models import FaceEncoding, Pupil

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 from django.utils import timezone
 
-from moderation import audit
+from config.school import audit
 
 
 class Command(BaseCommand):

@@ -14,9 +14,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from moderation import notify
-from moderation.models import GENESIS_HASH, AuditChainHead, AuditEntry, AuditSeal
-from moderation.roles import HEADTEACHER
+from config.school import notify
+from config.school.models import GENESIS_HASH, AuditChainHead, AuditEntry, AuditSeal
+from config.school.roles import HEADTEACHER
 
 SEAL_EVERY = timedelta(days=1)
 

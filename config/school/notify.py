@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
+from config.school.models import Notice
+
 logger = logging.getLogger(__name__)
 
 
@@ -57,8 +59,6 @@ def tell_roles(roles, subject: str, body: str) -> bool:
 
 def once(key: str, subject: str) -> bool:
     """True the first time a key is seen, False ever after (across processes and restarts)."""
-    from moderation.models import Notice
-
     try:
         with transaction.atomic():
             Notice.objects.create(key=key[:200], subject=subject[:300])

@@ -94,7 +94,8 @@ class Command(BaseCommand):
         from connectors.emulators.youtube import YouTubeEmulator
         from connectors.models import Delivery
         from connectors.youtube import YouTubeConnector, client
-        from moderation.models import Channel, Draft
+        from connectors.models import Channel
+        from moderation.models import Draft
 
         path = folder / "video.mp4"
         with open(path, "wb") as handle:

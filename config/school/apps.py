@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class SchoolConfig(AppConfig):
+    """The base every other app may use, and which uses none of them: the school's roles and
+    people, its notices and notifications, and its configuration (this package's __init__)."""
+
+    name = "config.school"
+    label = "school"
+    verbose_name = "School"
+
+    def ready(self):
+        from config.school.roles import ensure_groups
+
+        post_migrate.connect(ensure_groups, sender=self)
