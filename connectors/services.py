@@ -15,6 +15,7 @@ from connectors import base
 from connectors.models import Connection
 from config.school.notify import page, tell_roles
 from config.school.roles import HEADTEACHER
+from config.school.models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ def usable_connection(channel, platform: str) -> Connection:
 
 def save_connection(channel, *, platform: str, account_id: str, account_name: str, credentials: dict, by) -> Connection:
     """Store a new or renewed connection (tokens encrypted) and log who made it."""
-    from config.school.models import AuditEntry
 
     if channel.kind != platform:
         raise ValueError(f"'{channel}' is a {channel.get_kind_display()}, not a {PLATFORM_NAMES[platform]}.")
@@ -62,7 +62,6 @@ def save_connection(channel, *, platform: str, account_id: str, account_name: st
 
 def mark_reconnect_needed(channel, problem: str) -> bool:
     """Flag the channel and tell the headteacher, once per breakage. True when newly flagged."""
-    from config.school.models import AuditEntry
 
     with transaction.atomic():
         flagged = Connection.objects.filter(channel=channel, status=Connection.Status.CONNECTED).update(
@@ -121,7 +120,6 @@ def check_due_connections(now=None) -> int:
 
 def disconnect(channel, *, by) -> None:
     """Erase the channel's tokens; its posts go to the local outbox again."""
-    from config.school.models import AuditEntry
 
     with transaction.atomic():
         Connection.objects.filter(channel=channel).delete()

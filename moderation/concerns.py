@@ -22,6 +22,7 @@ from config.school import notify
 from config.school.models import AuditEntry
 from moderation.models import Concern, ConcernNote, PublishedPost
 from config.school.roles import DSL, HEADTEACHER
+from connectors import services as connections
 
 MAX_DETAILS = 5000
 
@@ -177,7 +178,6 @@ def take_down(post: PublishedPost, by, reason: str, concern: Concern | None = No
 
 def remove_from_platform(post: PublishedPost) -> str:
     """Ask the platform to delete a post taken down; record its answer. The worker repeats it until it is done."""
-    from connectors import services as connections
     from moderation.monitoring import connector_for
 
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 import av
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from pixels import photos as faces
+from pixels import video
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
 VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": "video/mp4", "matroska,webm": "video/webm"}
@@ -31,7 +33,6 @@ def inspect_file(path: Path, name: str) -> Inspected:
     """Say what a file really is, or refuse it with a reason that names it (name: as its owner
     knows it; the file on disk has a generated name)."""
     # Photos are read exactly as the face engine reads them, so what is accepted here can be checked.
-    from pixels import photos as faces
 
     try:
         fmt, image = faces.read_photo(path, name)
@@ -43,7 +44,6 @@ def inspect_file(path: Path, name: str) -> Inspected:
         width, height = image.size  # as shown: the EXIF orientation is applied
         image.close()
         return Inspected("image", IMAGE_TYPES[fmt], width, height)
-    from pixels import video
 
     if not video.looks_like_video(path):
         raise MediaRejected(

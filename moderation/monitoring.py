@@ -21,6 +21,7 @@ from moderation import language, personal_data
 from config.school.models import AuditEntry
 from moderation.models import PlatformComment, PublishedPost
 from config.school.roles import DSL, HEADTEACHER
+from connectors import services as connections
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ def posts_to_watch(now=None):
 
 def read_comments(now=None) -> list[PlatformComment]:
     """One round: read every watched post's comments, keep the new ones, raise those of concern."""
-    from connectors import services as connections
 
     now = now or timezone.now()
     names = personal_data.Names.from_register()

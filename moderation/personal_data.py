@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import phonenumbers
+from consent.models import Pupil
 
 NO_PERSONAL_DATA = "no-personal-data"
 RESPECTFUL_LANGUAGE = "respectful-language"
@@ -121,8 +122,6 @@ class Names:
 
     @classmethod
     def from_register(cls) -> "Names":
-        from consent.models import Pupil
-
         names = cls()
         # Left pupils too: their names are no less personal once they have left.
         for legal, preferred, surname, upn in Pupil.objects.values_list("legal_forename", "preferred_forename", "legal_surname", "upn"):

@@ -48,6 +48,7 @@ from moderation.models import (
 )
 from config.school.roles import HEADTEACHER, has_role
 from pixels import imaging, photos, video_copy
+from consent.models import PhotoConsent
 
 logger = logging.getLogger(__name__)
 
@@ -828,7 +829,6 @@ def hold_drafts_showing(pupil, by) -> list[Draft]:
 
 def posts_to_take_down():
     """Published posts showing a pupil who no longer has current written consent for that channel."""
-    from consent.models import PhotoConsent
 
     today = timezone.localdate()
     listed = []

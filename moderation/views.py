@@ -37,7 +37,7 @@ from moderation.attestations import ATTESTATIONS
 from moderation.gates import PIPELINE
 from moderation.media import MediaRejected
 from config.school.models import AuditEntry, AuditSeal
-from connectors.models import Channel
+from connectors.models import Channel, Connection, QuotaDay
 from moderation.models import (
     Concern,
     Draft,
@@ -49,6 +49,8 @@ from moderation.models import (
     PublishedPost,
     VideoTrack,
 )
+from consent.models import Pupil
+from config.school.roles import HEADTEACHER, has_role
 
 
 def aup_required(view):
@@ -116,8 +118,6 @@ def _ready_to_publish(user):
 
 
 def _channels_to_reconnect():
-    from connectors.models import Connection
-
     return [c.channel for c in Connection.objects.filter(status=Connection.Status.RECONNECT_NEEDED).select_related("channel")]
 
 
@@ -394,8 +394,6 @@ def _word_rows(media, names):
 
 
 def _pupils_for_identification():
-    from consent.models import Pupil
-
     return Pupil.objects.filter(on_roll=True).order_by("year_group", "legal_surname", "legal_forename")
 
 
@@ -501,8 +499,6 @@ def _blur_from_form(request, draft, face):
 
 
 def _identity_from_form(request, draft, face):
-    from consent.models import Pupil
-
     upn = request.POST.get("upn", "").strip()
     pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
     return _act(request, draft, _deciding(request, draft, lambda: face_review.identify(face, pupil, request.user)),
@@ -671,9 +667,6 @@ def channel_list(request):
 
 
 def channel_detail(request, pk):
-    from connectors.models import Connection, QuotaDay
-    from config.school.roles import HEADTEACHER, has_role
-
     channel = get_object_or_404(Channel, pk=pk)
     connection = Connection.objects.filter(channel=channel).select_related("connected_by").first()
     return render(request, "moderation/channel_detail.html", {

@@ -2,6 +2,8 @@ from django.utils import timezone
 
 from moderation.gates.base import Gate, failed, passed, waiting
 from pixels import detection, imaging, photos, second_opinion, video, video_copy
+from consent.models import PhotoConsent, Pupil
+from consent import faces as engine
 
 # What a face may end as for the gate to pass.
 ACCEPTED = {"consented", "confirmed", "blurred"}
@@ -14,7 +16,6 @@ def face_status(face, match, channel_kind, on=None):
 
     face: a FaceItem; match: the automatic result for it (None when a person decided).
     """
-    from consent.models import PhotoConsent, Pupil
 
     if face.blur:
         return "blurred", "blurred in the published copy"
@@ -47,7 +48,6 @@ class ImageConsent(Gate):
     reviewed_by_person = True
 
     def check(self, ctx):
-        from consent import faces as engine
         from moderation.models import MediaFace
 
         media = ctx.content.media

@@ -1,4 +1,6 @@
 from moderation.gates.base import Gate, failed, passed
+from config.school.files import sha256_of
+from pixels import imaging, ocr, photos, video_copy
 
 
 def findings(content, school):
@@ -46,7 +48,6 @@ def _published_video_findings(item, names, allowed, already):
     when it made the copy the approver watches; at publishing, read again unless the copy sent
     is that very file."""
     from moderation import personal_data, video_copies
-    from config.school.files import sha256_of
     from moderation.models import MediaFile
 
     media = MediaFile.objects.filter(pk=item.media_id).first()
@@ -75,7 +76,6 @@ def _published_copy_findings(item, names, allowed, already):
     part of a name readable is caught here. Without blurs the published pixels are the
     original's, whose words were read at analysis; at publishing the copy is always read."""
     from moderation import personal_data
-    from pixels import imaging, ocr, photos
 
     blurs = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
     at_publishing = item.path != item.source_path
@@ -99,7 +99,6 @@ def _published_copy_findings(item, names, allowed, already):
 def _thumbnail_findings(item, names, allowed):
     """The words in the video's thumbnail, read as in a photo: they are fixed by choosing another frame."""
     from moderation import personal_data
-    from pixels import ocr, video_copy
     from moderation.video_review import read_every
 
     where = f"the thumbnail of '{item.original_name}' (choose another frame)"

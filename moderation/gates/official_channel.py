@@ -1,4 +1,6 @@
 from moderation.gates.base import Gate, failed, passed
+from connectors.base import shape_problem
+from connectors.models import Channel
 
 
 class OfficialChannel(Gate):
@@ -14,9 +16,6 @@ class OfficialChannel(Gate):
     title = "Official channel"
 
     def check(self, ctx):
-        from connectors.base import shape_problem
-        from connectors.models import Channel
-
         channel = ctx.draft.channel
         if not channel.active:
             return failed(f"'{channel}' is no longer an active channel. Choose one of the school's current channels.")

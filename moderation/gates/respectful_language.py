@@ -1,4 +1,5 @@
 from moderation.gates.base import Gate, failed, passed, waiting
+from config.school.people import display_name
 
 
 def flags(content):
@@ -28,8 +29,6 @@ class RespectfulLanguage(Gate):
     reviewed_by_person = True
 
     def check(self, ctx):
-        from config.school.people import display_name
-
         found = flags(ctx.content)
         if not found:
             return passed("Nothing threatening, hurtful, profane or defamatory was found in the words.")

@@ -1,6 +1,7 @@
 import re
 
 from django import template
+from consent.models import Pupil
 
 register = template.Library()
 
@@ -37,7 +38,6 @@ def audit_summary(summary: str) -> str:
     numbers = {int(n) for n in _PUPIL_REFERENCE.findall(summary or "")}
     if not numbers:
         return summary
-    from consent.models import Pupil
 
     pupils = {p.pk: p for p in Pupil.objects.filter(pk__in=numbers)}
 

@@ -18,6 +18,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
+from connectors.base import Journal, OutgoingMedia, OutgoingPost, TryLater
+from connectors.emulators.graph import GraphEmulator
+from connectors.facebook import FacebookConnector
+from connectors import services as connections
+from connectors.emulators.youtube import YouTubeEmulator
+from connectors.models import Channel, Delivery
+from connectors.youtube import YouTubeConnector, client
 
 
 class Command(BaseCommand):
@@ -44,10 +51,6 @@ class Command(BaseCommand):
     # --- Facebook ---
 
     def facebook(self):
-        from connectors.base import Journal, OutgoingMedia, OutgoingPost
-        from connectors.emulators.graph import GraphEmulator
-        from connectors.facebook import FacebookConnector
-
         with GraphEmulator() as graph, override_settings(FACEBOOK_GRAPH_URL=graph.url, CONNECTOR_TIMEOUT=30), tempfile.TemporaryDirectory() as folder:
             photos = []
             for index in range(10):
@@ -89,12 +92,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from googleapiclient.http import MediaFileUpload
 
-        from connectors import services as connections
-        from connectors.base import OutgoingMedia, OutgoingPost, TryLater
-        from connectors.emulators.youtube import YouTubeEmulator
-        from connectors.models import Delivery
-        from connectors.youtube import YouTubeConnector, client
-        from connectors.models import Channel
         from moderation.models import Draft
 
         path = folder / "video.mp4"

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
+from config.school import roles
 
 COMMENTS = [
     "Lovely photos, well done everyone!", "Thank you for organising this.", "What time does it start on Friday?",
@@ -45,7 +46,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        from config.school import roles
         from moderation import monitoring, scheduling, services
         from moderation.attestations import ATTESTATIONS
         from moderation.models import Approval, Draft, GateRun, PublishedPost

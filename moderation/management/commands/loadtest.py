@@ -31,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
+from config.school import roles
 
 PASSWORD = "load-test-password-2026"
 
@@ -80,7 +81,6 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from config.school import roles
         from moderation import services
         from moderation.models import Draft
         from moderation.sample import complete_channel

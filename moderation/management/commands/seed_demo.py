@@ -19,6 +19,10 @@ from config.school import roles
 from moderation import analysis, reviews, services
 from moderation.attestations import ATTESTATIONS
 from connectors.models import Channel
+from consent import services as register
+from consent.models import FaceEncoding, Pupil
+from config.school import crypto
+from pixels import detection, photos, recognition
 
 DEMO_PASSWORD = "aycliffe-demo-2026"
 DEMO_PHOTOS = Path(__file__).resolve().parents[2] / "demo"
@@ -151,10 +155,6 @@ class Command(BaseCommand):
 
     def register_and_photo(self, users, facebook):
         """A small consent register, one enrolled face, and a photo draft for the approver to review."""
-        from config.school import crypto
-        from consent import services as register
-        from pixels import detection, photos, recognition
-        from consent.models import FaceEncoding, Pupil
 
         register.import_register(users["register"], DEMO_REGISTER.encode(), file_name="demo-register.csv")
         crypto.require_key()
