@@ -114,7 +114,7 @@ class Command(BaseCommand):
             def bare():
                 creds = client.credentials(connection.credentials())
                 service, _ = client.service(creds)
-                request = service.videos().insert(part="snippet,status", body={"status": {"privacyStatus": "private"}},
+                request = service.videos().insert(part="snippet,status", body={"snippet": {"title": "Bench"}, "status": {"privacyStatus": "private"}},
                                                   media_body=MediaFileUpload(str(path), mimetype="video/mp4", chunksize=chunk, resumable=True))
                 response = None
                 while response is None:
