@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from symspellpy import SymSpell
 
 # Words naming who someone is: each is replaced before scoring (see above). Plural nouns become
 # "people", singular nouns "person"; adjectives before a person word are dropped.
@@ -150,7 +151,7 @@ _WILL = (
 )
 _NEGATION = re.compile(r"\b(?:never|not|no one|nobody|don't|do not|won't|would not|wouldn't|no|opposite of)\b[^,.;:]{0,25}$")
 _RUN_ON_STARTS = ("i", "we", "you", "they", "death", "fuck")
-_LEET_TABLE = {"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t", "8": "ate"}
+_LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s", "$": "s", "7": "t", "8": "ate"})
 
 
 def setting(name):
@@ -172,8 +173,6 @@ def _spelling():
     global _dictionary
     with _dictionary_lock:
         if _dictionary is None:
-            from symspellpy import SymSpell
-
             speller = SymSpell(max_dictionary_edit_distance=1, prefix_length=7)
             path = importlib.resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
             if not speller.load_dictionary(str(path), term_index=0, count_index=1):
@@ -194,12 +193,20 @@ def _compiled(words: tuple) -> re.Pattern:
     return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in ordered) + r")(?:s|es|d|ed|ing|[bgmnpt]ing|[bgmnpt]ed)?(?![\w-])")
 
 
-def _lexicon():
+_LISTS = ("LANGUAGE_THREAT_WORDS", "LANGUAGE_THREAT_PHRASES", "LANGUAGE_EXCLUSION_PHRASES", "LANGUAGE_WORTHLESS_PHRASES",
+          "LANGUAGE_DEHUMANISING_WORDS", "LANGUAGE_CONTEMPT_WORDS", "LANGUAGE_INSULTS", "LANGUAGE_SLURS")
+
+
+def _lexicon() -> frozenset:
     """Every word the rules look for, so that spelling correction only ever aims at them."""
+    return _lexicon_of(tuple(tuple(setting(name)) for name in _LISTS))
+
+
+@lru_cache(maxsize=8)
+def _lexicon_of(lists: tuple) -> frozenset:
     words = set()
-    for name in ("LANGUAGE_THREAT_WORDS", "LANGUAGE_THREAT_PHRASES", "LANGUAGE_EXCLUSION_PHRASES", "LANGUAGE_WORTHLESS_PHRASES",
-                 "LANGUAGE_DEHUMANISING_WORDS", "LANGUAGE_CONTEMPT_WORDS", "LANGUAGE_INSULTS", "LANGUAGE_SLURS"):
-        for phrase in setting(name):
+    for phrase_list in lists:
+        for phrase in phrase_list:
             words.update(w for w in re.findall(r"[a-z]+", phrase.lower()) if len(w) >= 3)
     words.update(("fuck", "fucking", "fucked", "shit", "bullshit", "cunt", "bastard", "wanker", "prick", "twat", "arsehole",
                   "asshole", "dickhead", "scumbag", "scumbags", "motherfucker", "motherfuckers", "executed", "killed", "raped",
@@ -225,7 +232,7 @@ def undisguised(sentence: str) -> str:
         named = token[:1].isupper() and token[1:].islower()
         letters, others = sum(c.isalpha() for c in word), sum(c in "0123456789@$!*" for c in word.rstrip("!"))
         if others and letters >= 1 and (word[0].isalpha() or others < letters):  # "k1ll", "h8", "1diot"; not "30pm"
-            word = word.rstrip("!").translate(str.maketrans({k: v for k, v in _LEET_TABLE.items() if k != "*"}))
+            word = word.rstrip("!").translate(_LEET)
         if "*" in word and re.search(r"[a-z]", word):  # "p*kis", "c*nt": the word the stars hide
             hidden = re.compile(re.escape(word.strip("'-")).replace(r"\*", "[a-z]{1,2}"))
             word = next((w for w in sorted(wanted) if hidden.fullmatch(w)), word.replace("*", ""))
@@ -253,14 +260,14 @@ def undisguised(sentence: str) -> str:
 def neutral(text: str) -> str:
     """text with every word naming who someone is replaced by "people" or "person", or dropped."""
     words = setting("LANGUAGE_IDENTITY_WORDS")
-    adjectives = _alternation(words["adjectives"])
+    adjectives = _alternation(tuple(words["adjectives"]))
     every = _alternation(tuple(words["adjectives"]) + tuple(words["singular"]))
     # "Muslim parents", "gypsy families": the word before the people is dropped ("parents").
     text = re.sub(rf"(?<![\w-])(?:{every})\s+(?=(?:people|persons?|folks?|kids?|child|children|boys?|girls?|m[ae]n|wom[ae]n|"
                   rf"famil(?:y|ies)|lives|life|neighbours?|parents?|pupils?|teachers?|staff|mums?|dads?|lads?)\b)", "", text,
                   flags=re.IGNORECASE)
-    text = re.sub(rf"(?<![\w-])(?:{_alternation(words['plural'])})(?![\w-])", "people", text, flags=re.IGNORECASE)
-    text = re.sub(rf"(?<![\w-])(?:{_alternation(words['singular'])})(?![\w-])", "person", text, flags=re.IGNORECASE)
+    text = re.sub(rf"(?<![\w-])(?:{_alternation(tuple(words['plural']))})(?![\w-])", "people", text, flags=re.IGNORECASE)
+    text = re.sub(rf"(?<![\w-])(?:{_alternation(tuple(words['singular']))})(?![\w-])", "person", text, flags=re.IGNORECASE)
     # An adjective is dropped wherever it is: "a gay president" is scored as "a president", and
     # "never use 'gay' as an insult" as "never use '' as an insult".
     return re.sub(rf"(?<![\w-])(?:{adjectives})(?![\w-])\s?", "", text, flags=re.IGNORECASE)
@@ -325,12 +332,9 @@ def _aimed_at_people(text: str, harm: re.Match) -> bool:
     return bool((done_to or happens_to) and re.search(rf"\b(?:{_PEOPLE})\b", before))
 
 
-def _phrase(words: tuple) -> re.Pattern:
-    return _compiled_plain(tuple(words))
-
-
 @lru_cache(maxsize=16)
-def _compiled_plain(words: tuple) -> re.Pattern:
+def _phrase(words: tuple) -> re.Pattern:
+    """The words as written, no endings added: phrases such as "watch your back"."""
     ordered = sorted({w.lower() for w in words}, key=len, reverse=True)
     return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in ordered) + r")(?![\w-])")
 
@@ -352,9 +356,9 @@ def find(sentence: str) -> Hostility | None:
         slur = _slur(text, original)
         if slur:
             return Hostility("uses a slur", slur.group())
-        for said in (_phrase(tuple(setting("LANGUAGE_THREAT_PHRASES"))).search(text),):
-            if said:
-                return Hostility("threatens harm", said.group())
+        said = _phrase(tuple(setting("LANGUAGE_THREAT_PHRASES"))).search(text)
+        if said:
+            return Hostility("threatens harm", said.group())
         for harm in _compiled(tuple(setting("LANGUAGE_THREAT_WORDS"))).finditer(text):
             before = text[:harm.start()]
             frame = re.search(rf"(?:^|\b)(?:{_WILL})\b[^.;!?]*$", before) or re.match(r"\s*(?:to|all|every)\b", text[harm.end():])

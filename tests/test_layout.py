@@ -59,17 +59,16 @@ def imports():
 
 def arrows():
     """Every (module, imported module) that crosses from one package into another."""
-    crossing = set()
+    crossing, known = set(), {name for name, _ in modules()}
     for module, targets in imports().items():
         for target in targets:
             if package_of(module) != package_of(target):
-                crossing.add((module, _module_part(target)))
+                crossing.add((module, _module_part(target, known)))
     return crossing
 
 
-def _module_part(target: str) -> str:
+def _module_part(target: str, known: set) -> str:
     """"moderation.models.Channel" is the module moderation.models."""
-    known = {name for name, _ in modules()}
     while target not in known and "." in target:
         target = target.rsplit(".", 1)[0]
     return target

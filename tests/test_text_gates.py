@@ -254,7 +254,7 @@ def hatecheck(*functionalities):
     "Trans and non-binary pupils are welcome in every club.",
     "We welcomed refugees and immigrants to our school community this term.",
     "Our disabled athletes won three medals at the para-sports festival.",
-    "I'm going to stab a Muslim tomorrow.".replace("stab", "hug"),
+    "I'm going to hug a Muslim tomorrow.",
 ])
 def test_a_word_naming_who_someone_is_never_flags_a_sentence(text):
     assert language.flags(text, "text") == []
