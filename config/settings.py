@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "moderation.middleware.SecondFactorRequiredMiddleware",
+    "moderation.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -95,7 +95,7 @@ AXES_VERBOSE = False
 # X-Forwarded-For (the reports of concern's limit and failed logins count per client, not per
 # proxy). Empty: REMOTE_ADDR is the client, and X-Forwarded-For is ignored.
 TRUSTED_PROXIES = tuple(p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip())
-AXES_CLIENT_IP_CALLABLE = "moderation.addresses.client_address"
+AXES_CLIENT_IP_CALLABLE = "moderation.aftercare.addresses.client_address"
 
 ROOT_URLCONF = "config.urls"
 
@@ -134,8 +134,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Backups (moderation/backup.py) keep times to the microsecond, as the audit chain's hashes need.
-SERIALIZATION_MODULES = {"exact_json": "moderation.exact_json"}
+# Backups (moderation/upkeep/backup.py) keep times to the microsecond, as the audit chain's hashes need.
+SERIALIZATION_MODULES = {"exact_json": "moderation.upkeep.exact_json"}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -219,7 +219,7 @@ MEDIA_MAX_PIXELS = int(os.environ.get("MEDIA_MAX_PIXELS", 50_000_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Every upload is written to a temporary file, and reading stops past MEDIA_MAX_BYTES.
-FILE_UPLOAD_HANDLERS = ["moderation.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["moderation.drafts.uploads.LimitedUploadHandler"]
 
 SCHOOL = school.load()
 # The name authenticator apps show beside the code.
@@ -293,7 +293,7 @@ HEALTH_MIN_FREE_MB = int(os.environ.get("HEALTH_MIN_FREE_MB", 1024))
 # Connections are checked when the last check is older than this.
 CONNECTION_CHECK_HOURS = int(os.environ.get("CONNECTION_CHECK_HOURS", 24))
 
-# The worker's schedule (moderation/worker.py). Scheduled drafts are read from the database again
+# The worker's schedule (moderation/upkeep/worker.py). Scheduled drafts are read from the database again
 # every SCHEDULE_SYNC_SECONDS; comments on posts of the last COMMENT_MONITOR_DAYS are read every
 # COMMENT_CHECK_MINUTES.
 SCHEDULE_SYNC_SECONDS = int(os.environ.get("SCHEDULE_SYNC_SECONDS", 30))

@@ -7,6 +7,6 @@ application = get_wsgi_application()
 
 # The language model takes about two seconds to load: load it when the server starts (once, before
 # the workers fork, with gunicorn --preload), not in the first request that shows a draft.
-from moderation import language  # noqa: E402
+from moderation.text import language  # noqa: E402
 
 language.warm_up()

@@ -230,13 +230,7 @@ def register(cls: type[Connector]) -> type[Connector]:
     return cls
 
 
-def _load() -> None:
-    # Import the packages so that they register themselves.
-    from connectors import facebook, outbox, youtube  # noqa: F401
-
-
 def connector_class(key: str) -> type[Connector]:
-    _load()
     try:
         return _REGISTRY[key]
     except KeyError:
@@ -253,5 +247,4 @@ def for_channel(channel) -> Connector:
 
 
 def choices() -> list[tuple[str, str]]:
-    _load()
     return [(key, cls.label) for key, cls in sorted(_REGISTRY.items())]

@@ -11,8 +11,10 @@ from PIL import Image
 from connectors import services as connections
 from connectors.emulators.graph import GraphEmulator
 from connectors.emulators.youtube import YouTubeEmulator
-from moderation import services
-from moderation.attestations import ATTESTATIONS
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from tests.conftest import *  # noqa: F401,F403 - the users, channels and data folders of the main suite
 from tests.conftest import link_draft
 
@@ -84,9 +86,9 @@ def noise_video(path, seconds=2, size=(320, 240), rate=10, bit_rate=6_000_000):
 
 
 def approve(draft, author, approver):
-    run = services.submit(draft, author)
-    assert run.passed, [(r.gate_id, r.message) for r in services.failures(run)]
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    run = drafting.submit(draft, author)
+    assert run.passed, [(r.gate_id, r.message) for r in pipeline.failures(run)]
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     return draft
 
@@ -94,7 +96,7 @@ def approve(draft, author, approver):
 def photo_draft(author, channel, photos=2, text="Our Year 4 river project: the model of the Stour."):
     draft = link_draft(author, channel, link="", text=text)
     for index in range(photos):
-        services.add_media(draft, author, SimpleUploadedFile(f"river-{index}.png", landscape_png(index)), source="Mrs Patel",
+        drafting.add_media(draft, author, SimpleUploadedFile(f"river-{index}.png", landscape_png(index)), source="Mrs Patel",
                            rights="school", alt_text=f"Model river, part {index + 1}")
     return draft
 
@@ -102,6 +104,6 @@ def photo_draft(author, channel, photos=2, text="Our Year 4 river project: the m
 def video_draft(author, channel, tmp_path, text="Our harvest assembly, for families who could not come."):
     draft = link_draft(author, channel, link="", text=text, title="Harvest assembly")
     path = noise_video(tmp_path / "assembly.mp4")
-    services.add_media(draft, author, SimpleUploadedFile("assembly.mp4", path.read_bytes()), source="Mrs Patel",
+    drafting.add_media(draft, author, SimpleUploadedFile("assembly.mp4", path.read_bytes()), source="Mrs Patel",
                        rights="school", alt_text="The harvest assembly")
     return draft

@@ -9,11 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from config.school.roles import HEADTEACHER, has_role
 from connectors import services
 from connectors.base import ConnectorError
+from connectors.facebook import connect as facebook_connect
 from connectors.forms import FacebookConnectForm
 from connectors.models import Channel
-from config.school.roles import HEADTEACHER, has_role
+from connectors.youtube import client
+from connectors.youtube import connect as youtube_connect
 
 
 def _channel_for_headteacher(request, pk, kind=None) -> Channel:
@@ -47,25 +50,23 @@ def disconnect(request, pk):
 
 
 def connect_facebook(request, pk):
-    from connectors.facebook import connect
 
     channel = _channel_for_headteacher(request, pk, "facebook")
     form = FacebookConnectForm(request.POST or None, initial={"app_id": settings.FACEBOOK_APP_ID, "page_id": channel.platform_account_id})
     if request.method == "POST" and form.is_valid():
         try:
-            connection = connect.connect(channel, by=request.user, **form.cleaned_data)
+            connection = facebook_connect.connect(channel, by=request.user, **form.cleaned_data)
         except ConnectorError as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, f"Connected to the Facebook Page '{connection.account_name}'. Posts for this channel now go to Facebook.")
             return redirect("channel", pk=pk)
-    return render(request, "connectors/connect_facebook.html", {"channel": channel, "form": form, "permissions": connect.PERMISSIONS})
+    return render(request, "connectors/connect_facebook.html", {"channel": channel, "form": form, "permissions": facebook_connect.PERMISSIONS})
 
 
 def _youtube_flow(request, state=None):
     from google_auth_oauthlib.flow import Flow
 
-    from connectors.youtube import client
 
     if not settings.GOOGLE_OAUTH_CLIENT_FILE:
         raise ConnectorError(
@@ -94,7 +95,6 @@ def connect_youtube(request, pk):
 
 
 def connect_youtube_done(request):
-    from connectors.youtube import connect
 
     pending = request.session.pop("youtube_connect", None)
     if not pending or request.GET.get("state") != pending["state"]:
@@ -109,7 +109,7 @@ def connect_youtube_done(request):
         flow.fetch_token(code=request.GET.get("code", ""))
         if not flow.credentials.refresh_token:
             raise ConnectorError("Google gave no refresh token. Remove the app's access in the Google account and connect again.")
-        connection = connect.connect(channel, json.loads(flow.credentials.to_json()), by=request.user)
+        connection = youtube_connect.connect(channel, json.loads(flow.credentials.to_json()), by=request.user)
     except ConnectorError as error:
         messages.error(request, f"Not connected: {error}")
     except Exception as error:  # oauthlib's refusals (a used code, a wrong client): say so, change nothing

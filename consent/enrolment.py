@@ -14,11 +14,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from config.school import crypto
+from config.school.files import sha256_of
+from config.school.models import AuditEntry
 from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, Pupil
 from consent.services import COMMAND_LINE
-from config.school.files import sha256_of
-from config.school.models import AuditEntry
 from pixels import detection, photos, recognition
 
 

@@ -19,12 +19,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from consent import profiles, signals
-from pixels import recognition
-from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
-from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
 from config.school.models import AuditEntry
 from config.school.people import display_name, require
+from consent import profiles, signals
+from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
+from consent.register_import import Problem, RegisterRow, Unreadable, decode, parse
+from pixels import recognition
 
 PERMISSION = "consent.keep_register"
 NOT_A_KEEPER = "Only the register keeper or the headteacher can see or change the consent register."
@@ -190,7 +190,7 @@ def photo_consent_lost(pupil: Pupil, by) -> None:
     """Policy map, consent changes: approved drafts showing the pupil are checked again and held.
 
     Published posts showing them are listed for takedown on the headteacher's page, worked out
-    from the register as it is (moderation.services.posts_to_take_down).
+    from the register as it is (moderation.aftercare.concerns.posts_to_take_down).
     """
     signals.photo_consent_lost.send(sender=Pupil, pupil=pupil, by=_actor(by))
 

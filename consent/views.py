@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from consent import services
+from consent.enrolment import EnrolmentRefused, enrol
 from consent.forms import HandChangeForm, ImportForm, RegisterFilterForm
 from consent.models import Pupil
 from consent.profiles import ProfileError
@@ -141,7 +142,6 @@ def enrol_faces(request, upn):
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    from consent.enrolment import EnrolmentRefused, enrol
 
     record = _record(request, upn)
     uploads = request.FILES.getlist("photos")

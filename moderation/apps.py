@@ -7,4 +7,4 @@ class ModerationConfig(AppConfig):
 
     def ready(self):
         # Django's way to connect signal receivers: importing the module registers them.
-        from moderation import erasure  # noqa: F401
+        from moderation.aftercare import erasure  # noqa: F401

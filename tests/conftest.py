@@ -12,11 +12,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from config.school import roles
-from moderation import services
-from moderation.attestations import ATTESTATIONS
 from connectors.models import Channel
+from moderation.accounts import services as accounts
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.demo.sample import complete_channel
+from moderation.drafts import services as drafting
 from moderation.models import RiskAssessment
-from moderation.sample import complete_channel  # noqa: F401 - the tests' channels
 
 PASSWORD = "correct-horse-battery-staple"
 # An empty STATIC_ROOT for the whole run (WhiteNoise warns when there is none).
@@ -56,7 +58,7 @@ class Client(django.test.Client):
         from django_otp import DEVICE_ID_SESSION_KEY
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from moderation.middleware import needs_second_factor
+        from moderation.accounts.middleware import needs_second_factor
 
         super().force_login(user, backend or "django.contrib.auth.backends.ModelBackend")
         if needs_second_factor(user):
@@ -77,7 +79,7 @@ def make_user(username, role, first="", last="", accept_aup=True):
     user = get_user_model().objects.create_user(username, password=PASSWORD, first_name=first or username.title(), last_name=last)
     user.groups.add(Group.objects.get(name=role))
     if accept_aup:
-        services.accept_aup(user)
+        accounts.accept_aup(user)
     return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
 
 
@@ -123,14 +125,14 @@ def link_draft(author, channel, **overrides):
         "intended_outcome": "Families find the autumn newsletter.",
         **overrides,
     }
-    return services.create_draft(author, channel, **fields)
+    return drafting.create_draft(author, channel, **fields)
 
 
 @pytest.fixture
 def approved_draft(office, approver, facebook):
     draft = link_draft(office, facebook)
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     return draft
 

@@ -13,7 +13,9 @@ from django.utils import timezone
 from PIL import Image
 
 from config.school import roles
-from moderation import analysis, face_review, services
+from moderation.approval import face_review
+from moderation.drafts import analysis
+from moderation.drafts import services as drafting
 from moderation.models import MediaFile
 from tests import processes
 from tests.conftest import link_draft, make_user
@@ -31,7 +33,7 @@ def png(size=(80, 60)) -> bytes:
 
 
 def upload(draft, office, name="field.png"):
-    return services.add_media(draft, office, SimpleUploadedFile(name, png()), source="Mrs Patel", rights="school", alt_text="A field")
+    return drafting.add_media(draft, office, SimpleUploadedFile(name, png()), source="Mrs Patel", rights="school", alt_text="A field")
 
 
 def test_an_upload_waits_for_the_worker_and_the_request_does_not_analyse_it(office, facebook):
@@ -43,7 +45,7 @@ def test_a_draft_cannot_be_submitted_until_its_files_are_analysed(office, facebo
     draft = link_draft(office, facebook)
     upload(draft, office)
     with pytest.raises(ValidationError, match="'field.png' is waiting to be analysed"):
-        services.submit(draft, office)
+        drafting.submit(draft, office)
     draft.refresh_from_db()
     assert draft.status == "draft"
 
@@ -55,7 +57,7 @@ def test_the_worker_analyses_what_is_queued_and_the_draft_can_then_be_submitted(
     media.refresh_from_db()
     assert media.analysis == "done" and media.analysis_progress == 1.0
     assert media.faces_found_at is not None and media.words_read_at is not None
-    assert services.submit(draft, office).passed
+    assert drafting.submit(draft, office).passed
 
 
 def test_the_draft_page_shows_progress_and_updates_itself_while_a_file_is_analysed(office, facebook, client):
@@ -113,7 +115,7 @@ def test_an_analysis_that_fails_is_recorded_and_the_gates_fail_closed(office, fa
     media.refresh_from_db()
     assert media.analysis == "failed" and "did not fit in memory" in media.analysis_error
     with pytest.raises(ValidationError, match="could not be analysed"):
-        services.submit(draft, office)
+        drafting.submit(draft, office)
 
 
 def _worker(tmp_path):
@@ -136,7 +138,7 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
     draft = link_draft(office, facebook)
     big = io.BytesIO()
     Image.effect_noise((4000, 3000), 60).convert("RGB").save(big, "JPEG", quality=90)
-    media = services.add_media(draft, office, SimpleUploadedFile("hall.jpg", big.getvalue()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", big.getvalue()), source="Mrs Patel", rights="school")
 
     first = _worker(tmp_path)
     try:
@@ -163,7 +165,7 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
 
 @pytest.fixture
 def stop_request():
-    from moderation import stopping
+    from moderation.upkeep import stopping
 
     yield stopping.requested
     stopping.requested.clear()
@@ -174,7 +176,7 @@ def queued_photo(office, facebook, settings):
     draft = link_draft(office, facebook)
     photo = io.BytesIO()
     Image.new("RGB", (800, 600), "white").save(photo, "JPEG")
-    return services.add_media(draft, office, SimpleUploadedFile("hall.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
+    return drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
 
 
 def test_a_worker_asked_to_stop_puts_the_file_in_hand_back_in_the_queue(office, facebook, settings, stop_request, monkeypatch):
@@ -196,7 +198,7 @@ def test_a_file_removed_while_it_is_analysed_is_skipped_without_an_error(office,
     real = face_review.find_faces
 
     def removed_half_way(media, progress):
-        services.remove_media(media.draft, office, media.pk)  # the author removes it meanwhile
+        drafting.remove_media(media.draft, office, media.pk)  # the author removes it meanwhile
         real(media, progress)
 
     monkeypatch.setattr(face_review, "find_faces", removed_half_way)
@@ -235,7 +237,7 @@ def test_a_worker_stops_within_ten_seconds_of_sigterm_leaving_its_analysis_to_th
     settings.UPLOAD_DIR = tmp_path / "uploads"
     draft = link_draft(office, youtube, link="", title="Sports day", text="Sports day.")
     path = long_video(tmp_path / "long.mp4")
-    media = services.add_media(draft, office, SimpleUploadedFile("long.mp4", path.read_bytes()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("long.mp4", path.read_bytes()), source="Mrs Patel", rights="school")
     worker = _worker(tmp_path)
     try:
         _wait_for(lambda: MediaFile.objects.get(pk=media.pk).analysis_progress > 0.02, "the worker is well into the video", tmp_path)
@@ -260,7 +262,7 @@ def _queued(office, facebook, settings):
     draft = link_draft(office, facebook, link="", text="Sports day, in pictures.")
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (90, 140, 60)).save(buffer, "PNG")
-    return draft, services.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
+    return draft, drafting.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
 
 
 def test_the_draft_page_while_a_file_is_analysed_asks_for_progress_instead_of_reloading_itself(office, facebook, settings, client):

@@ -5,8 +5,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from config.school import audit
-from moderation import services
 from config.school.models import AuditChainHead, AuditEntry
+from moderation.publishing import services as publishing
 
 
 def run_verify():
@@ -17,7 +17,7 @@ def run_verify():
 
 @pytest.fixture
 def trail(approved_draft, approver):
-    services.publish(approved_draft, approver)
+    publishing.publish(approved_draft, approver)
     assert AuditEntry.objects.count() > 5
     return list(AuditEntry.objects.order_by("id"))
 

@@ -22,13 +22,13 @@ import pytest
 from django.contrib.auth.models import Group
 
 from config.school import roles
-from moderation import services
-from moderation.attestations import ATTESTATIONS
-from moderation.gates import PIPELINE
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
 from moderation.gates.clear_objective import gate as clear_objective_gate
+from moderation.gates.pipeline import PIPELINE
 from moderation.models import Draft, PublishedPost
-from tests.conftest import PASSWORD, complete_channel, link_draft, make_user
 from pixels import detection, photos
+from tests.conftest import PASSWORD, complete_channel, link_draft, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -409,7 +409,6 @@ def _photo_review(browser, live_server, head, approver):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
     from selenium.webdriver.common.actions.pointer_input import PointerInput
 
-    from consent import faces
     from tests.test_image_consent import TESTDATA, pupil
 
     office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel")
@@ -417,7 +416,7 @@ def _photo_review(browser, live_server, head, approver):
     # Barry is enrolled, with consent for Facebook; Joe is enrolled, without; Alex is not
     # enrolled, with consent.
     pupil("obama"), pupil("biden"), pupil("alex_lacamoire", enrol=False)
-    draft = services.create_draft(
+    draft = drafting.create_draft(
         office, channel, text="", link=LINK, objective="community", intended_outcome=OUTCOME,
     )
     draft_path = f"/drafts/{draft.pk}/"
@@ -535,7 +534,7 @@ def _typing_while_analysing(browser, live_server, head, settings, tmp_path):
     draft = link_draft(office, channel, link="", text="Sports day, in pictures.")
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (90, 140, 60)).save(buffer, "PNG")
-    media = services.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("field.png", buffer.getvalue()), source="Mrs Patel", rights="school")
     second = tmp_path / "relay.png"
     second.write_bytes(buffer.getvalue())
 

@@ -3,9 +3,11 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from moderation import services
 from connectors.models import Channel
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from moderation.models import Draft, RiskAssessment
+from moderation.reviews import services as reviews
 from tests.conftest import age_risk_assessment, link_draft
 
 
@@ -14,7 +16,7 @@ def test_a_non_headteacher_cannot_approve_a_channel(request, who, facebook):
     user = request.getfixturevalue(who)
     before = RiskAssessment.objects.count()
     with pytest.raises(PermissionDenied, match="headteacher"):
-        services.approve_risk_assessment(facebook, user, summary="Looks fine.")
+        reviews.approve_risk_assessment(facebook, user, summary="Looks fine.")
     assert RiskAssessment.objects.count() == before
 
 
@@ -35,7 +37,7 @@ def test_the_headteacher_approves_a_risk_assessment_through_the_page(client, hea
 
 def test_a_channel_without_a_risk_assessment_blocks_every_draft(office, facebook):
     RiskAssessment.objects.filter(channel=facebook).delete()
-    run = services.submit(link_draft(office, facebook), office)
+    run = drafting.submit(link_draft(office, facebook), office)
     result = run.results.get(gate_id="channel-risk-assessed")
     assert result.status == "fail"
     assert "headteacher must record and approve" in result.message
@@ -43,7 +45,7 @@ def test_a_channel_without_a_risk_assessment_blocks_every_draft(office, facebook
 
 def test_an_overdue_risk_assessment_blocks_every_draft_and_says_what_to_do(office, facebook):
     age_risk_assessment(facebook, days=366)
-    run = services.submit(link_draft(office, facebook), office)
+    run = drafting.submit(link_draft(office, facebook), office)
     result = run.results.get(gate_id="channel-risk-assessed")
     assert result.status == "fail"
     assert "expired" in result.message and "approve it again" in result.message
@@ -51,37 +53,37 @@ def test_an_overdue_risk_assessment_blocks_every_draft_and_says_what_to_do(offic
 
 def test_a_risk_assessment_is_valid_for_twelve_months(office, facebook):
     age_risk_assessment(facebook, days=360)
-    run = services.submit(link_draft(office, facebook), office)
+    run = drafting.submit(link_draft(office, facebook), office)
     assert run.results.get(gate_id="channel-risk-assessed").status == "pass"
 
 
 def test_an_account_registered_outside_the_schools_domain_blocks_the_channel(office, head, facebook):
-    services.update_channel(facebook, head, account_email="someone@gmail.com")
-    run = services.submit(link_draft(office, facebook), office)
+    reviews.update_channel(facebook, head, account_email="someone@gmail.com")
+    run = drafting.submit(link_draft(office, facebook), office)
     result = run.results.get(gate_id="channel-protected")
     assert result.status == "fail" and "gmail.com" in result.message
 
 
 def test_a_channel_whose_login_details_no_leader_holds_is_blocked(office, head, approver, facebook):
-    services.update_channel(facebook, head, login_holders=[approver])
-    run = services.submit(link_draft(office, facebook), office)
+    reviews.update_channel(facebook, head, login_holders=[approver])
+    run = drafting.submit(link_draft(office, facebook), office)
     assert "leadership" in run.results.get(gate_id="channel-protected").message
 
 
 def test_a_channel_must_record_how_parents_were_informed(office, head, facebook):
-    services.update_channel(facebook, head, parents_informed_how="")
-    run = services.submit(link_draft(office, facebook), office)
+    reviews.update_channel(facebook, head, parents_informed_how="")
+    run = drafting.submit(link_draft(office, facebook), office)
     assert run.results.get(gate_id="community-informed").status == "fail"
-    assert services.channel_problems(facebook)
+    assert pipeline.channel_problems(facebook)
 
 
 def test_a_complete_channel_has_no_problems(facebook):
-    assert services.channel_problems(facebook) == []
+    assert pipeline.channel_problems(facebook) == []
 
 
 def test_youtube_can_never_be_set_public(head, youtube):
     with pytest.raises(ValidationError, match="never be public"):
-        services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.PUBLIC)
+        reviews.update_channel(youtube, head, youtube_privacy=Channel.Privacy.PUBLIC)
 
 
 def test_unlisted_youtube_is_refused_unless_the_school_allows_it(head, office, youtube, settings, tmp_path):
@@ -90,24 +92,24 @@ def test_unlisted_youtube_is_refused_unless_the_school_allows_it(head, office, y
     from connectors.conftest import noise_video
 
     with pytest.raises(ValidationError):
-        services.update_channel(youtube, head, youtube_privacy=Channel.Privacy.UNLISTED)
+        reviews.update_channel(youtube, head, youtube_privacy=Channel.Privacy.UNLISTED)
     Channel.objects.filter(pk=youtube.pk).update(youtube_privacy=Channel.Privacy.UNLISTED)
-    draft = services.create_draft(office, Channel.objects.get(pk=youtube.pk), title="Our play", objective="community", intended_outcome="Families watch the play.")
-    services.add_media(draft, office, SimpleUploadedFile("play.mp4", noise_video(tmp_path / "play.mp4", seconds=1).read_bytes()),
+    draft = drafting.create_draft(office, Channel.objects.get(pk=youtube.pk), title="Our play", objective="community", intended_outcome="Families watch the play.")
+    drafting.add_media(draft, office, SimpleUploadedFile("play.mp4", noise_video(tmp_path / "play.mp4", seconds=1).read_bytes()),
                        source="Mrs Patel", rights="school", alt_text="The play")
-    assert services.submit(draft, office).results.get(gate_id="official-channel").status == "fail"
+    assert drafting.submit(draft, office).results.get(gate_id="official-channel").status == "fail"
     settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "allow_youtube_unlisted": True})
     draft = Draft.objects.get(pk=draft.pk)
-    assert services.submit(draft, office).results.get(gate_id="official-channel").status == "pass"
+    assert drafting.submit(draft, office).results.get(gate_id="official-channel").status == "pass"
 
 
 def test_only_the_headteacher_can_change_a_channel_record(approver, facebook):
     with pytest.raises(PermissionDenied):
-        services.update_channel(facebook, approver, account_email="x@aycliffe.kent.sch.uk")
+        reviews.update_channel(facebook, approver, account_email="x@aycliffe.kent.sch.uk")
 
 
 def test_every_change_to_a_channel_record_is_audited(head, facebook):
-    services.update_channel(facebook, head, parents_informed_how="Newsletter, October")
+    reviews.update_channel(facebook, head, parents_informed_how="Newsletter, October")
     entry = facebook.audit_entries.filter(action="channel.updated").first()
     assert "parents_informed_how" in entry.summary
 
@@ -119,10 +121,9 @@ def test_a_youtube_description_over_5000_bytes_is_refused_at_drafting_with_the_r
     import pytest
     from django.core.exceptions import ValidationError
 
-    from moderation import services
 
     with pytest.raises(ValidationError, match="at most 5,000 bytes; this one has 5,004"):
-        services.create_draft(office, youtube, title="Our concert", text="é" * 2502, objective="community",
+        drafting.create_draft(office, youtube, title="Our concert", text="é" * 2502, objective="community",
                               intended_outcome="Families who could not come see the concert.")
 
 
@@ -130,10 +131,9 @@ def test_angle_brackets_in_a_youtube_title_are_refused_at_drafting(office, youtu
     import pytest
     from django.core.exceptions import ValidationError
 
-    from moderation import services
 
     with pytest.raises(ValidationError, match="refuses < and >"):
-        services.create_draft(office, youtube, title="Year 6 <3 their concert", text="Our concert.", objective="community",
+        drafting.create_draft(office, youtube, title="Year 6 <3 their concert", text="Our concert.", objective="community",
                               intended_outcome="Families see the concert.")
 
 
@@ -141,13 +141,12 @@ def test_an_edit_that_breaks_youtubes_limits_is_refused_and_the_draft_keeps_what
     import pytest
     from django.core.exceptions import ValidationError
 
-    from moderation import services
     from moderation.models import Draft
 
-    draft = services.create_draft(office, youtube, title="Our concert", text="Our concert.", objective="community",
+    draft = drafting.create_draft(office, youtube, title="Our concert", text="Our concert.", objective="community",
                                   intended_outcome="Families see the concert.")
     with pytest.raises(ValidationError, match="5,000 bytes"):
-        services.update_draft(draft, office, text="x" * 5001)
+        drafting.update_draft(draft, office, text="x" * 5001)
     assert Draft.objects.get(pk=draft.pk).text == "Our concert."
 
 
@@ -164,7 +163,7 @@ def test_the_new_draft_form_says_what_youtube_refuses_and_keeps_what_was_typed(o
 
 def test_a_facebook_post_longer_than_facebook_takes_is_refused_at_drafting_with_the_reason(office, facebook):
     with pytest.raises(ValidationError, match="at most 63,206 characters; this one has 63,207"):
-        services.create_draft(office, facebook, text="x" * 63_207, objective="community", intended_outcome="Families read the news.")
+        drafting.create_draft(office, facebook, text="x" * 63_207, objective="community", intended_outcome="Families read the news.")
 
 
 def long_video(path, minutes=17):
@@ -190,16 +189,16 @@ def long_video(path, minutes=17):
 def test_a_video_longer_than_youtube_takes_from_a_channel_not_verified_is_refused_when_added(office, youtube, facebook, settings, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation.media import MediaRejected
+    from moderation.drafts.media import MediaRejected
 
     settings.VIDEO_MAX_SECONDS = 60 * 60  # the school allows an hour; YouTube does not, unverified
     video = long_video(tmp_path / "concert.mp4").read_bytes()
     draft = link_draft(office, youtube, link="", title="Concert", text="The whole concert.")
     with pytest.raises(MediaRejected, match="YouTube takes videos of at most 15 minutes from a channel that is not verified"):
-        services.add_media(draft, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
+        drafting.add_media(draft, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
     assert not draft.media.exists() and not any(settings.UPLOAD_DIR.glob("*"))
     on_facebook = link_draft(office, facebook, link="", text="The whole concert.")
-    services.add_media(on_facebook, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
+    drafting.add_media(on_facebook, office, SimpleUploadedFile("concert.mp4", video), source="Mrs Patel", rights="school")
     assert on_facebook.media.count() == 1  # Facebook takes 45 minutes
 
 

@@ -17,10 +17,9 @@ from django.core.management import call_command
 from PIL import Image, ImageOps
 
 from config.school import crypto
-from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
-from tests.bad_files import BAD_FILES
 from pixels import detection, photos, recognition
+from tests.bad_files import BAD_FILES
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 ENROL = TESTDATA / "faces" / "enrol"

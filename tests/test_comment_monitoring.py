@@ -8,10 +8,13 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from consent.models import Pupil
-from moderation import monitoring, services
 from config.school.models import AuditEntry
+from consent.models import Pupil
+from moderation.aftercare import monitoring
+from moderation.approval import services as approving
+from moderation.drafts import services as drafting
 from moderation.models import PlatformComment
+from moderation.publishing import services as publishing
 
 
 @pytest.fixture
@@ -19,7 +22,7 @@ def post(approved_draft, approver, dsl, head):
     for user in (dsl, head):
         user.email = f"{user.username}@aycliffe.kent.sch.uk"
         user.save()
-    return services.publish(approved_draft, approver)
+    return publishing.publish(approved_draft, approver)
 
 
 def comment_on(post, *comments):
@@ -114,13 +117,13 @@ def test_each_comment_is_kept_and_raised_once_across_rounds(post):
 
 
 def test_a_post_whose_comments_cannot_be_read_says_so_and_the_others_are_read(post, approver, office, facebook):
+    from moderation.approval.attestations import ATTESTATIONS
     from tests.conftest import link_draft
-    from moderation.attestations import ATTESTATIONS
 
     other = link_draft(office, facebook, link="https://www.aycliffe.kent.sch.uk/news/other")
-    services.submit(other, office)
-    services.approve(other, approver, dict(ATTESTATIONS))
-    second = services.publish(other, approver)
+    drafting.submit(other, office)
+    approving.approve(other, approver, dict(ATTESTATIONS))
+    second = publishing.publish(other, approver)
     from django.conf import settings
 
     comment_on(second, ("A parent", "You are all liars."))

@@ -7,9 +7,12 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 
-from moderation import concerns, services
 from config.school.models import AuditEntry
+from moderation.aftercare import concerns
+from moderation.approval import services as approving
+from moderation.drafts import services as drafting
 from moderation.models import Concern, ConcernNote
+from moderation.publishing import services as publishing
 
 
 @pytest.fixture
@@ -17,7 +20,7 @@ def post(approved_draft, approver, dsl, head):
     for user in (dsl, head):
         user.email = f"{user.username}@aycliffe.kent.sch.uk"
         user.save()
-    return services.publish(approved_draft, approver)
+    return publishing.publish(approved_draft, approver)
 
 
 def report_from_the_news_page(post, address="203.0.113.7", **fields):
@@ -77,7 +80,9 @@ def test_the_dsl_sees_a_flood_together_and_closes_it_in_one_step_keeping_the_gen
         report_from_the_news_page(post, address=f"198.51.100.{n}", details="Spam spam spam.")
     report_from_the_news_page(post, address="203.0.113.50", details="My daughter is in this photo and we did not consent.")
     genuine = Concern.objects.get(details__startswith="My daughter")
-    from tests.conftest import Client as StaffClient  # signs in with the second factor the DSL gives
+    from tests.conftest import (
+        Client as StaffClient,  # signs in with the second factor the DSL gives
+    )
 
     browser = StaffClient()
     browser.force_login(dsl)
@@ -171,17 +176,16 @@ def test_the_report_takedown_and_follow_up_are_in_the_posts_whole_history(post, 
 
 
 def test_a_report_about_a_post_with_a_line_break_near_its_start_is_sent_with_a_one_line_subject(client, dsl, head, office, approver, facebook, mailoutbox):
-    from moderation import services
-    from moderation.attestations import ATTESTATIONS
+    from moderation.approval.attestations import ATTESTATIONS
     from tests.conftest import link_draft
 
     for user in (dsl, head):
         user.email = f"{user.username}@aycliffe.kent.sch.uk"
         user.save()
     draft = link_draft(office, facebook, text="Sports day!\nWell done everyone who ran, jumped and cheered.")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     response = client.post(f"/mirror/{post.pk}/concern/", {"kind": "other", "details": "Please look at this post."})
     assert response.status_code == 200
     [concern] = Concern.objects.all()
@@ -192,16 +196,16 @@ def test_a_report_about_a_post_with_a_line_break_near_its_start_is_sent_with_a_o
 
 def test_a_report_whose_email_fails_is_kept_shown_to_the_dsl_and_sent_by_the_worker(client, dsl, office, approver, facebook, mailoutbox, monkeypatch):
     from config.school import notify
-    from moderation import concerns, services
-    from moderation.attestations import ATTESTATIONS
+    from moderation.aftercare import concerns
+    from moderation.approval.attestations import ATTESTATIONS
     from tests.conftest import link_draft
 
     dsl.email = "dsl@aycliffe.kent.sch.uk"
     dsl.save()
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
 
     def mail_server_down(*args, **kwargs):
         raise ConnectionRefusedError("the mail server is down")
@@ -252,7 +256,7 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(post, settings):
 
 
 def test_the_client_address_rules(rf, settings):
-    from moderation.addresses import client_address
+    from moderation.aftercare.addresses import client_address
 
     settings.TRUSTED_PROXIES = ("127.0.0.1", "10.0.0.0/8")
     request = lambda remote, forwarded=None: rf.get("/", REMOTE_ADDR=remote, **({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}))  # noqa: E731
@@ -267,7 +271,7 @@ def test_the_client_address_rules(rf, settings):
 def test_the_log_shows_the_published_copy_and_still_does_after_a_takedown(office, approver, head, dsl, facebook, client):
     from connectors.conftest import approve, photo_draft
 
-    post = services.publish(approve(photo_draft(office, facebook, photos=1), office, approver), approver)
+    post = publishing.publish(approve(photo_draft(office, facebook, photos=1), office, approver), approver)
     address = f"/drafts/{post.draft.pk}/published/0/"
     client.force_login(head)
     page = client.get(f"/log/{post.pk}/").content.decode()

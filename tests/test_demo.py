@@ -29,7 +29,8 @@ def test_the_demo_has_one_user_for_each_role_and_a_second_approver(db):
 
 
 def test_the_demo_has_a_scheduled_post_and_a_comment_for_the_dsl(db):
-    from moderation import monitoring, scheduling
+    from moderation.aftercare import monitoring
+    from moderation.publishing import scheduling
 
     call_command("seed_demo")
     assert scheduling.scheduled_drafts().count() == 1

@@ -13,10 +13,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from config.school import crypto
+from config.school.models import AuditEntry
 from consent import faces
 from consent.enrolment import EnrolmentRefused, enrol
 from consent.models import BiometricConsent, FaceEncoding, Pupil
-from config.school.models import AuditEntry
 from pixels import detection, photos, recognition
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"

@@ -8,14 +8,17 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from config.school import crypto
-from consent import services
-from consent.models import FaceEncoding, PhotoConsent, Pupil
-from config.school import audit
-from moderation import personal_data
+from config.school import audit, crypto
 from config.school.models import AuditEntry
-from tests.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
+from consent import enrolment, services
+from consent.models import FaceEncoding, PhotoConsent, Pupil
+from moderation.approval import face_review
+from moderation.drafts import services as drafting
+from moderation.models import GateResult, MediaFile
+from moderation.templatetags.people import audit_summary
+from moderation.text import personal_data
 from pixels import recognition
+from tests.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -101,14 +104,11 @@ def test_an_erased_pupil_in_a_later_full_import_is_not_touched(ben, register_kee
 
 
 def test_a_name_found_by_the_gates_never_reaches_the_audit_trail_and_erasure_takes_it_from_the_rest(ben, register_keeper, office, facebook):
-    from moderation import monitoring
-    from moderation import services as moderation
-    from moderation.models import GateResult
     from tests.conftest import link_draft
 
     name = f"{ben.legal_forename} {ben.legal_surname}"
     draft = link_draft(office, facebook, text=f"Well done to {name} on the sack race!")
-    assert not moderation.submit(draft, office).passed
+    assert not drafting.submit(draft, office).passed
     failed = GateResult.objects.get(gate_id="no-personal-data", status="fail")
     assert name in failed.message  # the author is told exactly what to take out
     assert ben.legal_surname not in words_of_the_trail()  # the trail says which gate failed, not what it found
@@ -124,7 +124,6 @@ def test_a_name_found_by_the_gates_never_reaches_the_audit_trail_and_erasure_tak
 
 
 def test_an_erased_record_can_never_be_enrolled_again(ben, register_keeper, tmp_path):
-    from consent import enrolment
 
     services.erase_pupil(ben, register_keeper, "The family asked for erasure")
     with pytest.raises(enrolment.EnrolmentRefused, match="erased"):
@@ -147,15 +146,12 @@ def certificate_naming(name: str) -> bytes:
 def test_file_names_and_words_read_stay_out_of_the_trail_and_erasure_clears_them(ben, register_keeper, office, facebook):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import face_review
-    from moderation import services as moderation
-    from moderation.models import MediaFile
     from tests.conftest import link_draft
 
     name = f"{ben.legal_forename} {ben.legal_surname}"
     file_name = f"{ben.legal_forename}_{ben.legal_surname.lower()}-certificate.png"
     draft = link_draft(office, facebook)
-    media = moderation.add_media(draft, office, SimpleUploadedFile(file_name, certificate_naming(name)), source="Mrs Patel, scanner",
+    media = drafting.add_media(draft, office, SimpleUploadedFile(file_name, certificate_naming(name)), source="Mrs Patel, scanner",
                                  rights="school", alt_text="A reading certificate")
     line = next(w for w in media.words.all() if ben.legal_surname in w.text)
     face_review.set_words_blur(line, True, office)
@@ -176,12 +172,10 @@ def test_file_names_and_words_read_stay_out_of_the_trail_and_erasure_clears_them
 def test_the_pages_show_a_files_name_beside_its_row_in_the_trail(office, facebook):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import services as moderation
-    from moderation.templatetags.people import audit_summary
     from tests.conftest import link_draft
 
     draft = link_draft(office, facebook)
-    media = moderation.add_media(draft, office, SimpleUploadedFile("sports-day.png", certificate_naming("Sports day")),
+    media = drafting.add_media(draft, office, SimpleUploadedFile("sports-day.png", certificate_naming("Sports day")),
                                  source="Mrs Patel", rights="school", alt_text="Sports day")
     entry = AuditEntry.objects.get(action="draft.media_added")
     assert audit_summary(entry.summary) == f"Photo {media.pk} ('sports-day.png') added to draft {draft.pk}"

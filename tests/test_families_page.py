@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from moderation import families, services
-from moderation.attestations import ATTESTATIONS
 from config.school.models import AuditEntry
 from connectors.models import Channel
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.publishing import families
+from moderation.publishing import services as publishing
 from tests.conftest import Client, link_draft
 
 TITLE = "Year 2 nativity, for families"
@@ -36,12 +39,12 @@ def small_video() -> bytes:
 
 def publish_video(office, approver, channel, title=TITLE):
     draft = link_draft(office, channel, link="", title=title, text="Our nativity play.")
-    services.add_media(draft, office, SimpleUploadedFile("nativity.mp4", small_video()), source="Mrs Patel, school camera",
+    drafting.add_media(draft, office, SimpleUploadedFile("nativity.mp4", small_video()), source="Mrs Patel, school camera",
                        rights="school", alt_text="The nativity play")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert run.passed, [(r.gate_id, r.message) for r in run.results.all() if r.status != "pass"]
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    return services.publish(draft, approver)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    return publishing.publish(draft, approver)
 
 
 @pytest.fixture
@@ -120,9 +123,9 @@ def test_before_a_code_is_issued_nobody_sees_the_families_page(private_post):
 
 def test_a_public_channels_posts_stay_on_the_news_page_and_off_the_families_page(office, approver, facebook, head):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     assert not post.for_families_only
     assert Client().get(f"/mirror/{post.pk}/").status_code == 200
     code = families.issue(head).code
@@ -136,7 +139,7 @@ def test_a_post_published_while_the_channel_was_private_stays_off_the_news_page_
 
 
 def test_a_taken_down_post_leaves_the_families_page_at_once(private_post, head, dsl):
-    from moderation import concerns
+    from moderation.aftercare import concerns
 
     code = families.issue(head).code
     concerns.take_down(private_post, dsl, reason="A parent asked for it to be removed.")

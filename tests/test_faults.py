@@ -9,9 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from config.school import audit
-from moderation import services
-from moderation.attestations import ATTESTATIONS
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from moderation.models import Approval, Draft, PublishedPost
+from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 
@@ -33,10 +36,10 @@ def photo_draft(office, approver, channel):
     draft = link_draft(office, channel)
     noise = io.BytesIO()
     Image.effect_noise((640, 480), 90).convert("RGB").save(noise, "JPEG", quality=95)
-    services.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise.getvalue()), source="Mrs Patel", rights="school",
+    drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise.getvalue()), source="Mrs Patel", rights="school",
                        alt_text="The school hall")
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     return draft
 
@@ -44,15 +47,15 @@ def photo_draft(office, approver, channel):
 def test_a_disk_that_fills_while_the_published_copy_is_written_holds_the_draft_and_says_why(office, approver, facebook, settings, full_disk):
     draft = photo_draft(office, approver, facebook)
     settings.PUBLISHED_DIR = full_disk
-    with pytest.raises(services.PublishRefused, match="No space left on device"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="No space left on device"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and "Free space on the server" in draft.status_note
     assert not PublishedPost.objects.exists() and list((settings.OUTBOX_DIR).glob("outbox-*")) == []
     assert list(full_disk.iterdir()) == []  # no half-written copy left behind
     # Space is freed (here: a roomier folder); the same draft is published, and the upload was kept for it.
     settings.PUBLISHED_DIR = full_disk.parent / "published"
-    post = services.publish(draft, approver)
+    post = publishing.publish(draft, approver)
     assert post.media.count() == 1 and post.media.get().path.exists()
 
 
@@ -63,7 +66,7 @@ def test_the_database_restarting_in_the_middle_of_an_approval_changes_nothing_an
     if connection.vendor != "postgresql":
         pytest.skip("the connection is cut with PostgreSQL's pg_terminate_backend")
     draft = link_draft(office, facebook)
-    assert services.submit(draft, office).passed
+    assert drafting.submit(draft, office).passed
     blocker = connections.create_connection("default")
     outcome = {}
 
@@ -72,7 +75,7 @@ def test_the_database_restarting_in_the_middle_of_an_approval_changes_nothing_an
         try:
             client.force_login(approver)
             data = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
-            data["seen_hash"] = services.freeze(draft).hash  # as the page's form carries it
+            data["seen_hash"] = pipeline.freeze(draft).hash  # as the page's form carries it
             outcome["response"] = client.post(f"/drafts/{draft.pk}/approve/", data, follow=True)
         finally:
             connections.close_all()
@@ -105,6 +108,6 @@ def test_the_database_restarting_in_the_middle_of_an_approval_changes_nothing_an
     assert draft.status == Draft.Status.AWAITING_APPROVAL and not Approval.objects.exists()
     assert audit.verify()[1] is None
     # The approver tries again once the database is back: it works.
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED and Approval.objects.count() == 1

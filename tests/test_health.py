@@ -5,7 +5,7 @@ import datetime
 import time_machine
 from django.test import Client
 
-from moderation import health
+from moderation.upkeep import health
 
 
 def test_without_a_worker_the_health_page_fails_and_says_to_start_one(db):

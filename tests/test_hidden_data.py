@@ -13,13 +13,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from django.core.management import call_command
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from PIL import Image, ImageCms, PngImagePlugin
 
-from moderation import services
-from moderation.attestations import ATTESTATIONS
-from moderation.gates import no_location_metadata
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import no_location_metadata, pipeline
+from moderation.publishing import services as publishing
 from pixels import hidden_data, imaging, photos, video_copy
 from tests.conftest import link_draft
 
@@ -145,12 +147,12 @@ def test_a_jpeg_comment_never_reaches_the_news_page_or_the_platform(office, appr
     # The attack as it was reported: a comment written into an otherwise plain JPEG.
     Image.new("RGB", (400, 300)).save(data_dir / "com.jpg", comment=SECRET.encode())
     draft = link_draft(office, facebook)
-    services.add_media(draft, office, SimpleUploadedFile("com.jpg", (data_dir / "com.jpg").read_bytes()),
+    drafting.add_media(draft, office, SimpleUploadedFile("com.jpg", (data_dir / "com.jpg").read_bytes()),
                        source="Mrs Patel, school camera", rights="school", alt_text="A dark photo of the hall")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert "comments or text" in run.results.get(gate_id="no-location-metadata").message
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     folder = data_dir / "outbox" / post.platform_post_id
     record = json.loads((folder / "post.json").read_text())
     clean_published_bytes(folder / record["media"][0]["file"])
@@ -168,9 +170,9 @@ def test_the_gate_fails_on_a_published_copy_that_still_carries_anything(office, 
 
     monkeypatch.setattr(no_location_metadata.imaging, "write_published_copy", careless_copy)
     draft = link_draft(office, facebook)
-    services.add_media(draft, office, SimpleUploadedFile("com.jpg", PHOTO_CARRIERS["JPEG comment (COM)"]()),
+    drafting.add_media(draft, office, SimpleUploadedFile("com.jpg", PHOTO_CARRIERS["JPEG comment (COM)"]()),
                        source="Mrs Patel, school camera", rights="school", alt_text="The hall")
-    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-location-metadata")
+    result = pipeline.run_gates(draft, "submit", office).results.get(gate_id="no-location-metadata")
     assert result.status == "fail"
     assert "hidden data" in result.message and "a comment (COM)" in result.message
 
@@ -278,11 +280,11 @@ def test_check_media_writes_copies_the_byte_check_finds_clean(tmp_path, db, sett
 
 def test_published_copies_and_outbox_files_are_readable_by_the_owner_and_group_only(office, approver, facebook, data_dir):
     draft = link_draft(office, facebook)
-    services.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG")),
+    drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG")),
                        source="Mrs Patel, school camera", rights="school", alt_text="The hall")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    publishing.publish(draft, approver)
     from django.conf import settings
 
     written = [p for root in (settings.PUBLISHED_DIR, data_dir / "outbox") for p in root.rglob("*") if p.is_file()]
@@ -293,11 +295,11 @@ def test_published_copies_and_outbox_files_are_readable_by_the_owner_and_group_o
 
 def test_a_published_draft_shows_its_published_copy_not_the_deleted_original(office, approver, facebook, client):
     draft = link_draft(office, facebook)
-    media = services.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG", comment=SECRET.encode())),
+    media = drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", saved(picture(), "JPEG", comment=SECRET.encode())),
                                source="Mrs Patel, school camera", rights="school", alt_text="The hall")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    publishing.publish(draft, approver)
     assert not media.path.exists()
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()

@@ -4,14 +4,15 @@ image loader gives a clear error or a result, never a crash, and never a partial
 import io
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from consent import faces, services as register
+from consent import services as register
 from consent.models import BiometricConsent, PhotoConsent, Pupil
-from moderation import language, personal_data
-from tests.test_register import HEADER, csv_bytes, row
+from moderation.text import language, personal_data
 from pixels import photos
+from tests.test_register import HEADER, csv_bytes, row
 
 pytestmark = pytest.mark.django_db
 

@@ -15,13 +15,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from config.school import crypto
-from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
-from moderation import concerns, face_review, services
-from moderation.attestations import ATTESTATIONS
+from moderation.aftercare import concerns
+from moderation.approval import face_review
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from moderation.models import Draft, MediaFace, PublishedPupil
-from tests.conftest import link_draft
+from moderation.publishing import services as publishing
 from pixels import detection, photos, recognition
+from tests.conftest import link_draft
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
 pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason="../shared/testdata is not beside the project")
@@ -71,7 +75,7 @@ def register(db):
 
 def with_photo(draft, office, name, data=None, alt="Pupils at the science fair"):
     data = data if data is not None else (TESTDATA / "posts" / name).read_bytes()
-    return services.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school camera", rights="school", alt_text=alt)
+    return drafting.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school camera", rights="school", alt_text=alt)
 
 
 def gate(run, gate_id):
@@ -87,7 +91,7 @@ def test_every_face_in_a_photo_is_found_when_it_is_added(office, facebook, regis
 def test_a_pupil_with_written_consent_for_the_channel_passes(office, facebook, register):
     draft = link_draft(office, facebook)
     with_photo(draft, office, "obama_small.jpg")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert gate(run, "image-consent").status == "pass", gate(run, "image-consent").message
     assert gate(run, "no-location-metadata").status == "pass"
     assert MediaFace.objects.get().auto_status == "consented"
@@ -96,7 +100,7 @@ def test_a_pupil_with_written_consent_for_the_channel_passes(office, facebook, r
 def test_a_pupil_without_consent_fails_the_gate_and_is_named(office, facebook, register):
     draft = link_draft(office, facebook)
     with_photo(draft, office, "two_people.jpg")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     result = gate(run, "image-consent")
     assert result.status == "fail"
     assert "Joe Biden has no current written consent for Facebook" in result.message
@@ -105,25 +109,25 @@ def test_a_pupil_without_consent_fails_the_gate_and_is_named(office, facebook, r
 def test_a_face_without_consent_passes_once_it_is_blurred(office, facebook, register):
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "two_people.jpg")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     biden = MediaFace.objects.get(media=media, auto_status="no-consent")
     draft.refresh_from_db()
     face_review.set_blur(biden, True, office)
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert gate(run, "image-consent").status == "pass"
 
 
 def test_an_unknown_face_waits_for_a_person(office, facebook, register):
     draft = link_draft(office, facebook)
     with_photo(draft, office, "2008_002470.jpg")
-    result = gate(services.submit(draft, office), "image-consent")
+    result = gate(drafting.submit(draft, office), "image-consent")
     assert result.status == "waiting" and "not on the register" in result.message
 
 
 def test_an_unknown_face_goes_to_the_reviewing_colleague_to_identify(office, facebook, register):
     draft = link_draft(office, facebook)
     with_photo(draft, office, "alex_lacamoire1.jpg")  # a pupil who is not enrolled
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert run.passed and draft.status == Draft.Status.AWAITING_APPROVAL
     assert gate(run, "image-consent").status == "waiting"
 
@@ -133,21 +137,21 @@ def test_a_draft_with_an_unidentified_face_cannot_be_approved(office, approver, 
 
     draft = link_draft(office, facebook)
     with_photo(draft, office, "alex_lacamoire1.jpg")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(ValidationError, match="image-consent"):
-        services.approve(draft, approver, dict(ATTESTATIONS))
+        approving.approve(draft, approver, dict(ATTESTATIONS))
 
 
 def test_the_reviewing_colleague_identifies_a_pupil_who_is_not_enrolled_and_consent_decides(office, approver, facebook, register):
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "alex_lacamoire1.jpg")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     face = media.faces.get()
     with pytest.raises(PermissionDenied):
         face_review.identify(face, register["alex"], office)  # not the author: a second pair of eyes
     face_review.identify(face, register["alex"], approver)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    result = services.latest_run(draft).results.get(gate_id="image-consent")
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    result = pipeline.latest_run(draft).results.get(gate_id="image-consent")
     assert result.status == "pass"
     assert draft.audit_entries.filter(action="faces.identified", actor=approver).exists()
 
@@ -155,10 +159,10 @@ def test_the_reviewing_colleague_identifies_a_pupil_who_is_not_enrolled_and_cons
 def test_a_pupil_identified_by_hand_without_consent_fails(office, approver, facebook, register):
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "alex_lacamoire1.jpg")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     face_review.identify(media.faces.get(), register["biden"], approver)
     draft.refresh_from_db()
-    run = services.run_gates(draft, "approve", approver)
+    run = pipeline.run_gates(draft, "approve", approver)
     assert gate(run, "image-consent").status == "fail"
     assert "Joe Biden (identified by Jo Okafor) has no current written consent" in gate(run, "image-consent").message
 
@@ -175,11 +179,11 @@ def test_a_face_that_detection_missed_counts_once_a_person_marks_it(office, appr
     face = face_review.mark(media, missed.box, office)
     for other in media.faces.exclude(pk=face.pk):
         face_review.set_blur(other, True, office)
-    result = gate(services.submit(draft, office), "image-consent")
+    result = gate(drafting.submit(draft, office), "image-consent")
     assert result.status == "waiting" and f"face {face.number}:" in result.message
     face_review.set_blur(face, True, approver)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    assert pipeline.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
 
 
 def test_a_face_keeps_its_number_on_the_page_in_the_checks_and_in_the_audit_and_a_marked_face_renumbers_nothing(office, facebook, register, client):
@@ -204,9 +208,9 @@ def test_a_face_keeps_its_number_on_the_page_in_the_checks_and_in_the_audit_and_
 def test_a_persons_decision_about_a_face_is_part_of_the_approved_content(office, facebook, register):
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "two_people.jpg")
-    before = services.freeze(draft).hash
+    before = pipeline.freeze(draft).hash
     face_review.set_blur(media.faces.first(), True, office)
-    assert services.freeze(draft).hash != before
+    assert pipeline.freeze(draft).hash != before
 
 
 def test_the_published_copy_is_blurred_oriented_and_stripped_of_location(office, approver, facebook, register, data_dir):
@@ -219,14 +223,14 @@ def test_the_published_copy_is_blurred_oriented_and_stripped_of_location(office,
     original.save(buffer, "JPEG", exif=exif)
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "two_people.jpg", data=buffer.getvalue())
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     biden = MediaFace.objects.get(media=media, auto_status="no-consent")
     draft.refresh_from_db()
     face_review.set_blur(biden, True, office)
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert "GPS" in gate(run, "no-location-metadata").message
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     folder = data_dir / "outbox" / post.platform_post_id
     record = json.loads((folder / "post.json").read_text())
     published = Image.open(folder / record["media"][0]["file"])
@@ -247,15 +251,15 @@ def test_withdrawn_consent_lists_the_published_post_for_takedown(office, approve
 
     draft = link_draft(office, facebook)
     with_photo(draft, office, "obama_small.jpg")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
-    assert services.posts_to_take_down() == []
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
+    assert concerns.posts_to_take_down() == []
     register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Letter from parent")
-    [(listed, listed_pupil, _)] = services.posts_to_take_down()
+    [(listed, listed_pupil, _)] = concerns.posts_to_take_down()
     assert listed == post and listed_pupil == register["obama"]
     concerns.take_down(post, head, "Consent withdrawn by the parent's letter.")
-    assert services.posts_to_take_down() == []
+    assert concerns.posts_to_take_down() == []
 
 
 def test_withdrawn_consent_holds_an_approved_draft_showing_the_pupil(office, approver, head, facebook, register):
@@ -263,8 +267,8 @@ def test_withdrawn_consent_holds_an_approved_draft_showing_the_pupil(office, app
 
     draft = link_draft(office, facebook)
     with_photo(draft, office, "obama_small.jpg")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     register_services.withdraw_photo_consent(register["obama"], "facebook", head, note="Parent's email")
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD
@@ -278,7 +282,7 @@ def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register,
     monkeypatch.setattr(detection, "detect_faces", broken)
     draft = link_draft(office, facebook)
     with_photo(draft, office, "obama_small.jpg")
-    result = gate(services.submit(draft, office), "image-consent")
+    result = gate(drafting.submit(draft, office), "image-consent")
     assert result.status == "fail" and "could not be loaded" in result.message
 
 
@@ -287,8 +291,8 @@ def test_faces_that_cannot_be_looked_for_fail_closed(office, facebook, register,
 def _scheduled_photo_draft(office, approver, facebook, publish_at):
     draft = link_draft(office, facebook, publish_at=publish_at)
     with_photo(draft, office, "obama_small.jpg")
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     return draft
 
@@ -297,7 +301,7 @@ def test_consent_withdrawn_after_approval_holds_a_scheduled_post_and_tells_the_a
     from django.core import mail
 
     from consent import services as register_services
-    from moderation import scheduling
+    from moderation.publishing import scheduling
 
     office.email, approver.email = "office@aycliffe.kent.sch.uk", "approver@aycliffe.kent.sch.uk"
     office.save(), approver.save()
@@ -316,7 +320,7 @@ def test_consent_withdrawn_after_approval_holds_a_scheduled_post_and_tells_the_a
 def test_consent_that_expires_before_the_publish_time_holds_the_scheduled_post_at_that_time(office, approver, facebook, register):
     import time_machine
 
-    from moderation import scheduling
+    from moderation.publishing import scheduling
 
     publish_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)
     draft = _scheduled_photo_draft(office, approver, facebook, publish_at)
@@ -334,19 +338,19 @@ def test_a_face_only_the_second_detector_sees_is_decided_before_approval(office,
     media = with_photo(draft, office, "dogs.jpg", alt="Our dogs' assembly")
     second = list(media.faces.filter(source="second"))
     assert len(second) == 2
-    result = gate(services.submit(draft, office), "image-consent")
+    result = gate(drafting.submit(draft, office), "image-consent")
     assert result.status == "waiting" and result.message.count("dogs.jpg, face") == 3  # the reviewer decides
     for face in media.faces.all():
         face_review.set_blur(face, True, approver)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    assert services.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    assert pipeline.latest_run(draft).results.get(gate_id="image-consent").status == "pass"
 
 
 def identified_as_biden_by_the_approver(office, approver, facebook, register, client):
     """A submitted draft whose one face the approver has just said is Joe Biden (no consent)."""
     draft = link_draft(office, facebook)
     media = with_photo(draft, office, "alex_lacamoire1.jpg")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(approver)
     client.post(f"/drafts/{draft.pk}/faces/{media.faces.get().pk}/identify/", {"upn": register["biden"].upn})
     return draft
@@ -358,7 +362,7 @@ def test_a_decision_about_a_face_shows_in_the_checks_at_once_without_pressing_ap
     row = page[page.index('data-gate="image-consent"'):]
     row = row[:row.index("</tr>")]
     assert "checked again after a decision" in row and "has no current written consent" in row
-    assert services.latest_run(draft).phase == "submit"  # the decision's run is not a full run
+    assert pipeline.latest_run(draft).phase == "submit"  # the decision's run is not a full run
 
 
 def test_a_refused_approval_keeps_the_statements_ticked_and_the_comment(office, approver, facebook, register, client):

@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from moderation import services
-from moderation.media import MediaRejected
+from moderation.drafts import services as drafting
+from moderation.drafts.media import MediaRejected
+from moderation.gates import pipeline
 from moderation.models import MediaFile
 from tests.bad_files import BAD_FILES
 from tests.conftest import Client, link_draft
@@ -26,7 +27,7 @@ def draft(office, facebook):
 
 
 def add(draft, office, name, data, **kw):
-    return services.add_media(draft, office, SimpleUploadedFile(name, data), source=kw.get("source", "Mrs Patel, school camera"), rights=kw.get("rights", "school"), alt_text="Pupils' paintings")
+    return drafting.add_media(draft, office, SimpleUploadedFile(name, data), source=kw.get("source", "Mrs Patel, school camera"), rights=kw.get("rights", "school"), alt_text="Pupils' paintings")
 
 
 def test_a_photo_is_stored_under_a_generated_name_with_its_hash(draft, office, settings):
@@ -102,7 +103,7 @@ def test_a_video_is_recognised_by_its_content(draft, office, tmp_path):
 
 def test_removing_a_file_deletes_it_and_is_audited(draft, office):
     media = add(draft, office, "a.png", png_bytes())
-    services.remove_media(draft, office, media.pk)
+    drafting.remove_media(draft, office, media.pk)
     assert not media.path.exists()
     assert draft.audit_entries.filter(action="draft.media_removed").exists()
 
@@ -119,9 +120,9 @@ def test_removing_another_drafts_file_through_ones_own_draft_is_not_found_and_re
 
 def test_changing_a_photos_bytes_changes_the_content_hash(draft, office):
     media = add(draft, office, "a.png", png_bytes())
-    before = services.freeze(draft).hash
+    before = pipeline.freeze(draft).hash
     media.path.write_bytes(png_bytes((41, 30)))
-    assert services.freeze(draft).hash != before
+    assert pipeline.freeze(draft).hash != before
 
 
 def test_an_iphone_heic_photo_is_accepted(draft, office):
@@ -145,7 +146,7 @@ def test_a_sideways_phone_photo_is_measured_as_it_will_be_shown(draft, office):
 
 def test_the_uploads_of_a_withdrawn_draft_are_deleted(draft, office):
     media = add(draft, office, "a.png", png_bytes())
-    services.withdraw(draft, office)
+    drafting.withdraw(draft, office)
     assert not media.path.exists()
 
 
@@ -178,7 +179,7 @@ def test_the_upload_form_says_the_description_is_needed_to_submit(draft, office,
 
 
 def test_the_source_rights_and_description_are_changed_without_uploading_again(draft, office, client):
-    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
     analysed_at = media.faces_found_at
     client.force_login(office)
     client.post(f"/drafts/{draft.pk}/media/{media.pk}/details/",
@@ -191,7 +192,7 @@ def test_the_source_rights_and_description_are_changed_without_uploading_again(d
 
 
 def test_details_left_empty_are_refused_with_the_reason_and_nothing_changes(draft, office, client):
-    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
     client.force_login(office)
     page = client.post(f"/drafts/{draft.pk}/media/{media.pk}/details/", {"source": "", "rights": "school", "alt_text": "x"}, follow=True)
     assert "Source: This field is required." in page.content.decode()
@@ -200,15 +201,15 @@ def test_details_left_empty_are_refused_with_the_reason_and_nothing_changes(draf
 
 
 def test_only_the_author_changes_an_uploads_details(draft, office, approver):
-    media = services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
     with pytest.raises(PermissionDenied):
-        services.update_media_details(draft, approver, media.pk, source="Someone else", rights="school", alt_text="")
+        drafting.update_media_details(draft, approver, media.pk, source="Someone else", rights="school", alt_text="")
     media.refresh_from_db()
     assert media.source == "Mrs Patel"
 
 
 def test_removing_a_file_asks_first_and_says_what_is_lost(draft, office, client):
-    services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    drafting.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert "data-confirm=\"Remove 'fair.png'? Its analysis and every decision" in page and "site.js" in page
@@ -226,7 +227,7 @@ def test_an_upload_form_left_incomplete_shows_each_error_beside_its_field_and_ke
 
 
 def test_a_file_without_its_description_opens_the_form_to_add_it(draft, office, client):
-    services.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
+    drafting.add_media(draft, office, SimpleUploadedFile("fair.png", png_bytes()), source="Mrs Patel", rights="school")
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert '<details class="media-details" open><summary>Add its description (needed to submit)' in page

@@ -8,8 +8,10 @@ import pytest
 from django.urls import URLPattern, get_resolver
 from django.utils import timezone
 
-from moderation import services
-from moderation.attestations import ATTESTATIONS
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 PUBLIC = {"mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern", "login", "health",
@@ -33,12 +35,12 @@ def concrete(route: str) -> str:
 
 @pytest.fixture
 def published(approved_draft, approver):
-    return services.publish(approved_draft, approver)
+    return publishing.publish(approved_draft, approver)
 
 
 @pytest.mark.django_db
 def test_an_anonymous_visitor_reaches_only_the_mirror_its_feed_the_families_page_and_the_login_page(client):
-    from moderation import health
+    from moderation.upkeep import health
 
     health.beat()  # a worker is running, so /health/ answers 200
     seen = set()
@@ -54,7 +56,7 @@ def test_an_anonymous_visitor_reaches_only_the_mirror_its_feed_the_families_page
 
 def test_the_mirror_shows_published_posts_and_nothing_else(client, published, office, facebook):
     waiting = link_draft(office, facebook, link="https://www.aycliffe.kent.sch.uk/not-yet")
-    services.submit(waiting, office)
+    drafting.submit(waiting, office)
     page = client.get("/mirror/").content.decode()
     assert published.link in page
     assert "not-yet" not in page
@@ -122,9 +124,9 @@ def test_a_csv_cell_cannot_smuggle_a_spreadsheet_formula(client, head, office, a
     from moderation.models import PublishedPost
 
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     PublishedPost.objects.filter(pk=post.pk).update(text="=HYPERLINK(\"http://evil\")")
     client.force_login(head)
     rows = list(csv.DictReader(io.StringIO(client.get("/log/export.csv").content.decode())))
@@ -133,7 +135,7 @@ def test_a_csv_cell_cannot_smuggle_a_spreadsheet_formula(client, head, office, a
 
 def test_the_author_sees_each_gate_result_beside_the_draft_with_its_clause(client, office, facebook):
     draft = link_draft(office, facebook, intended_outcome="")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert 'data-gate="clear-objective"' in page
@@ -143,7 +145,7 @@ def test_the_author_sees_each_gate_result_beside_the_draft_with_its_clause(clien
 
 def test_an_approver_sees_the_attestations_in_words_beside_the_draft(client, approver, office, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(approver)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     for _, words in ATTESTATIONS:
@@ -152,7 +154,7 @@ def test_an_approver_sees_the_attestations_in_words_beside_the_draft(client, app
 
 def test_the_author_is_not_offered_the_review_form(client, office, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert 'action="/drafts/%d/approve/"' % draft.pk not in page
@@ -187,7 +189,7 @@ def test_an_original_upload_is_not_served_to_an_unrelated_colleague(client, offi
     draft = link_draft(office, facebook)
     path = tmp_path / "p.png"
     Image.new("RGB", (20, 20)).save(path)
-    media = services.add_media(draft, office, SimpleUploadedFile("p.png", path.read_bytes()), source="Staff", rights="school", alt_text="x")
+    media = drafting.add_media(draft, office, SimpleUploadedFile("p.png", path.read_bytes()), source="Staff", rights="school", alt_text="x")
     client.force_login(register_keeper)
     assert client.get(f"/drafts/{draft.pk}/media/{media.pk}/").status_code == 403
     client.force_login(office)
@@ -254,7 +256,7 @@ def test_a_bad_upload_on_the_draft_page_says_which_file_and_why_and_the_draft_st
 
 
 def test_the_log_names_people_as_the_office_knows_them_and_marks_what_was_taken_down(client, head, published):
-    from moderation import concerns
+    from moderation.aftercare import concerns
 
     client.force_login(head)
     page = client.get("/log/").content.decode()

@@ -7,10 +7,13 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from consent.models import Pupil
 from config.school import roles
-from moderation import concerns, monitoring, services
-from moderation.attestations import ATTESTATIONS
+from consent.models import Pupil
+from moderation.aftercare import concerns, monitoring
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.publishing import services as publishing
 from tests.conftest import Client, complete_channel, link_draft, make_user
 from tests.test_pages import named_urls
 
@@ -62,10 +65,11 @@ MATRIX = {
 @pytest.fixture
 def world(db, settings, tmp_path):
     """One of everything, with the ids the URLs name."""
-    from PIL import Image
     import io
 
-    from moderation import health
+    from PIL import Image
+
+    from moderation.upkeep import health
 
     health.beat()  # a worker is running, so /health/ answers 200
     users = {name: make_user(name, role) for name, role in ROLES.items()}
@@ -75,17 +79,17 @@ def world(db, settings, tmp_path):
     channel = complete_channel(users["head"], authors=[users["office"]])
     youtube = complete_channel(users["head"], kind="youtube", authors=[users["office"]])
     published = link_draft(users["office"], channel)
-    services.submit(published, users["office"])
-    services.approve(published, users["approver"], dict(ATTESTATIONS))
-    post = services.publish(published, users["approver"])
+    drafting.submit(published, users["office"])
+    approving.approve(published, users["approver"], dict(ATTESTATIONS))
+    post = publishing.publish(published, users["approver"])
     (settings.OUTBOX_DIR / post.platform_post_id / "comments.json").write_text('[{"id": "1", "author": "A", "text": "You are all liars."}]')
     [comment] = monitoring.read_comments()
     concern = concerns.report(post, kind="other", details="Worried about this post.")
     draft = link_draft(users["office"], channel, link="https://www.aycliffe.kent.sch.uk/news/fair")
     photo = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(photo, "JPEG")
-    media = services.add_media(draft, users["office"], SimpleUploadedFile("fair.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
-    services.submit(draft, users["office"])
+    media = drafting.add_media(draft, users["office"], SimpleUploadedFile("fair.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
+    drafting.submit(draft, users["office"])
     pupil = Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith")
     ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "ms": 500}
     by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,

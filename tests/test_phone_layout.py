@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.conftest import Client
-from tests.test_browser import SCREENSHOTS, Visit, chromium
+from tests.test_browser import Visit, chromium
 from tests.test_pages import named_urls
 from tests.test_permission_matrix import MATRIX, address, world  # noqa: F401 - the fixture with one of everything
 

@@ -11,9 +11,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from consent import services
-from consent.models import BiometricConsent, ChannelKind, FaceEncoding, PhotoConsent, Pupil
 from config.school.models import AuditEntry
+from consent import services
+from consent.models import (
+    BiometricConsent,
+    ChannelKind,
+    FaceEncoding,
+    PhotoConsent,
+    Pupil,
+)
 from pixels import recognition
 
 pytestmark = pytest.mark.django_db
@@ -626,8 +632,8 @@ def test_an_unknown_pupil_is_not_found(client, register_keeper):
 def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is_not_kept(client, db, settings):
     from pathlib import Path
 
-    from consent.models import BiometricConsent, FaceEncoding
     from config.school import roles
+    from consent.models import BiometricConsent, FaceEncoding
     from tests.conftest import make_user
 
     photo = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces" / "posts" / "obama_small.jpg"
@@ -645,8 +651,8 @@ def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is
 
 
 def test_a_pupil_who_objects_is_refused_enrolment_on_their_page(client, db):
-    from consent.models import BiometricConsent, FaceEncoding
     from config.school import roles
+    from consent.models import BiometricConsent, FaceEncoding
     from tests.conftest import make_user
 
     keeper = make_user("keeper", roles.REGISTER_KEEPER)

@@ -9,9 +9,12 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from moderation import face_review, retention, services
-from moderation.attestations import ATTESTATIONS
 from config.school.models import AuditEntry
+from moderation.aftercare import retention
+from moderation.approval import face_review
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
 from moderation.models import Draft
 from tests.conftest import link_draft
 
@@ -30,7 +33,7 @@ def with_photo(office, channel, **fields):
     draft = link_draft(office, channel, **fields)
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
-    media = services.add_media(draft, office, SimpleUploadedFile("sports-day.png", buffer.getvalue()), source="Mrs Patel",
+    media = drafting.add_media(draft, office, SimpleUploadedFile("sports-day.png", buffer.getvalue()), source="Mrs Patel",
                                rights="school", alt_text="Sports day")
     return draft, media
 
@@ -66,7 +69,7 @@ def test_after_the_retention_period_without_activity_the_uploads_are_deleted_and
 def test_any_activity_starts_the_clock_again(clock, office, facebook):
     draft, media = with_photo(office, facebook)
     clock.move_to(days(25))
-    services.update_draft(draft, office, text="Sports day: the relay, the sack race and the parents' race.")
+    drafting.update_draft(draft, office, text="Sports day: the relay, the sack race and the parents' race.")
     clock.move_to(days(40))
     assert retention.run() == (0, 0) and media.path.exists()
     clock.move_to(days(56))
@@ -83,8 +86,8 @@ def test_a_decision_about_a_face_counts_as_activity(clock, office, facebook):
 
 def test_a_draft_approved_for_a_later_time_keeps_its_uploads(clock, office, approver, facebook):
     draft, media = with_photo(office, facebook, publish_at=days(60))
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     clock.move_to(days(45))
     assert retention.run() == (0, 0) and media.path.exists()
 
@@ -93,10 +96,10 @@ def test_uploading_again_after_deletion_keeps_the_new_upload(clock, office, face
     draft, media = with_photo(office, facebook)
     clock.move_to(days(30))
     retention.run()
-    services.remove_media(draft, office, media.pk)
+    drafting.remove_media(draft, office, media.pk)
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(buffer, "PNG")
-    again = services.add_media(draft, office, SimpleUploadedFile("again.png", buffer.getvalue()), source="Mrs Patel", rights="school",
+    again = drafting.add_media(draft, office, SimpleUploadedFile("again.png", buffer.getvalue()), source="Mrs Patel", rights="school",
                                alt_text="Sports day")
     assert Draft.objects.get(pk=draft.pk).originals_deleted_at is None
     clock.move_to(days(61))

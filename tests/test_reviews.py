@@ -8,9 +8,11 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from moderation import reviews, services
 from config.school.models import AuditEntry
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from moderation.models import PolicyReview
+from moderation.reviews import services as reviews
 from tests.conftest import link_draft
 
 
@@ -39,7 +41,7 @@ def test_an_overdue_risk_assessment_blocks_the_channel_and_the_headteacher_is_to
     draft = link_draft(office, facebook)
     with time_machine.travel(due + datetime.timedelta(days=1), tick=False):
         sent = reviews.send_reminders()
-        run = services.submit(draft, office)
+        run = drafting.submit(draft, office)
     assert any(s.startswith("Overdue") for s in sent)
     assert not run.passed and run.results.get(gate_id="channel-risk-assessed").status == "fail"
 
@@ -47,15 +49,15 @@ def test_an_overdue_risk_assessment_blocks_the_channel_and_the_headteacher_is_to
 def test_an_overdue_policy_review_blocks_every_channel(office, facebook, youtube):
     due = PolicyReview.objects.get().due_at(12)
     with time_machine.travel(due + datetime.timedelta(hours=1), tick=False):
-        assert "social media policy" in services.channel_problems(facebook)[0]
-        assert "social media policy" in services.channel_problems(youtube)[0]
-        result = services.submit(link_draft(office, facebook), office).results.get(gate_id="channel-risk-assessed")
+        assert "social media policy" in pipeline.channel_problems(facebook)[0]
+        assert "social media policy" in pipeline.channel_problems(youtube)[0]
+        result = drafting.submit(link_draft(office, facebook), office).results.get(gate_id="channel-risk-assessed")
     assert result.status == "fail" and "annual review was due" in result.message
 
 
 def test_a_school_with_no_recorded_policy_review_publishes_nothing(office, facebook):
     PolicyReview.objects.all().delete()
-    result = services.submit(link_draft(office, facebook), office).results.get(gate_id="channel-risk-assessed")
+    result = drafting.submit(link_draft(office, facebook), office).results.get(gate_id="channel-risk-assessed")
     assert result.status == "fail" and "no recorded review" in result.message
 
 
@@ -66,7 +68,7 @@ def test_recording_the_policy_review_unblocks_the_channels(office, facebook, hea
         assert "Overdue" in client.get("/reviews/").content.decode()
         response = client.post("/reviews/", {"version": "2027-1", "notes": "Reviewed with governors."})
         assert response.status_code == 302
-        assert not any("social media policy" in problem for problem in services.channel_problems(facebook))
+        assert not any("social media policy" in problem for problem in pipeline.channel_problems(facebook))
         assert PolicyReview.objects.first().due_at(12) > timezone.now()
     assert AuditEntry.objects.filter(action="policy.reviewed", actor=head).count() == 2
 

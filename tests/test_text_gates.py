@@ -16,13 +16,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from PIL import Image, ImageDraw, ImageFont
 
-from consent import faces
 from consent.models import Pupil
-from moderation import face_review, language, language_review, personal_data, services
-from moderation.attestations import ATTESTATIONS
+from moderation.approval import face_review, language_review
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
 from moderation.models import LanguageReview, MediaText
-from tests.conftest import link_draft
+from moderation.publishing import services as publishing
+from moderation.text import language, personal_data
 from pixels import ocr, photos
+from tests.conftest import link_draft
 
 TEXT_DRAFT = {"link": ""}
 
@@ -208,7 +211,7 @@ def test_the_school_offices_own_phone_and_email_are_allowed_however_they_are_wri
     kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, settings.SCHOOL.own_contact_details)]
     assert kinds == [("phone", "07700 900123"), ("email", "j.smith@gmail.com")]
     draft = link_draft(office, facebook, text="Questions? Ring the office on 01227 123456 or email office@aycliffe.kent.sch.uk.")
-    assert services.submit(draft, office).results.get(gate_id="no-personal-data").status == "pass"
+    assert drafting.submit(draft, office).results.get(gate_id="no-personal-data").status == "pass"
 
 
 # --- Respectful language -------------------------------------------------------------------------
@@ -459,7 +462,7 @@ def gate(run, gate_id):
 
 def test_a_full_name_in_the_text_fails_and_says_what_and_where(register, office, facebook):
     draft = link_draft(office, facebook, text="Congratulations to Ava Smith on her certificate!")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     result = gate(run, "no-personal-data")
     assert result.status == "fail"
     assert "a pupil's full name" in result.message and "“Ava Smith”" in result.message and "(text)" in result.message
@@ -468,7 +471,7 @@ def test_a_full_name_in_the_text_fails_and_says_what_and_where(register, office,
 
 
 def test_a_forename_only_post_passes_the_text_gates(register, office, facebook):
-    run = services.submit(link_draft(office, facebook, text="Well done, Ava! A super week."), office)
+    run = drafting.submit(link_draft(office, facebook, text="Well done, Ava! A super week."), office)
     assert gate(run, "no-personal-data").status == "pass"
     assert gate(run, "respectful-language").status == "pass"
     assert run.passed
@@ -476,7 +479,7 @@ def test_a_forename_only_post_passes_the_text_gates(register, office, facebook):
 
 def test_a_youtube_title_is_checked(register, office, youtube):
     draft = link_draft(office, youtube, link="", text="Our concert", title="Tom O'Brien plays the cello")
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail" and "(title)" in result.message
 
 
@@ -492,7 +495,7 @@ def certificate(name_line="Awarded to Ava Smith") -> bytes:
 
 
 def add_picture(draft, office, data, name="certificate.png", alt="A reading certificate"):
-    return services.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school scanner", rights="school", alt_text=alt)
+    return drafting.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel, school scanner", rights="school", alt_text=alt)
 
 
 def test_the_words_inside_a_photo_are_read_when_it_is_added(register, office, facebook):
@@ -505,17 +508,17 @@ def test_the_words_inside_a_photo_are_read_when_it_is_added(register, office, fa
 def test_a_name_inside_a_photo_fails_until_those_words_are_blurred(register, office, approver, facebook):
     draft = link_draft(office, facebook)
     media = add_picture(draft, office, certificate())
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail"
     assert "'certificate.png', in the picture" in result.message and "Ava Smith" in result.message
 
     draft.refresh_from_db()
     line = next(w for w in media.words.all() if "Ava Smith" in w.text)
     face_review.set_words_blur(line, True, office)
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert gate(run, "no-personal-data").status == "pass", gate(run, "no-personal-data").message
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     [copy] = post.media.all()
     published = ocr.read(photos.load_image(copy.path))
     assert not any("Smith" in line.text for line in published), [line.text for line in published]
@@ -530,7 +533,7 @@ def test_a_name_left_readable_by_a_blur_that_misses_it_is_caught_in_the_publishe
     # The blur covers only "Awarded" (with its margin): the name stays readable in the published pixels.
     MediaText.objects.filter(pk=line.pk).update(right=line.left + (line.right - line.left) * 30 // 100)
     draft.refresh_from_db()
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail", result.message
     assert "readable in its published copy (after blurs)" in result.message and "Ava Smith" in result.message
 
@@ -538,7 +541,7 @@ def test_a_name_left_readable_by_a_blur_that_misses_it_is_caught_in_the_publishe
 def test_personal_data_in_a_photos_description_fails(register, office, facebook):
     draft = link_draft(office, facebook)
     add_picture(draft, office, certificate("Reading award"), alt="Zoë Brontë with her award")
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail" and "the description of 'certificate.png'" in result.message
 
 
@@ -550,7 +553,7 @@ def test_a_photo_whose_words_cannot_be_read_fails_closed_and_says_why(register, 
     draft = link_draft(office, facebook)
     media = add_picture(draft, office, certificate())
     assert media.words_read_at is None and "could not be loaded" in media.reading_error
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail" and "could not be read" in result.message
 
 
@@ -560,7 +563,7 @@ def test_a_photo_whose_words_cannot_be_read_fails_closed_and_says_why(register, 
 @pytest.fixture
 def flagged(office, facebook):
     draft = link_draft(office, facebook, text="Our pantomime is Dick Whittington. The rat in the school play was my son!")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert gate(run, "respectful-language").status == "waiting"
     draft.refresh_from_db()
     assert draft.status == "awaiting_approval"
@@ -569,7 +572,7 @@ def flagged(office, facebook):
 
 def test_a_flagged_draft_cannot_be_approved_until_each_flag_is_judged(flagged, approver):
     with pytest.raises(ValidationError, match="respectful-language"):
-        services.approve(flagged, approver, dict(ATTESTATIONS))
+        approving.approve(flagged, approver, dict(ATTESTATIONS))
 
 
 def test_a_false_alarm_is_confirmed_in_words_and_then_the_draft_can_be_approved(flagged, approver):
@@ -578,7 +581,7 @@ def test_a_false_alarm_is_confirmed_in_words_and_then_the_draft_can_be_approved(
         language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm", reason="fine")
     language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="false-alarm",
                            reason="The rat is a part in the play")
-    services.approve(flagged, approver, dict(ATTESTATIONS))
+    approving.approve(flagged, approver, dict(ATTESTATIONS))
     flagged.refresh_from_db()
     assert flagged.status == "approved"
     assert flagged.audit_entries.filter(action="language.reviewed").exists()
@@ -588,7 +591,7 @@ def test_a_draft_judged_abusive_cannot_be_approved(flagged, approver):
     [(flag, _)] = language_review.flags_with_reviews(flagged)
     language_review.review(flagged, approver, where=flag.where, sentence=flag.text, verdict="abusive")
     with pytest.raises(ValidationError, match="judged abusive"):
-        services.approve(flagged, approver, dict(ATTESTATIONS))
+        approving.approve(flagged, approver, dict(ATTESTATIONS))
     assert LanguageReview.objects.get().verdict == "abusive"
 
 
@@ -681,7 +684,7 @@ def letter_photo() -> bytes:
 def test_a_phone_number_in_a_photo_of_a_letter_is_found_by_ocr(register, office, facebook):
     draft = link_draft(office, facebook)
     add_picture(draft, office, letter_photo(), name="letter.jpg", alt="Our letter about the farm trip")
-    result = gate(services.submit(draft, office), "no-personal-data")
+    result = gate(drafting.submit(draft, office), "no-personal-data")
     assert result.status == "fail"
     assert "a phone number" in result.message and "01632 960123" in result.message and "'letter.jpg', in the picture" in result.message
 
@@ -714,9 +717,9 @@ def test_right_to_left_scripts_and_emoji_give_clear_results(register):
 def test_a_published_photo_posts_page_still_shows_after_its_upload_is_deleted(register, office, approver, facebook, client):
     draft = link_draft(office, facebook, text="Our reading award winners.")
     add_picture(draft, office, certificate("Reading award"), alt="A reading certificate")
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    services.publish(draft, approver)
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    publishing.publish(draft, approver)
     assert not draft.media.get().path.exists()  # the original is deleted once published
     client.force_login(office)
     response = client.get(f"/drafts/{draft.pk}/")

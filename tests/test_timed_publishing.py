@@ -6,13 +6,15 @@ import datetime
 import pytest
 import time_machine
 from django.core import mail
-from django.utils import timezone
 
-from moderation import scheduling, services
-from moderation.attestations import ATTESTATIONS
 from config.school.models import AuditEntry
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
 from moderation.models import Draft, PublishedPost
-from moderation.worker import Worker
+from moderation.publishing import scheduling
+from moderation.publishing import services as publishing
+from moderation.upkeep.worker import Worker
 from tests.conftest import age_risk_assessment, link_draft
 
 START = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
@@ -33,8 +35,8 @@ def with_emails(*users):
 
 def scheduled_draft(office, approver, channel, publish_at=PUBLISH_AT, **fields):
     draft = link_draft(office, channel, publish_at=publish_at, **fields)
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED
     return draft
@@ -68,7 +70,7 @@ def test_a_scheduled_post_is_not_published_before_its_time_even_by_hand(clock, o
 
     draft = scheduled_draft(office, approver, facebook)
     with pytest.raises(ValidationError, match="not before"):
-        services.publish(draft, approver)
+        publishing.publish(draft, approver)
 
 
 def test_a_scheduled_post_whose_risk_assessment_lapsed_is_held_and_the_author_and_approver_are_told(clock, office, approver, facebook):
@@ -89,7 +91,7 @@ def test_a_scheduled_post_whose_risk_assessment_lapsed_is_held_and_the_author_an
 
 def test_an_approval_voided_by_an_edit_means_the_post_is_not_published_at_its_time(clock, office, approver, facebook):
     draft = scheduled_draft(office, approver, facebook)
-    services.reopen(draft, office)
+    drafting.reopen(draft, office)
     clock.move_to(PUBLISH_AT + datetime.timedelta(minutes=5))
     assert scheduling.publish_due() == 0
     assert Draft.objects.get(pk=draft.pk).status == Draft.Status.DRAFT
@@ -97,7 +99,7 @@ def test_an_approval_voided_by_an_edit_means_the_post_is_not_published_at_its_ti
 
 def test_a_withdrawn_draft_is_not_published_at_its_time(clock, office, approver, facebook):
     draft = scheduled_draft(office, approver, facebook)
-    services.withdraw(draft, office)
+    drafting.withdraw(draft, office)
     clock.move_to(PUBLISH_AT)
     assert scheduling.publish_scheduled(draft.pk) == "no longer scheduled"
     assert not PublishedPost.objects.exists()
@@ -124,7 +126,7 @@ def test_the_worker_builds_its_publish_jobs_from_the_database(clock, office, app
         assert jobs[first.pk].next_run_time == PUBLISH_AT
         assert {"sync", "publishing", "comments", "reviews"} <= {j.id for j in worker.scheduler.get_jobs()}
         # The database changes; the next sync follows it.
-        services.withdraw(second, office)
+        drafting.withdraw(second, office)
         worker.sync()
         assert set(worker.publish_jobs()) == {first.pk}
     finally:
@@ -185,7 +187,6 @@ def test_a_publish_time_already_past_is_refused_on_the_draft_form(office, facebo
 
 
 def test_a_scheduled_post_whose_worker_stopped_before_recording_its_delivery_is_published_by_the_next(clock, office, approver, facebook, settings):
-    from moderation import publishing
 
     draft = scheduled_draft(office, approver, facebook)
     clock.move_to(PUBLISH_AT)
@@ -200,7 +201,6 @@ def test_a_scheduled_post_whose_worker_stopped_before_recording_its_delivery_is_
 
 
 def test_every_waiting_draft_has_a_next_attempt(clock, office, approver, facebook):
-    from moderation import publishing
 
     draft = scheduled_draft(office, approver, facebook)
     clock.move_to(PUBLISH_AT)

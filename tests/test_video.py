@@ -17,6 +17,10 @@ from PIL import Image
 from config.school import crypto
 from consent import faces
 from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
+from moderation.approval import services as approving
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
+from moderation.publishing import services as publishing
 from pixels import detection, labelled, photos, recognition, video
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -229,13 +233,12 @@ def test_a_bad_video_is_refused_naming_the_file_and_what_is_wrong(db, tmp_path, 
 def test_a_bad_video_is_refused_at_upload_and_the_draft_keeps_what_it_had(office, facebook, tmp_path, settings, name, make, message):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import services
-    from moderation.media import MediaRejected
+    from moderation.drafts.media import MediaRejected
     from tests.conftest import link_draft
 
     draft = link_draft(office, facebook)
     with pytest.raises(MediaRejected) as refused:
-        services.add_media(draft, office, SimpleUploadedFile(name, make(tmp_path / name).read_bytes()), source="Mrs Patel", rights="school")
+        drafting.add_media(draft, office, SimpleUploadedFile(name, make(tmp_path / name).read_bytes()), source="Mrs Patel", rights="school")
     assert f"'{name}'" in str(refused.value) and message in str(refused.value)
     assert not draft.media.exists() and not any(settings.UPLOAD_DIR.iterdir())
 
@@ -277,11 +280,10 @@ def test_check_media_reports_each_track_of_a_video_with_its_time_span(lin):
 def clip_draft(lin, office, youtube):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import services
     from tests.conftest import link_draft
 
     draft = link_draft(office, youtube, link="", title="Our summer show", text="Highlights of the summer show.")
-    services.add_media(draft, office, SimpleUploadedFile("show.mp4", CLIP.read_bytes()), source="Mrs Patel, school camera", rights="school")
+    drafting.add_media(draft, office, SimpleUploadedFile("show.mp4", CLIP.read_bytes()), source="Mrs Patel, school camera", rights="school")
     return draft
 
 
@@ -301,7 +303,8 @@ def test_each_face_track_of_a_video_is_a_row_for_the_people_deciding(clip_draft,
 def mark_and_blur_what_only_the_second_detector_sees(media, by):
     """What a person does with each face the second detector sees where no track is (in the
     clip, a striped collar at 8 s): mark it on its frame, then blur it."""
-    from moderation import video_copies, video_review
+    from moderation.approval import video_review
+    from moderation.publishing import video_copies
 
     video_copies.run_pending()  # the worker makes the published copy, and the second detector looks at it
     media.refresh_from_db()
@@ -312,28 +315,27 @@ def mark_and_blur_what_only_the_second_detector_sees(media, by):
 
 
 def test_an_unknown_face_in_a_video_is_for_the_reviewer_until_it_is_blurred(clip_draft, office):
-    from moderation import services, video_review
+    from moderation.approval import video_review
 
-    run = services.run_gates(clip_draft, "submit", office)
+    run = pipeline.run_gates(clip_draft, "submit", office)
     result = run.results.get(gate_id="image-consent")
     assert result.status == "waiting" and "show.mp4, face" in result.message
     media = clip_draft.media.get()
     for track in media.tracks.exclude(auto_status="consented"):
         video_review.set_blur(track, True, office)
     mark_and_blur_what_only_the_second_detector_sees(media, office)
-    result = services.run_gates(clip_draft, "submit", office).results.get(gate_id="image-consent")
+    result = pipeline.run_gates(clip_draft, "submit", office).results.get(gate_id="image-consent")
     assert result.status == "pass", result.message
 
 
 def test_a_videos_metadata_is_checked_in_the_copy_that_would_be_published(clip_draft, office):
-    from moderation import services
 
-    result = services.run_gates(clip_draft, "submit", office).results.get(gate_id="no-location-metadata")
+    result = pipeline.run_gates(clip_draft, "submit", office).results.get(gate_id="no-location-metadata")
     assert result.status == "pass" and "verified in every segment of the published bytes" in result.message
 
 
 def test_a_reviewer_can_say_who_a_face_track_is(clip_draft, office, approver, lin):
-    from moderation import video_review
+    from moderation.approval import video_review
     from moderation.models import Draft
 
     # A draft with a video cannot reach the approver yet (the video's metadata and words are not
@@ -429,24 +431,24 @@ def captioned_video(path, caption="Questions? Ring 01632 960123", seconds=3, rat
 def test_a_phone_number_shown_in_a_video_fails_until_those_words_are_blurred(db, office, approver, youtube, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import face_review, services
+    from moderation.approval import face_review
+    from moderation.approval.attestations import ATTESTATIONS
     from pixels import ocr
-    from moderation.attestations import ATTESTATIONS
     from tests.conftest import link_draft
 
     draft = link_draft(office, youtube, link="", title="Open evening", text="Come to our open evening.")
     path = captioned_video(tmp_path / "invite.mp4")
-    media = services.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
+    media = drafting.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
                                alt_text="An invitation to our open evening")
-    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    result = pipeline.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
     assert result.status == "fail" and "01632 960123" in result.message and "'invite.mp4', on screen at 0:00.0" in result.message
 
     for words in media.words.filter(text__contains="01632"):
         face_review.set_words_blur(words, True, office)
-    run = services.submit(draft, office)
-    assert run.passed, [(r.gate_id, r.message) for r in services.failures(run)]
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    run = drafting.submit(draft, office)
+    assert run.passed, [(r.gate_id, r.message) for r in pipeline.failures(run)]
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     [copy] = post.media.all()
     assert copy.content_type == "video/mp4" and video.metadata_names(copy.path) == []
     with av.open(str(copy.path)) as container:
@@ -458,8 +460,9 @@ def test_a_phone_number_shown_in_a_video_fails_until_those_words_are_blurred(db,
 def test_a_phone_number_left_readable_by_a_blur_that_misses_it_is_caught_in_the_published_video(db, office, youtube, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import face_review, services, video_copies
+    from moderation.approval import face_review
     from moderation.models import MediaText
+    from moderation.publishing import video_copies
     from tests.conftest import link_draft
 
     draft = link_draft(office, youtube, link="", title="Open evening", text="Come to our open evening.")
@@ -470,7 +473,7 @@ def test_a_phone_number_left_readable_by_a_blur_that_misses_it_is_caught_in_the_
     ImageDraw.Draw(captioned).text((60, 420), "Ring 01632 960123 for a place", font=ImageFont.load_default(size=44), fill="white")
     # The number is on screen for the first second only: not in the thumbnail (a third of the way in).
     path = write_video(tmp_path / "invite.mp4", [captioned] * 10 + [plain] * 20, rate=10)
-    media = services.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
+    media = drafting.add_media(draft, office, SimpleUploadedFile("invite.mp4", path.read_bytes()), source="Mrs Patel", rights="school",
                                alt_text="An invitation to our open evening")
     for words in media.words.filter(text__contains="01632"):
         face_review.set_words_blur(words, True, office)
@@ -480,7 +483,7 @@ def test_a_phone_number_left_readable_by_a_blur_that_misses_it_is_caught_in_the_
     video_copies.run_pending()  # the worker makes the copy the approver watches, and reads it
     media.refresh_from_db()
     assert media.copy_words and any("01632" in w[1] for w in media.copy_words)
-    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    result = pipeline.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
     assert result.status == "fail" and "readable in its published copy at 0:0" in result.message, result.message
 
 
@@ -497,39 +500,39 @@ def flash_video(path, flash):
 def video_draft(office, youtube, path, name):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from moderation import services
     from tests.conftest import link_draft
 
     draft = link_draft(office, youtube, link="", title="Our stage", text="Our stage is ready.")
-    media = services.add_media(draft, office, SimpleUploadedFile(name, Path(path).read_bytes()), source="Mrs Patel",
+    media = drafting.add_media(draft, office, SimpleUploadedFile(name, Path(path).read_bytes()), source="Mrs Patel",
                                rights="school", alt_text="The empty stage")
     return draft, media
 
 
 def test_the_thumbnail_is_checked_as_a_photo_for_faces_that_were_not_followed(db, office, youtube, tmp_path):
-    from moderation import services, video_copies, video_review
+    from moderation.approval import video_review
+    from moderation.publishing import video_copies
 
     draft, media = video_draft(office, youtube, flash_video(tmp_path / "stage.mp4", two_people()), "stage.mp4")
     assert media.tracks.count() == 0  # the faces are on screen for a tenth of a second, between samples
     # The second detector, looking at the published copy every half second, catches them.
     video_copies.run_pending()
-    first = services.run_gates(draft, "submit", office).results.get(gate_id="image-consent")
+    first = pipeline.run_gates(draft, "submit", office).results.get(gate_id="image-consent")
     assert first.status == "fail" and "a second face detector sees a face at 0:00.5" in first.message
     video_review.set_thumbnail(media, 0.5, office)
-    result = services.run_gates(draft, "submit", office).results.get(gate_id="image-consent")
+    result = pipeline.run_gates(draft, "submit", office).results.get(gate_id="image-consent")
     assert result.status == "fail" and "its thumbnail (the frame at 0:00.5) shows a face that was not followed" in result.message
 
 
 def test_the_words_in_the_thumbnail_are_checked_for_personal_data(db, office, youtube, tmp_path):
     from PIL import ImageDraw, ImageFont
 
-    from moderation import services, video_review
+    from moderation.approval import video_review
 
     card = Image.new("RGB", (640, 376), (30, 60, 90))
     ImageDraw.Draw(card).text((40, 300), "Ring 01632 960123", font=ImageFont.load_default(size=40), fill="white")
     draft, media = video_draft(office, youtube, flash_video(tmp_path / "card.mp4", card), "card.mp4")
     video_review.set_thumbnail(media, 0.5, office)
-    result = services.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
+    result = pipeline.run_gates(draft, "submit", office).results.get(gate_id="no-personal-data")
     assert result.status == "fail" and "the thumbnail of 'card.mp4'" in result.message and "01632 960123" in result.message
 
 
@@ -548,13 +551,12 @@ def test_the_author_chooses_the_thumbnail_frame_within_the_video(db, office, you
 
 
 def test_the_published_thumbnail_goes_with_the_video_without_metadata(db, office, approver, youtube, tmp_path, settings):
-    from moderation import services
-    from moderation.attestations import ATTESTATIONS
+    from moderation.approval.attestations import ATTESTATIONS
 
     draft, media = video_draft(office, youtube, flash_video(tmp_path / "stage.mp4", Image.new("RGB", (640, 376), "red")), "stage.mp4")
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    services.publish(draft, approver)
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    publishing.publish(draft, approver)
     [post_json] = list(settings.OUTBOX_DIR.rglob("post.json"))
     [entry] = json.loads(post_json.read_text())["media"]
     thumbnail = post_json.parent / entry["thumbnail"]
@@ -593,10 +595,9 @@ def test_a_faces_view_is_kept_encrypted_with_the_face_key(clip_draft, office, cl
 
 
 def test_the_faces_kept_for_review_are_deleted_with_the_originals_when_the_draft_is_withdrawn(clip_draft, office, client):
-    from moderation import services
 
     media = clip_draft.media.get()
-    services.withdraw(clip_draft, office)
+    drafting.withdraw(clip_draft, office)
     assert not media.path.exists()
     assert all(bytes(t.view) == b"" for t in media.tracks.all())
     client.force_login(office)

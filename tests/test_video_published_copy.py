@@ -11,9 +11,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from moderation import face_review, services, video_copies, video_review
-from moderation.attestations import ATTESTATIONS
-from pixels import detection, labelled, photos, video
+from moderation.approval import face_review
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
+from moderation.publishing import services as publishing
+from moderation.publishing import video_copies
+from pixels import detection, labelled, video
 from tests.conftest import link_draft
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -23,7 +28,7 @@ pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="../shared/testdata is
 
 def clip_draft(office, youtube, path=CLIP, name="show.mp4"):
     draft = link_draft(office, youtube, link="", title="Our summer show", text="Highlights of the summer show.")
-    media = services.add_media(draft, office, SimpleUploadedFile(name, Path(path).read_bytes()), source="Mrs Patel, school camera",
+    media = drafting.add_media(draft, office, SimpleUploadedFile(name, Path(path).read_bytes()), source="Mrs Patel, school camera",
                                rights="school", alt_text="The summer show")
     return draft, media
 
@@ -97,9 +102,9 @@ def test_the_very_file_the_approver_watched_is_published(db, office, approver, y
     blur_every_track(media, office)
     media.refresh_from_db()
     watched = hashlib.sha256(video_copies.current(media).read_bytes()).hexdigest()
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     assert hashlib.sha256(published_video(settings, post).read_bytes()).hexdigest() == watched
     assert not list(Path(settings.PREVIEW_DIR).glob("*.mp4"))  # not kept once published
     assert all(bytes(t.view) == b"" for t in media.tracks.all())  # nor the faces cut from the original
@@ -108,10 +113,10 @@ def test_the_very_file_the_approver_watched_is_published(db, office, approver, y
 def test_the_published_copy_has_no_face_the_second_detector_can_see(db, office, approver, youtube):
     draft, media = clip_draft(office, youtube)
     blur_every_track(media, office)
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    services.publish(draft, approver)
-    result = services.latest_run(draft).results.get(gate_id="image-consent")
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    publishing.publish(draft, approver)
+    result = pipeline.latest_run(draft).results.get(gate_id="image-consent")
     assert result.status == "pass" and "second face detector found no other face in the published copy" in result.message
 
 
@@ -143,9 +148,9 @@ def test_a_face_missed_by_the_engine_and_marked_on_the_filmstrip_is_blurred(db, 
     for track in media.tracks.all():
         face_review.set_blur(track, True, office)
     video_copies.run_pending()
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     published, original = frames(published_video(settings, post)), frames(path)
     for face in lying:
         assert_pixelated_where(face, published, original)
@@ -159,9 +164,9 @@ def test_a_face_on_screen_for_half_a_second_is_blurred_in_the_published_video(db
     draft, media = clip_draft(office, youtube, path, "wave.mp4")
     assert media.tracks.count() == 2
     blur_every_track(media, office)
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
-    post = services.publish(draft, approver)
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
+    post = publishing.publish(draft, approver)
     published, original = frames(published_video(settings, post)), frames(path)
     boxes = [f.box for f in detection.detect_faces(still)]
     for when in (1.0, 1.2, 1.4):
@@ -172,9 +177,9 @@ def test_a_face_on_screen_for_half_a_second_is_blurred_in_the_published_video(db
 def test_a_face_only_the_second_detector_sees_holds_the_video(db, office, approver, youtube, settings):
     draft, media = clip_draft(office, youtube)
     blur_every_track(media, office)
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     media.tracks.all().delete()  # as if the engine had found none of the faces
-    with pytest.raises(services.PublishRefused) as refused:
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused) as refused:
+        publishing.publish(draft, approver)
     assert "a second face detector sees a face" in str(refused.value)

@@ -4,9 +4,10 @@ import datetime
 
 import pytest
 
-from moderation import services
-from moderation.attestations import ATTESTATIONS
 from config.school.models import AuditEntry
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
 from moderation.models import Draft, PublishedPost
 from tests import processes
 from tests.conftest import link_draft
@@ -26,8 +27,8 @@ def due_draft(office, approver, channel, n):
     """Approved for a time that came while no worker ran."""
     draft = link_draft(office, channel, link=f"https://www.aycliffe.kent.sch.uk/news/{n}",
                        publish_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=n + 1))
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     return draft
 
 

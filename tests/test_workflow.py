@@ -5,10 +5,15 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from config.school import roles
-from moderation import services
-from moderation.attestations import ATTESTATIONS
 from config.school.models import AuditEntry
+from moderation.accounts import services as accounts
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import services as drafting
+from moderation.gates import pipeline
 from moderation.models import Approval, Draft, GateRun, IllegalTransition, PublishedPost
+from moderation.publishing import services as publishing
+from moderation.reviews import services as reviews
 from tests.conftest import age_risk_assessment, link_draft, make_user
 
 
@@ -18,7 +23,7 @@ def results_by_gate(run):
 
 def test_a_draft_that_passes_every_automatic_gate_waits_for_a_second_colleague(office, facebook):
     draft = link_draft(office, facebook)
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert run.passed
     assert draft.status == Draft.Status.AWAITING_APPROVAL
     assert results_by_gate(run)["second-colleague"].status == "waiting"
@@ -26,7 +31,7 @@ def test_a_draft_that_passes_every_automatic_gate_waits_for_a_second_colleague(o
 
 def test_a_draft_failing_a_gate_goes_back_to_its_author_with_the_reasons(office, facebook):
     draft = link_draft(office, facebook, intended_outcome="")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert not run.passed
     draft.refresh_from_db()
     assert draft.status == Draft.Status.RETURNED
@@ -36,9 +41,9 @@ def test_a_draft_failing_a_gate_goes_back_to_its_author_with_the_reasons(office,
 
 def test_fixing_a_returned_draft_and_resubmitting_runs_the_gates_again(office, facebook):
     draft = link_draft(office, facebook, objective="")
-    assert not services.submit(draft, office).passed
-    services.update_draft(draft, office, objective="educational")
-    run = services.submit(draft, office)
+    assert not drafting.submit(draft, office).passed
+    drafting.update_draft(draft, office, objective="educational")
+    run = drafting.submit(draft, office)
     assert run.passed
     assert draft.gate_runs.count() == 2
     assert draft.status == Draft.Status.AWAITING_APPROVAL
@@ -50,9 +55,9 @@ def test_self_approval_is_refused(office, facebook, head):
     head.groups.add(Group.objects.get(name=roles.OFFICE_STAFF))
     head = type(head).objects.get(pk=head.pk)
     draft = link_draft(head, facebook)
-    services.submit(draft, head)
+    drafting.submit(draft, head)
     with pytest.raises(PermissionDenied, match="second colleague"):
-        services.approve(draft, head, dict(ATTESTATIONS))
+        approving.approve(draft, head, dict(ATTESTATIONS))
     draft.refresh_from_db()
     assert draft.status == Draft.Status.AWAITING_APPROVAL
     assert not Approval.objects.exists()
@@ -62,7 +67,7 @@ def test_self_approval_is_refused_whatever_url_is_posted_to(client, office, face
     # Even an author who also holds the approver role.
     office.groups.add(Group.objects.get(name=roles.APPROVER))
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(office)
     data = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
     response = client.post(f"/drafts/{draft.pk}/approve/", data)
@@ -73,37 +78,37 @@ def test_self_approval_is_refused_whatever_url_is_posted_to(client, office, face
 
 def test_an_approver_must_confirm_every_attestation(office, approver, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     confirmed = dict(ATTESTATIONS[:-1])
     with pytest.raises(ValidationError):
-        services.approve(draft, approver, confirmed)
+        approving.approve(draft, approver, confirmed)
     assert draft.approvals.count() == 0
 
 
 def test_an_approval_is_bound_to_the_exact_content(approved_draft):
     approval = approved_draft.approvals.get()
-    assert approval.content_hash == services.freeze(approved_draft).hash
+    assert approval.content_hash == pipeline.freeze(approved_draft).hash
     assert set(approval.attestations) == {key for key, _ in ATTESTATIONS}
 
 
 def test_an_edit_after_approval_voids_the_approval(approved_draft, office, approver):
-    services.reopen(approved_draft, office)
-    services.update_draft(approved_draft, office, link="https://www.aycliffe.kent.sch.uk/news/other")
+    drafting.reopen(approved_draft, office)
+    drafting.update_draft(approved_draft, office, link="https://www.aycliffe.kent.sch.uk/news/other")
     approval = approved_draft.approvals.get()
     assert approval.voided_at is not None
     assert approved_draft.status == Draft.Status.DRAFT
-    services.submit(approved_draft, office)
+    drafting.submit(approved_draft, office)
     assert approved_draft.status == Draft.Status.AWAITING_APPROVAL
     with pytest.raises(IllegalTransition):
-        services.publish(approved_draft, approver)
+        publishing.publish(approved_draft, approver)
 
 
 def test_content_changed_behind_an_approval_is_not_published(approved_draft, approver):
     # Changed without going through the product: the approval's hash no longer matches.
     Draft.objects.filter(pk=approved_draft.pk).update(link="https://example.com/changed")
     approved_draft.refresh_from_db()
-    with pytest.raises(services.PublishRefused, match="second-colleague"):
-        services.publish(approved_draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="second-colleague"):
+        publishing.publish(approved_draft, approver)
     approved_draft.refresh_from_db()
     assert approved_draft.status == Draft.Status.HELD
     assert not PublishedPost.objects.exists()
@@ -111,8 +116,8 @@ def test_content_changed_behind_an_approval_is_not_published(approved_draft, app
 
 def test_publishing_rechecks_the_gates_and_refuses_when_the_risk_assessment_expired_after_approval(approved_draft, approver, facebook):
     age_risk_assessment(facebook, days=366)
-    with pytest.raises(services.PublishRefused, match="channel-risk-assessed"):
-        services.publish(approved_draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="channel-risk-assessed"):
+        publishing.publish(approved_draft, approver)
     approved_draft.refresh_from_db()
     assert approved_draft.status == Draft.Status.HELD
     assert "expired" in approved_draft.status_note
@@ -123,15 +128,15 @@ def test_publishing_rechecks_the_gates_and_refuses_when_the_risk_assessment_expi
 
 def test_a_held_draft_publishes_once_the_headteacher_renews_the_risk_assessment(approved_draft, approver, head, facebook):
     age_risk_assessment(facebook, days=400)
-    with pytest.raises(services.PublishRefused):
-        services.publish(approved_draft, approver)
-    services.approve_risk_assessment(facebook, head, summary="Reviewed for another year.")
-    post = services.publish(approved_draft, approver)
+    with pytest.raises(publishing.PublishRefused):
+        publishing.publish(approved_draft, approver)
+    reviews.approve_risk_assessment(facebook, head, summary="Reviewed for another year.")
+    post = publishing.publish(approved_draft, approver)
     assert post.platform_post_id.startswith("outbox-")
 
 
 def test_publishing_writes_the_post_to_the_outbox_and_records_who_did_what(approved_draft, approver, office, data_dir):
-    post = services.publish(approved_draft, approver)
+    post = publishing.publish(approved_draft, approver)
     approved_draft.refresh_from_db()
     assert approved_draft.status == Draft.Status.PUBLISHED
     assert (data_dir / "outbox" / post.platform_post_id / "post.json").is_file()
@@ -173,24 +178,24 @@ def test_a_scheduled_draft_is_not_published_before_its_time(office, approver, fa
     from django.utils import timezone
 
     draft = link_draft(office, facebook, publish_at=timezone.now() + timedelta(days=1))
-    services.submit(draft, office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    drafting.submit(draft, office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     with pytest.raises(ValidationError, match="not before"):
-        services.publish(draft, approver)
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.APPROVED
 
 
 def test_an_approver_cannot_publish_a_draft_that_was_never_approved(office, approver, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(IllegalTransition):
-        services.publish(draft, approver)
+        publishing.publish(draft, approver)
 
 
 def test_a_draft_with_ordinary_text_passes_the_text_gates_and_reaches_the_approver(office, facebook):
     draft = link_draft(office, facebook, text="Well done to Year 4 for their river project!")
-    run = services.submit(draft, office)
+    run = drafting.submit(draft, office)
     assert run.passed
     results = results_by_gate(run)
     assert results["no-personal-data"].status == "pass"
@@ -198,7 +203,7 @@ def test_a_draft_with_ordinary_text_passes_the_text_gates_and_reaches_the_approv
 
 
 def test_every_state_change_of_a_draft_writes_an_audit_entry(approved_draft, approver):
-    services.publish(approved_draft, approver)
+    publishing.publish(approved_draft, approver)
     actions = list(approved_draft.audit_entries.order_by("at", "id").values_list("action", flat=True))
     assert actions == [
         "draft.created", "draft.submit", "draft.approve", "draft.start_publishing", "draft.mark_published",
@@ -221,18 +226,18 @@ def test_audit_entries_cannot_be_edited_or_deleted(office, facebook):
 
 def test_a_new_aup_version_must_be_accepted_before_drafting_or_approving(office, approver, facebook, settings):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "aup_version": "2027-1"})
-    with pytest.raises(services.AUPNotAccepted):
+    with pytest.raises(accounts.AUPNotAccepted):
         link_draft(office, facebook)
-    with pytest.raises(services.AUPNotAccepted):
-        services.approve(draft, approver, dict(ATTESTATIONS))
-    services.accept_aup(approver)
+    with pytest.raises(accounts.AUPNotAccepted):
+        approving.approve(draft, approver, dict(ATTESTATIONS))
+    accounts.accept_aup(approver)
     # The author has not accepted the new version either, so the checks fail at approval.
     with pytest.raises(ValidationError, match="authorised-author"):
-        services.approve(draft, approver, dict(ATTESTATIONS))
-    services.accept_aup(office)
-    services.approve(draft, approver, dict(ATTESTATIONS))
+        approving.approve(draft, approver, dict(ATTESTATIONS))
+    accounts.accept_aup(office)
+    approving.approve(draft, approver, dict(ATTESTATIONS))
 
 
 def test_staff_not_authorised_for_a_channel_cannot_draft_for_it(db, facebook):
@@ -246,17 +251,17 @@ def test_staff_not_authorised_for_a_channel_cannot_draft_for_it(db, facebook):
 def test_only_the_author_can_edit_or_submit_a_draft(office, approver, facebook):
     draft = link_draft(office, facebook)
     with pytest.raises(PermissionDenied):
-        services.update_draft(draft, approver, link="https://example.com")
+        drafting.update_draft(draft, approver, link="https://example.com")
     with pytest.raises(PermissionDenied):
-        services.submit(draft, approver)
+        drafting.submit(draft, approver)
 
 
 def test_an_approver_sends_a_draft_back_with_a_comment_the_author_sees(client, office, approver, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(ValidationError):
-        services.send_back(draft, approver, "   ")
-    services.send_back(draft, approver, "Please link to the newsletter page, not the PDF.")
+        approving.send_back(draft, approver, "   ")
+    approving.send_back(draft, approver, "Please link to the newsletter page, not the PDF.")
     draft.refresh_from_db()
     assert draft.status == Draft.Status.RETURNED
     client.force_login(office)
@@ -268,9 +273,9 @@ def test_an_author_cannot_send_back_their_own_draft(office, facebook):
     office.groups.add(Group.objects.get(name=roles.APPROVER))
     office = type(office).objects.get(pk=office.pk)
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(PermissionDenied):
-        services.send_back(draft, office, "Changing my mind")
+        approving.send_back(draft, office, "Changing my mind")
 
 
 def test_the_approval_queue_shows_fifty_drafts_a_page_longest_waiting_first(office, approver, facebook, client):
@@ -303,9 +308,9 @@ def photo_upload(name="late.png"):
 def test_a_photo_uploaded_while_the_draft_is_being_submitted_is_refused_and_nothing_is_kept(office, facebook, settings):
     draft = link_draft(office, facebook)
     stale = Draft.objects.get(pk=draft.pk)  # the upload's request loaded the draft before the submission landed
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(ValidationError, match="awaiting approval"):
-        services.add_media(stale, office, photo_upload(), source="Mrs Patel", rights="school", alt_text="Late photo")
+        drafting.add_media(stale, office, photo_upload(), source="Mrs Patel", rights="school", alt_text="Late photo")
     assert not draft.media.exists() and not any(settings.UPLOAD_DIR.iterdir())
     draft.refresh_from_db()
     assert draft.status == Draft.Status.AWAITING_APPROVAL
@@ -314,38 +319,38 @@ def test_a_photo_uploaded_while_the_draft_is_being_submitted_is_refused_and_noth
 def test_an_edit_from_a_page_loaded_before_the_submission_never_writes_the_old_status_back(office, facebook):
     draft = link_draft(office, facebook)
     stale = Draft.objects.get(pk=draft.pk)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     with pytest.raises(ValidationError):
-        services.update_draft(stale, office, text="Changed after submitting.")
+        drafting.update_draft(stale, office, text="Changed after submitting.")
     draft.refresh_from_db()
     assert draft.status == Draft.Status.AWAITING_APPROVAL and draft.text != "Changed after submitting."
 
 
 def test_an_edit_that_lands_while_the_checks_run_refuses_the_submission(office, facebook, monkeypatch):
     draft = link_draft(office, facebook)
-    checks = services.run_gates
+    checks = pipeline.run_gates
 
     def checks_while_the_author_edits(*args, **kwargs):
         run = checks(*args, **kwargs)
-        services.update_draft(Draft.objects.get(pk=draft.pk), office, text="Edited in another tab while the checks ran.")
+        drafting.update_draft(Draft.objects.get(pk=draft.pk), office, text="Edited in another tab while the checks ran.")
         return run
 
-    monkeypatch.setattr(services, "run_gates", checks_while_the_author_edits)
+    monkeypatch.setattr(pipeline, "run_gates", checks_while_the_author_edits)
     with pytest.raises(ValidationError, match="changed while its checks ran"):
-        services.submit(draft, office)
+        drafting.submit(draft, office)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.DRAFT  # nothing unchecked goes to the approver
 
 
 def test_an_approval_of_content_other_than_what_the_approver_saw_is_refused(office, approver, facebook):
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
-    seen = services.freeze(draft, read_bytes=False).hash  # the page the approver opened
-    services.reopen(draft, office)
-    services.update_draft(draft, office, text="A different post, submitted again while the approver read the first.")
-    services.submit(draft, office)
+    drafting.submit(draft, office)
+    seen = pipeline.freeze(draft, read_bytes=False).hash  # the page the approver opened
+    drafting.reopen(draft, office)
+    drafting.update_draft(draft, office, text="A different post, submitted again while the approver read the first.")
+    drafting.submit(draft, office)
     with pytest.raises(ValidationError, match="changed after you opened it"):
-        services.approve(draft, approver, dict(ATTESTATIONS), seen_hash=seen)
+        approving.approve(draft, approver, dict(ATTESTATIONS), seen_hash=seen)
     assert not Approval.objects.exists()
 
 
@@ -353,7 +358,7 @@ def test_the_approve_form_carries_what_the_approver_saw_and_approves_it(client, 
     import re
 
     draft = link_draft(office, facebook)
-    services.submit(draft, office)
+    drafting.submit(draft, office)
     client.force_login(approver)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     [seen] = re.findall(r'name="seen_hash" value="([0-9a-f]{64})"', page)

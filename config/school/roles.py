@@ -9,7 +9,7 @@ REGISTER_KEEPER = "Register keeper"
 # Policy section 5: leadership staff hold the login details of every channel.
 LEADERSHIP = (HEADTEACHER, DSL)
 # The roles that approve, publish, take down posts or see the consent register give a second
-# factor (TOTP) before they reach any page (moderation/middleware.py).
+# factor (TOTP) before they reach any page (moderation/accounts/middleware.py).
 SECOND_FACTOR = (HEADTEACHER, DSL, APPROVER, REGISTER_KEEPER)
 
 ROLE_PERMISSIONS = {

@@ -17,6 +17,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from connectors import services
 from connectors.base import (
     FACEBOOK_PHOTO_MAX_BYTES, Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
     register,
@@ -82,8 +83,6 @@ class FacebookConnector(Connector):
 
     @classmethod
     def for_channel(cls, channel) -> "FacebookConnector":
-        from connectors import services
-
         connection = services.usable_connection(channel, "facebook")
         credentials = connection.credentials()
         return cls(connection.account_id, credentials["page_token"], str(channel),

@@ -2,17 +2,18 @@
 
 import pytest
 
+from config.school.models import AuditEntry
 from connectors.conftest import approve, video_draft
 from connectors.models import Connection
-from moderation import concerns, monitoring, services
-from config.school.models import AuditEntry
+from moderation.aftercare import concerns, monitoring
 from moderation.models import PlatformComment
+from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 
 @pytest.fixture
 def fb_post(graph, page, office, approver):
-    return services.publish(approve(link_draft(office, page, text="Our Christmas fair raised £1,240."), office, approver), approver)
+    return publishing.publish(approve(link_draft(office, page, text="Our Christmas fair raised £1,240."), office, approver), approver)
 
 
 def test_comments_on_the_facebook_page_are_read_and_nothing_is_ever_sent_back(graph, fb_post):
@@ -26,7 +27,7 @@ def test_comments_on_the_facebook_page_are_read_and_nothing_is_ever_sent_back(gr
 
 
 def test_comments_on_a_youtube_video_are_read_with_their_replies(youtube_api, channel, office, approver, tmp_path):
-    post = services.publish(approve(video_draft(office, channel, tmp_path), office, approver), approver)
+    post = publishing.publish(approve(video_draft(office, channel, tmp_path), office, approver), approver)
     first = youtube_api.add_comment(post.platform_post_id, "Beautiful singing")
     youtube_api.add_comment(post.platform_post_id, "im 8 and i was the angel!!", author="Ella", reply_to=first["id"])
     [raised] = monitoring.read_comments()
@@ -61,7 +62,7 @@ def test_a_takedown_facebook_cannot_do_now_leaves_the_news_page_at_once_and_is_f
 
 
 def test_a_youtube_video_is_taken_down_through_the_api(youtube_api, channel, office, approver, head, tmp_path):
-    post = services.publish(approve(video_draft(office, channel, tmp_path), office, approver), approver)
+    post = publishing.publish(approve(video_draft(office, channel, tmp_path), office, approver), approver)
     concerns.take_down(post, head, "Filmed the wrong class by mistake.")
     assert post.platform_post_id not in youtube_api.videos
     assert post.removed_from_platform_at is not None

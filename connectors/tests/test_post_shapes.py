@@ -4,13 +4,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connectors.conftest import landscape_png, noise_video
-from moderation import services
-from moderation.media import MediaRejected
+from moderation.drafts import services as drafting
+from moderation.drafts.media import MediaRejected
+from moderation.gates import pipeline
 from tests.conftest import link_draft
 
 
 def add(draft, office, name, data):
-    return services.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel", rights="school", alt_text="A field")
+    return drafting.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel", rights="school", alt_text="A field")
 
 
 def test_a_photo_cannot_be_added_to_a_youtube_draft(office, youtube, settings):
@@ -30,9 +31,9 @@ def test_a_facebook_draft_with_photos_cannot_also_take_a_video(office, facebook,
 
 def test_a_youtube_draft_without_its_video_fails_official_channel(office, youtube):
     draft = link_draft(office, youtube, link="", title="Sports day", text="Highlights of sports day.")
-    result = services.submit(draft, office).results.get(gate_id="official-channel")
+    result = drafting.submit(draft, office).results.get(gate_id="official-channel")
     assert result.status == "fail" and "A YouTube post is one video: add it." in result.message
 
 
 def test_the_channel_page_does_not_count_a_missing_video_against_the_channel(youtube):
-    assert services.channel_problems(youtube) == []
+    assert pipeline.channel_problems(youtube) == []

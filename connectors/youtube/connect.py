@@ -12,7 +12,9 @@ from google_auth_oauthlib.flow import InstalledAppFlow
 
 from connectors import services
 from connectors.base import ConnectorError
+from connectors.models import Connection
 from connectors.youtube import client
+from connectors.youtube.connector import YouTubeConnector
 
 
 def flow_from_file(path) -> InstalledAppFlow:
@@ -35,8 +37,6 @@ def authorise(flow: InstalledAppFlow, *, open_browser: bool, say) -> dict:
 
 
 def connect(channel, info: dict, *, by):
-    from connectors.models import Connection
-    from connectors.youtube.connector import YouTubeConnector
 
     info = {**info, "token_uri": settings.GOOGLE_TOKEN_URI}
     probe = Connection(channel=channel, platform="youtube", account_id="")

@@ -19,6 +19,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError, ResumableUploadError
 from googleapiclient.http import MediaFileUpload
 
+from connectors import services
 from connectors.base import (
     Comment, Connector, ConnectorError, Journal, OutgoingPost, PublishResult, ReconnectNeeded, TryLater, comment_time, file_sha256,
     register,
@@ -63,8 +64,6 @@ class YouTubeConnector(Connector):
 
     @classmethod
     def for_channel(cls, channel) -> "YouTubeConnector":
-        from connectors import services
-
         return cls(channel, services.usable_connection(channel, "youtube"))
 
     # --- calls, quota and errors ---

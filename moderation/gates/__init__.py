@@ -1,36 +1,4 @@
-"""The pipeline: every gate of the policy map, in the map's order.
-
-A draft publishes only when every gate here passes on the exact content being published.
+"""The pipeline and its gates: one module per gate, named by its gate id, with its clause in the
+docstring. `pipeline.PIPELINE` is the list, in the policy map's order, and `pipeline.run_gates` runs it
+over a draft's frozen content.
 """
-
-from moderation.gates import (
-    attestations,
-    authorised_author,
-    channel_protected,
-    channel_risk_assessed,
-    clear_objective,
-    community_informed,
-    image_consent,
-    inclusive_mirror,
-    no_location_metadata,
-    no_personal_data,
-    official_channel,
-    respectful_language,
-    second_colleague,
-)
-
-PIPELINE = [
-    official_channel.gate,
-    channel_risk_assessed.gate,
-    channel_protected.gate,
-    community_informed.gate,
-    clear_objective.gate,
-    authorised_author.gate,
-    image_consent.gate,
-    no_location_metadata.gate,
-    no_personal_data.gate,
-    respectful_language.gate,
-    second_colleague.gate,
-    attestations.gate,
-    inclusive_mirror.gate,
-]

@@ -1,5 +1,6 @@
-from moderation.attestations import ATTESTATIONS
+from moderation.approval.attestations import ATTESTATIONS
 from moderation.gates.base import Gate, failed, passed, waiting
+from moderation.models import MediaFile
 
 
 class Attestations(Gate):
@@ -14,7 +15,6 @@ class Attestations(Gate):
     decided_by_person = True
 
     def check(self, ctx):
-        from moderation.models import MediaFile
 
         undeclared = [
             f"{item.original_name} (item {item.position + 1})"

@@ -1,3 +1,4 @@
+from moderation.accounts.services import has_accepted_aup
 from moderation.gates.base import Gate, failed, passed
 
 
@@ -11,7 +12,6 @@ class AuthorisedAuthor(Gate):
     title = "Authorised author"
 
     def check(self, ctx):
-        from moderation.services import has_accepted_aup
 
         draft, author = ctx.draft, ctx.draft.author
         name = author.get_full_name() or author.username

@@ -1,5 +1,5 @@
-from moderation.gates.base import Gate, failed, passed
 from config.school.roles import LEADERSHIP
+from moderation.gates.base import Gate, failed, passed
 
 
 class ChannelProtected(Gate):

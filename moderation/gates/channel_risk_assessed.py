@@ -1,6 +1,7 @@
 from django.utils import formats
 
 from moderation.gates.base import Gate, failed, passed
+from moderation.reviews import services as reviews
 
 
 class ChannelRiskAssessed(Gate):
@@ -14,7 +15,6 @@ class ChannelRiskAssessed(Gate):
     title = "Channel risk assessed"
 
     def check(self, ctx):
-        from moderation import reviews
 
         policy = reviews.policy_problem(ctx.now)
         if policy:

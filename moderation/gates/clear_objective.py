@@ -1,4 +1,5 @@
 from moderation.gates.base import Gate, failed, passed
+from moderation.models import Draft
 
 MIN_OUTCOME_WORDS = 3
 
@@ -14,7 +15,6 @@ class ClearObjective(Gate):
     title = "Clear objective"
 
     def check(self, ctx):
-        from moderation.models import Draft
 
         draft = ctx.draft
         problems = []

@@ -1,9 +1,13 @@
 from django.utils import timezone
 
-from moderation.gates.base import Gate, failed, passed, waiting
-from pixels import detection, imaging, photos, second_opinion, video, video_copy
-from consent.models import PhotoConsent, Pupil
 from consent import faces as engine
+from consent.models import PhotoConsent, Pupil
+from moderation.approval import video_review
+from moderation.publishing.video_copies import read_every
+from moderation.gates.base import Gate, failed, passed, waiting
+from moderation.models import MediaFace, MediaFile, VideoTrack
+from moderation.publishing import video_copies
+from pixels import detection, imaging, photos, second_opinion, video, video_copy
 
 # What a face may end as for the gate to pass.
 ACCEPTED = {"consented", "confirmed", "blurred"}
@@ -48,7 +52,6 @@ class ImageConsent(Gate):
     reviewed_by_person = True
 
     def check(self, ctx):
-        from moderation.models import MediaFace
 
         media = ctx.content.media
         if not media:
@@ -131,8 +134,6 @@ class ImageConsent(Gate):
 
     def _check_tracks(self, item, ctx, register, problems, to_identify, summary, checked_again):
         """Each face track of a video, as each face of a photo: its best view matched again now."""
-        from moderation import video_copies, video_review
-        from moderation.models import MediaFile, VideoTrack
 
         rows = {t.pk: t for t in VideoTrack.objects.filter(media_id=item.media_id)}
         known = []  # each track's sightings, and whether it is blurred
@@ -174,7 +175,6 @@ class ImageConsent(Gate):
     def _check_thumbnail(self, item, problems):
         """The thumbnail is a photo the platform shows: every face in it must be one of the
         video's tracks (each judged above), or blurred."""
-        from moderation.video_review import read_every
 
         when = video_copy.thumbnail_time(item)
         for face in detection.detect_faces(video_copy.thumbnail(item, read_every())):

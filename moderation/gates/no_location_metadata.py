@@ -1,9 +1,9 @@
 import tempfile
 from pathlib import Path
 
-from moderation import video_copies
 from moderation.gates.base import Gate, failed, passed
 from moderation.models import MediaFile
+from moderation.publishing import video_copies
 from pixels import hidden_data, imaging, video, video_copy
 from pixels import photos as engine
 

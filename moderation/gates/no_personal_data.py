@@ -1,12 +1,15 @@
-from moderation.gates.base import Gate, failed, passed
 from config.school.files import sha256_of
+from moderation.publishing.video_copies import read_every
+from moderation.gates.base import Gate, failed, passed
+from moderation.models import MediaFile
+from moderation.publishing import video_copies
+from moderation.text import personal_data
 from pixels import imaging, ocr, photos, video_copy
 
 
 def findings(content, school):
     """Every piece of personal data in what would be published, and the photos whose words
     could not be read (so were not checked)."""
-    from moderation import personal_data
 
     names = personal_data.Names.from_register()
     allowed = school.own_contact_details
@@ -47,8 +50,6 @@ def _published_video_findings(item, names, allowed, already):
     """The words readable in the video as it is published, after its blurs: read by the worker
     when it made the copy the approver watches; at publishing, read again unless the copy sent
     is that very file."""
-    from moderation import personal_data, video_copies
-    from moderation.models import MediaFile
 
     media = MediaFile.objects.filter(pk=item.media_id).first()
     made = video_copies.current(media) if media is not None else None
@@ -75,7 +76,6 @@ def _published_copy_findings(item, names, allowed, already):
     """The words readable in the photo as it is published, after its blurs: a blur that left
     part of a name readable is caught here. Without blurs the published pixels are the
     original's, whose words were read at analysis; at publishing the copy is always read."""
-    from moderation import personal_data
 
     blurs = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
     at_publishing = item.path != item.source_path
@@ -98,8 +98,6 @@ def _published_copy_findings(item, names, allowed, already):
 
 def _thumbnail_findings(item, names, allowed):
     """The words in the video's thumbnail, read as in a photo: they are fixed by choosing another frame."""
-    from moderation import personal_data
-    from moderation.video_review import read_every
 
     where = f"the thumbnail of '{item.original_name}' (choose another frame)"
     return [

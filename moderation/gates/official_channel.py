@@ -1,6 +1,6 @@
-from moderation.gates.base import Gate, failed, passed
 from connectors.base import shape_problem
 from connectors.models import Channel
+from moderation.gates.base import Gate, failed, passed
 
 
 class OfficialChannel(Gate):

@@ -1,5 +1,6 @@
-from moderation.gates.base import Gate, failed, passed, waiting
 from config.school.people import display_name
+from moderation.gates.base import Gate, failed, passed, waiting
+from moderation.text import language
 
 
 def flags(content):
@@ -8,7 +9,6 @@ def flags(content):
 
 def flags_in(text, title, descriptions):
     """The flags in a post's words; descriptions: [(file name, its description)]."""
-    from moderation import language
 
     found = language.flags(text, "text") + language.flags(title, "title")
     for name, description in descriptions:

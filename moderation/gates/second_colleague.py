@@ -1,5 +1,6 @@
 from django.utils import formats
 
+from moderation.accounts.services import has_accepted_aup
 from moderation.gates.base import Gate, failed, passed, waiting
 
 
@@ -15,7 +16,6 @@ class SecondColleague(Gate):
     decided_by_person = True
 
     def check(self, ctx):
-        from moderation.services import has_accepted_aup
 
         draft = ctx.draft
         approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()

@@ -1,6 +1,6 @@
 from django import template
 
-from moderation.gates import PIPELINE
+from moderation.gates.pipeline import PIPELINE
 
 register = template.Library()
 

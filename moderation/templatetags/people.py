@@ -1,7 +1,9 @@
 import re
 
 from django import template
+
 from consent.models import Pupil
+from moderation.models import MediaFile
 
 register = template.Library()
 
@@ -23,7 +25,6 @@ def _with_file_names(summary: str) -> str:
     numbers = {int(n) for _, n in _FILE_REFERENCE.findall(summary or "")}
     if not numbers:
         return summary
-    from moderation.models import MediaFile
 
     names = dict(MediaFile.objects.filter(pk__in=numbers).values_list("pk", "original_name"))
     return _FILE_REFERENCE.sub(lambda m: f"{m.group(0)} ('{names[int(m.group(2))]}')" if int(m.group(2)) in names else m.group(0), summary)

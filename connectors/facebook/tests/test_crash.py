@@ -3,6 +3,8 @@
 import pytest
 
 from connectors.conftest import approve
+from moderation.approval import services as approving
+from moderation.drafts import services as drafting
 from moderation.models import Draft
 from tests import processes
 from tests.conftest import link_draft
@@ -20,7 +22,7 @@ def test_a_process_killed_after_facebook_took_the_post_leaves_it_to_the_worker_w
     publisher = processes.start(
         tmp_path, "shell", "-c",
         "from django.contrib.auth import get_user_model; from moderation import services; from moderation.models import Draft; "
-        f"services.publish(Draft.objects.get(pk={draft.pk}), get_user_model().objects.get(username='approver'))",
+        f"publishing.publish(Draft.objects.get(pk={draft.pk}), get_user_model().objects.get(username='approver'))",
         **platform,
     )
     try:
@@ -49,15 +51,14 @@ def test_a_worker_killed_while_publishing_a_scheduled_post_is_restarted_and_the_
 
     from django.db import connection
 
-    from moderation import services
-    from moderation.attestations import ATTESTATIONS
+    from moderation.approval.attestations import ATTESTATIONS
 
     if connection.vendor != "postgresql":
         pytest.skip("separate processes share the test database only on PostgreSQL")
     draft = link_draft(office, page, text="The nativity is on Friday at 2pm.",
                        publish_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1))
-    assert services.submit(draft, office).passed
-    services.approve(draft, approver, dict(ATTESTATIONS))
+    assert drafting.submit(draft, office).passed
+    approving.approve(draft, approver, dict(ATTESTATIONS))
     graph.fail("POST", r"/feed$", "act_then_hang")  # Facebook publishes, then its answer never comes
     platform = {"FACEBOOK_GRAPH_URL": graph.url, "CONNECTOR_TIMEOUT": "120"}
     first = processes.start(tmp_path, "run_worker", **platform)

@@ -8,13 +8,13 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
+from config.school.models import AuditEntry
 from connectors.base import ConnectorError, Journal, OutgoingMedia, OutgoingPost, TryLater
 from connectors.conftest import approve, photo_draft
 from connectors.facebook import FacebookConnector
 from connectors.models import Connection, Delivery
-from moderation import publishing, services
-from config.school.models import AuditEntry
 from moderation.models import Draft, PublishedMedia
+from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 
@@ -37,7 +37,7 @@ def published_text_draft(office, approver, page, text="Harvest festival this Fri
 
 
 def test_a_text_and_link_post_goes_to_the_pages_feed_as_the_page(graph, page, office, approver):
-    post = services.publish(published_text_draft(office, approver, page), approver)
+    post = publishing.publish(published_text_draft(office, approver, page), approver)
     [sent] = feed_posts(graph)
     assert sent.path == f"/v25.0/{graph.page_id}/feed"
     assert sent.form["message"].startswith("Harvest festival") and sent.form["link"].startswith("https://www.aycliffe")
@@ -52,7 +52,7 @@ def test_the_graph_version_and_address_are_settings(graph, settings):
 
 
 def test_several_photos_go_up_unpublished_with_their_alt_text_then_in_one_post(graph, page, office, approver):
-    post = services.publish(approve(photo_draft(office, page, photos=2), office, approver), approver)
+    post = publishing.publish(approve(photo_draft(office, page, photos=2), office, approver), approver)
     uploads = graph.requests("POST", r"/photos$")
     assert [u.form["published"] for u in uploads] == ["false", "false"]  # the strings Graph expects, not Python's False
     assert [u.form["alt_text_custom"] for u in uploads] == ["Model river, part 1", "Model river, part 2"]
@@ -150,8 +150,8 @@ def test_a_token_revoked_between_approval_and_publishing_holds_the_post_and_show
     head.save()
     draft = published_text_draft(office, approver, page)
     graph.revoke("page-token", subcode=subcode)
-    with pytest.raises(services.PublishRefused, match="Reconnect needed"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="Reconnect needed"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and why in draft.status_note and f"190/{subcode}" in draft.status_note
     connection = Connection.objects.get(channel=page)
@@ -165,8 +165,8 @@ def test_a_token_revoked_between_approval_and_publishing_holds_the_post_and_show
 def test_publishing_is_held_for_a_channel_that_needs_reconnecting_without_calling_facebook(graph, page, office, approver):
     Connection.objects.filter(channel=page).update(status=Connection.Status.RECONNECT_NEEDED, problem="error 190")
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishRefused, match="must be reconnected"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="must be reconnected"):
+        publishing.publish(draft, approver)
     assert graph.received == []
 
 
@@ -174,8 +174,8 @@ def test_publishing_is_held_for_a_channel_that_needs_reconnecting_without_callin
 def test_a_rate_limit_waits_and_is_tried_again_later(graph, page, office, approver, code):
     graph.fail("POST", r"/feed$", "error", status=400, body={"error": {"message": "(#%d) Rate limited" % code, "type": "OAuthException", "code": code}})
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishWaiting) as waiting:
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting) as waiting:
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.WAITING and f"error {code}" in draft.status_note
     assert waiting.value.retry_at >= timezone.now() + timedelta(minutes=4)
@@ -189,8 +189,8 @@ def test_a_rate_limit_waits_and_is_tried_again_later(graph, page, office, approv
 def test_a_permission_refused_on_one_call_holds_that_post_and_leaves_the_channel_connected(graph, page, office, approver, code):
     graph.fail("POST", r"/feed$", "error", status=403, body={"error": {"message": "(#%d) Permission denied" % code, "type": "OAuthException", "code": code}})
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishRefused, match="lack of a permission"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="lack of a permission"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and f"error {code}" in draft.status_note
     assert Connection.objects.get(channel=page).status != Connection.Status.RECONNECT_NEEDED
@@ -199,8 +199,8 @@ def test_a_permission_refused_on_one_call_holds_that_post_and_leaves_the_channel
 def test_a_duplicate_506_is_held_and_never_retried(graph, page, office, approver):
     graph.fail("POST", r"/feed$", "error", status=400, body={"error": {"message": "Duplicate status message", "type": "OAuthException", "code": 506}})
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishRefused, match="duplicate"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="duplicate"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD
     assert publishing.retry_waiting(now=timezone.now() + timedelta(days=1)) == 0
@@ -209,7 +209,7 @@ def test_a_duplicate_506_is_held_and_never_retried(graph, page, office, approver
 
 def test_a_500_after_facebook_published_is_matched_to_the_page_and_not_sent_again(graph, page, office, approver):
     graph.fail("POST", r"/feed$", "act_then_error", status=500, body={"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}})
-    post = services.publish(published_text_draft(office, approver, page), approver)
+    post = publishing.publish(published_text_draft(office, approver, page), approver)
     assert len(feed_posts(graph)) == 1 and len(graph.posts()) == 1
     assert post.platform_post_id == graph.posts()[0]["id"]
 
@@ -217,15 +217,15 @@ def test_a_500_after_facebook_published_is_matched_to_the_page_and_not_sent_agai
 def test_a_timeout_after_facebook_published_is_matched_to_the_page_and_not_sent_again(graph, page, office, approver, settings):
     settings.CONNECTOR_TIMEOUT = 1
     graph.fail("POST", r"/feed$", "act_then_hang")
-    post = services.publish(published_text_draft(office, approver, page), approver)
+    post = publishing.publish(published_text_draft(office, approver, page), approver)
     assert len(feed_posts(graph)) == 1 and post.platform_post_id == graph.posts()[0]["id"]
 
 
 def test_a_non_json_answer_that_did_not_publish_is_sent_again_only_after_the_page_is_checked(graph, page, office, approver, settings):
     graph.fail("POST", r"/feed$", "html")  # a proxy's 502 page: Facebook never saw the post
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishWaiting, match="not JSON"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="not JSON"):
+        publishing.publish(draft, approver)
     # Too soon to conclude: the Page is read again, nothing is sent.
     assert publishing.retry_waiting(now=timezone.now() + timedelta(minutes=3)) == 1
     assert len(feed_posts(graph)) == 1 and Draft.objects.get(pk=draft.pk).status == Draft.Status.WAITING
@@ -243,8 +243,8 @@ def test_a_crash_after_an_ambiguous_facebook_500_does_not_publish_twice(graph, p
     graph.fail("POST", r"/feed$", "act_then_error", status=500, body={"error": {"message": "Please retry", "code": 2}})
     graph.fail("GET", r"/feed$", "error", status=500, body="Internal error")
     draft = published_text_draft(office, approver, page)
-    with pytest.raises(services.PublishWaiting, match="cannot go out twice"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="cannot go out twice"):
+        publishing.publish(draft, approver)
     assert Delivery.objects.get(draft=draft).steps["sent_at"]
     # Started again later (a new connector, from the database alone): it finds the post and sends nothing.
     assert publishing.retry_waiting(now=timezone.now() + timedelta(minutes=3)) == 1
@@ -256,8 +256,8 @@ def test_a_crash_after_an_ambiguous_facebook_500_does_not_publish_twice(graph, p
 def test_photos_uploaded_before_a_failure_are_not_uploaded_again(graph, page, office, approver):
     graph.fail("POST", r"/feed$", "error", status=400, body={"error": {"message": "(#4) Application request limit reached", "code": 4}})
     draft = approve(photo_draft(office, page, photos=2), office, approver)
-    with pytest.raises(services.PublishWaiting):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting):
+        publishing.publish(draft, approver)
     publishing.retry_waiting(now=timezone.now() + timedelta(hours=1))
     assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
     assert len(graph.requests("POST", r"/photos$")) == 2 and len(feed_posts(graph)) == 2
@@ -302,9 +302,9 @@ def test_a_post_facebook_will_not_delete_is_not_counted_as_removed(graph):
 
 
 def test_a_takedown_facebook_refuses_stays_pending_and_the_dsl_sees_why(graph, page, office, approver, head):
-    from moderation import concerns
+    from moderation.aftercare import concerns
 
-    post = services.publish(published_text_draft(office, approver, page), approver)
+    post = publishing.publish(published_text_draft(office, approver, page), approver)
     graph.undeletable.add(post.platform_post_id)
     said = concerns.take_down(post, head, "A parent asked for it to be removed")
     post.refresh_from_db()
@@ -369,7 +369,7 @@ def test_only_a_headteacher_can_connect_a_channel(graph, facebook, office):
 def test_a_token_revoked_before_a_scheduled_posts_time_holds_it_and_tells_the_author_and_approver(graph, page, office, approver, head):
     import time_machine
 
-    from moderation import scheduling
+    from moderation.publishing import scheduling
 
     for user in (office, approver, head):
         user.email = f"{user.username}@aycliffe.kent.sch.uk"

@@ -10,14 +10,14 @@ import requests
 from django.core.management import call_command
 from django.utils import timezone
 
+from config.school.models import AuditEntry
 from connectors.base import ConnectorError, Journal, OutgoingMedia, OutgoingPost, TryLater
 from connectors.conftest import approve, video_draft
 from connectors.models import Connection, Delivery, QuotaDay
 from connectors.youtube import YouTubeConnector
 from connectors.youtube.connector import THUMBNAIL_ATTEMPTS
-from moderation import publishing, services
-from config.school.models import AuditEntry
 from moderation.models import Draft, PublishedMedia
+from moderation.publishing import services as publishing
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def content_range(request):
 
 
 def test_an_upload_is_private_says_made_for_kids_and_sends_the_checked_bytes_and_thumbnail(youtube_api, draft, approver):
-    post = services.publish(draft, approver)
+    post = publishing.publish(draft, approver)
     [start] = uploads_started(youtube_api)
     metadata = start.json()
     assert metadata["status"] == {"privacyStatus": "private", "selfDeclaredMadeForKids": False}
@@ -88,8 +88,8 @@ def test_unlisted_is_sent_when_the_schools_configuration_allows_it(youtube_api, 
 def test_an_upload_interrupted_at_60_percent_resumes_from_the_byte_youtube_holds(youtube_api, draft, approver):
     size = draft.media.get().size  # about the size of the copy that is sent
     youtube_api.interrupt_upload_at = int(size * 0.6)
-    with pytest.raises(services.PublishWaiting, match=r"The upload to YouTube stopped at \d+%"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match=r"The upload to YouTube stopped at \d+%"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.WAITING
     journal = Delivery.objects.get(draft=draft).steps
@@ -119,8 +119,8 @@ def test_an_upload_interrupted_at_60_percent_resumes_from_the_byte_youtube_holds
 
 def test_a_publish_that_would_exceed_the_days_quota_waits_for_the_next_day(youtube_api, channel, draft, approver):
     QuotaDay.spend(channel, 9_990)
-    with pytest.raises(services.PublishWaiting, match="daily quota") as waiting:
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="daily quota") as waiting:
+        publishing.publish(draft, approver)
     assert uploads_started(youtube_api) == []
     assert waiting.value.retry_at == QuotaDay.next_reset()
     draft.refresh_from_db()
@@ -130,8 +130,8 @@ def test_a_publish_that_would_exceed_the_days_quota_waits_for_the_next_day(youtu
 
 def test_a_revoked_refresh_token_holds_the_post_and_marks_the_channel_reconnect_needed(youtube_api, channel, draft, approver):
     youtube_api.revoke_refresh_token()
-    with pytest.raises(services.PublishRefused, match="Reconnect needed"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishRefused, match="Reconnect needed"):
+        publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and "revoked" in draft.status_note
     assert Connection.objects.get(channel=channel).status == Connection.Status.RECONNECT_NEEDED
@@ -139,7 +139,7 @@ def test_a_revoked_refresh_token_holds_the_post_and_marks_the_channel_reconnect_
 
 
 def test_a_refreshed_access_token_is_stored_encrypted(youtube_api, channel, draft, approver):
-    services.publish(draft, approver)
+    publishing.publish(draft, approver)
     connection = Connection.objects.get(channel=channel)
     token = connection.credentials()["token"]
     assert token != "access-1" and token in youtube_api.access_tokens
@@ -147,7 +147,7 @@ def test_a_refreshed_access_token_is_stored_encrypted(youtube_api, channel, draf
 
 
 def test_processing_is_read_again_until_youtube_has_processed_the_video(youtube_api, draft, approver, head, client):
-    post = services.publish(draft, approver)
+    post = publishing.publish(draft, approver)
     assert post.platform_state.startswith("YouTube is still processing")
     client.force_login(head)
     assert "YouTube is still processing the video." in client.get(f"/log/{post.pk}/").content.decode()
@@ -211,7 +211,7 @@ def test_connect_youtube_walks_through_googles_consent_and_stores_the_tokens_enc
 
 def test_a_channel_that_may_not_set_thumbnails_gets_its_video_published_with_a_note_and_a_way_to_set_it_again(youtube_api, draft, approver, head, client):
     youtube_api.channel_verified = False
-    post = services.publish(draft, approver)
+    post = publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.PUBLISHED and len(uploads_started(youtube_api)) == 1
     assert "verified channel" in post.thumbnail_problem and post.platform_post_id not in youtube_api.thumbnails
@@ -229,7 +229,7 @@ def test_a_channel_that_may_not_set_thumbnails_gets_its_video_published_with_a_n
 
 def test_setting_a_thumbnail_again_on_a_channel_still_not_verified_says_why(youtube_api, draft, approver, head, client):
     youtube_api.channel_verified = False
-    post = services.publish(draft, approver)
+    post = publishing.publish(draft, approver)
     client.force_login(head)
     page = client.post(f"/log/{post.pk}/thumbnail/", follow=True).content.decode()
     assert "did not take the thumbnail" in page
@@ -254,8 +254,8 @@ def test_a_thumbnail_youtube_cannot_take_now_is_tried_a_few_times_then_the_video
 
 def test_an_outage_at_googles_sign_in_service_waits_and_does_not_ask_for_a_reconnect(youtube_api, channel, draft, approver):
     youtube_api.token_outage = True  # google-auth tries three times, then says the error is retryable
-    with pytest.raises(services.PublishWaiting, match="sign-in service"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="sign-in service"):
+        publishing.publish(draft, approver)
     assert Connection.objects.get(channel=channel).status == Connection.Status.CONNECTED
     youtube_api.token_outage = False
     publishing.retry_waiting(now=timezone.now() + timedelta(hours=1))
@@ -265,15 +265,15 @@ def test_an_outage_at_googles_sign_in_service_waits_and_does_not_ask_for_a_recon
 
 def test_a_channel_over_youtubes_upload_limit_waits_24_hours(youtube_api, channel, draft, approver):
     youtube_api.upload_limit_reached = True
-    with pytest.raises(services.PublishWaiting, match="uploadLimitExceeded") as waiting:
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="uploadLimitExceeded") as waiting:
+        publishing.publish(draft, approver)
     assert timedelta(hours=23, minutes=59) < waiting.value.retry_at - timezone.now() <= timedelta(hours=24)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.WAITING and youtube_api.videos == {}
 
 
 def test_an_upload_spends_a_call_of_its_own_bucket_and_the_rest_spend_units(youtube_api, channel, draft, approver):
-    services.publish(draft, approver)
+    publishing.publish(draft, approver)
     assert QuotaDay.spent(channel, bucket=QuotaDay.UPLOADS) == 1 == youtube_api.uploads_spent
     assert QuotaDay.spent(channel) == 50 + 1 == youtube_api.units_spent  # the thumbnail and the processing status
 
@@ -288,15 +288,15 @@ def test_a_day_of_units_spent_on_other_calls_still_leaves_room_for_uploads(youtu
 
 def test_a_publish_waits_for_the_next_day_when_the_days_uploads_are_used(youtube_api, channel, draft, approver, settings):
     QuotaDay.spend(channel, settings.YOUTUBE_DAILY_UPLOADS, bucket=QuotaDay.UPLOADS)
-    with pytest.raises(services.PublishWaiting, match="100 of 100 uploads") as waiting:
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="100 of 100 uploads") as waiting:
+        publishing.publish(draft, approver)
     assert waiting.value.retry_at == QuotaDay.next_reset() and uploads_started(youtube_api) == []
 
 
 def test_youtube_saying_the_uploads_bucket_is_empty_marks_that_bucket_spent_not_the_units(youtube_api, channel, draft, approver, settings):
     youtube_api.daily_uploads = 0  # another program of the school's project spent them
-    with pytest.raises(services.PublishWaiting, match="quota is used up"):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting, match="quota is used up"):
+        publishing.publish(draft, approver)
     assert QuotaDay.spent(channel, bucket=QuotaDay.UPLOADS) == settings.YOUTUBE_DAILY_UPLOADS
     assert QuotaDay.spent(channel) < settings.YOUTUBE_DAILY_QUOTA
     assert Delivery.objects.get(draft=draft).retry_at == QuotaDay.next_reset()
@@ -346,8 +346,8 @@ def test_youtube_refuses_words_over_its_limits_and_nothing_is_uploaded(youtube_a
 
 def test_an_interrupted_upload_of_different_bytes_is_started_again_not_resumed(youtube_api, draft, approver):
     youtube_api.interrupt_upload_at = int(draft.media.get().size * 0.6)
-    with pytest.raises(services.PublishWaiting):
-        services.publish(draft, approver)
+    with pytest.raises(publishing.PublishWaiting):
+        publishing.publish(draft, approver)
     delivery = Delivery.objects.get(draft=draft)
     Delivery.objects.filter(pk=delivery.pk).update(steps={**delivery.steps, "upload_sha256": "0" * 64})
     publishing.retry_waiting(now=timezone.now() + timedelta(hours=1))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from moderation import backup
+from moderation.upkeep import backup
 
 
 class Command(BaseCommand):

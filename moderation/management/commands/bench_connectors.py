@@ -18,13 +18,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
+
+from connectors import services as connections
 from connectors.base import Journal, OutgoingMedia, OutgoingPost, TryLater
 from connectors.emulators.graph import GraphEmulator
-from connectors.facebook import FacebookConnector
-from connectors import services as connections
 from connectors.emulators.youtube import YouTubeEmulator
+from connectors.facebook import FacebookConnector
 from connectors.models import Channel, Delivery
 from connectors.youtube import YouTubeConnector, client
+from moderation.models import Draft
 
 
 class Command(BaseCommand):
@@ -92,7 +94,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from googleapiclient.http import MediaFileUpload
 
-        from moderation.models import Draft
 
         path = folder / "video.mp4"
         with open(path, "wb") as handle:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from moderation import language, personal_data
+from moderation.text import language, personal_data
 from pixels import ocr
 
 SAMPLES = Path(settings.BASE_DIR) / "tests" / "language_samples.csv"

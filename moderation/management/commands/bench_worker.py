@@ -18,7 +18,17 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
+
 from config.school import roles
+from moderation.accounts import services as accounts
+from moderation.aftercare import monitoring
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.demo.sample import complete_channel
+from moderation.drafts import services as drafting
+from moderation.models import Approval, Draft, GateRun, PlatformComment, PublishedPost
+from moderation.publishing import scheduling
+from moderation.upkeep.worker import Worker
 
 COMMENTS = [
     "Lovely photos, well done everyone!", "Thank you for organising this.", "What time does it start on Friday?",
@@ -46,11 +56,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        from moderation import monitoring, scheduling, services
-        from moderation.attestations import ATTESTATIONS
-        from moderation.models import Approval, Draft, GateRun, PublishedPost
-        from moderation.worker import Worker
-        from moderation.sample import complete_channel
 
         User = get_user_model()
         head = User.objects.create_user("bench-head", email="head@example.org")
@@ -61,7 +66,7 @@ class Command(BaseCommand):
         approver.groups.add(Group.objects.get(name=roles.APPROVER))
         head, office, approver = (User.objects.get(pk=u.pk) for u in (head, office, approver))
         for user in (head, office, approver):
-            services.accept_aup(user)
+            accounts.accept_aup(user)
         channel = complete_channel(head, authors=[office])
         now = timezone.now()
 
@@ -88,10 +93,10 @@ class Command(BaseCommand):
         Draft.objects.filter(status=Draft.Status.APPROVED).delete()
 
         # 200 published posts with 20 comments each, beside them in the outbox.
-        template = services.create_draft(office, channel, link="https://example.org/template", objective="community",
+        template = drafting.create_draft(office, channel, link="https://example.org/template", objective="community",
                                          intended_outcome="Families read the news.")
-        services.submit(template, office)
-        approval = services.approve(template, approver, dict(ATTESTATIONS))
+        drafting.submit(template, office)
+        approval = approving.approve(template, approver, dict(ATTESTATIONS))
         run = GateRun.objects.filter(draft=template).first()
         posts = []
         for n in range(200):
@@ -106,7 +111,6 @@ class Command(BaseCommand):
                 {"id": f"{post.pk}-{c}", "author": "A parent", "text": COMMENTS[c % len(COMMENTS)]} for c in range(20)
             ]))
         monitoring.read_comments()  # loads the language model once, as a running worker has
-        from moderation.models import PlatformComment
 
         PlatformComment.objects.all().delete()
         start = time.perf_counter()
@@ -122,10 +126,10 @@ class Command(BaseCommand):
         # 50 drafts that fell due while no worker ran.
         due = []
         for n in range(50):
-            draft = services.create_draft(office, channel, link=f"https://example.org/due-{n}", objective="community",
+            draft = drafting.create_draft(office, channel, link=f"https://example.org/due-{n}", objective="community",
                                           intended_outcome="Families read the news.", publish_at=now - timedelta(minutes=n + 1))
-            services.submit(draft, office)
-            services.approve(draft, approver, dict(ATTESTATIONS))
+            drafting.submit(draft, office)
+            approving.approve(draft, approver, dict(ATTESTATIONS))
             due.append(draft)
         start = time.perf_counter()
         published = scheduling.publish_due()

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from consent.models import ChannelKind
-from moderation import language, personal_data
+from moderation.text import language, personal_data
 
 PASS_EXIT, FAIL_EXIT, USAGE_EXIT = 0, 1, 2
 

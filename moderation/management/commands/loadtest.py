@@ -31,7 +31,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
+
 from config.school import roles
+from moderation.accounts import services as accounts
+from moderation.demo.sample import complete_channel
+from moderation.models import Draft
 
 PASSWORD = "load-test-password-2026"
 
@@ -81,9 +85,6 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from moderation import services
-        from moderation.models import Draft
-        from moderation.sample import complete_channel
 
         User = get_user_model()
         approvers = max(1, users // 4)
@@ -96,7 +97,7 @@ class Command(BaseCommand):
         Group.objects.get(name=roles.OFFICE_STAFF).user_set.add(*office)
         Group.objects.get(name=roles.APPROVER).user_set.add(*checkers)
         for user in [head, *office, *checkers]:
-            services.accept_aup(user)
+            accounts.accept_aup(user)
         channel = complete_channel(head, authors=office)
         now = timezone.now()
         Draft.objects.bulk_create(

@@ -6,7 +6,7 @@ the next time they sign in. Written to the audit trail."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation import second_factor
+from moderation.accounts import second_factor
 
 
 class Command(BaseCommand):

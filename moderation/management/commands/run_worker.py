@@ -2,7 +2,7 @@
 
 The product's background worker. It analyses uploaded photos and videos (finds their faces and
 reads their words) so that the web request does not wait for it, and on its scheduler
-(moderation/worker.py) it publishes approved drafts at their publish time, tries again what waits
+(moderation/upkeep/worker.py) it publishes approved drafts at their publish time, tries again what waits
 for its platform, reads the comments on published posts for the DSL, reminds the headteacher of
 annual reviews, checks the platform connections daily and finishes takedowns. `make run` starts it
 beside the web server; in production run it as its own service (see the README).
@@ -20,8 +20,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config.school import audit
-from moderation import analysis, health, monitoring, retention, reviews, stopping, video_copies, worker
-from moderation.worker import Worker
+from moderation.aftercare import monitoring, retention
+from moderation.drafts import analysis
+from moderation.publishing import video_copies
+from moderation.reviews import services as reviews
+from moderation.upkeep import health, stopping, worker
+from moderation.upkeep.worker import Worker
 
 logger = logging.getLogger(__name__)
 

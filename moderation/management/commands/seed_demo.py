@@ -15,13 +15,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from config.school import roles
-from moderation import analysis, reviews, services
-from moderation.attestations import ATTESTATIONS
+from config.school import crypto, roles
 from connectors.models import Channel
 from consent import services as register
 from consent.models import FaceEncoding, Pupil
-from config.school import crypto
+from moderation.accounts import services as accounts
+from moderation.approval import services as approving
+from moderation.approval.attestations import ATTESTATIONS
+from moderation.drafts import analysis
+from moderation.drafts import services as drafting
+from moderation.publishing import services as publishing
+from moderation.reviews import services as reviews
 from pixels import detection, photos, recognition
 
 DEMO_PASSWORD = "aycliffe-demo-2026"
@@ -83,9 +87,9 @@ class Command(BaseCommand):
         if Channel.objects.exists():
             return False
         head = users["head"]
-        services.accept_aup(head)
+        accounts.accept_aup(head)
         facebook = Channel(kind=Channel.Kind.FACEBOOK)
-        services.update_channel(
+        reviews.update_channel(
             facebook, head, name="Aycliffe Primary on Facebook", connector="outbox", active=True,
             platform_account_id="aycliffe-primary", dedicated_account_name="Aycliffe Community Primary School (Page)",
             account_email="social@aycliffe.kent.sch.uk", parents_informed_on=datetime.date(2026, 9, 4),
@@ -93,7 +97,7 @@ class Command(BaseCommand):
             login_holders=[head, users["dsl"]], authors=[users["office"]],
         )
         youtube = Channel(kind=Channel.Kind.YOUTUBE)
-        services.update_channel(
+        reviews.update_channel(
             youtube, head, name="Aycliffe Primary on YouTube", connector="outbox", active=True,
             platform_account_id="UC-aycliffe-demo", dedicated_account_name="Aycliffe Primary School (Brand Account)",
             account_email="youtube@aycliffe.kent.sch.uk", youtube_privacy=Channel.Privacy.PRIVATE,
@@ -102,7 +106,7 @@ class Command(BaseCommand):
             login_holders=[head], authors=[users["office"]],
         )
         for channel in (facebook, youtube):
-            services.approve_risk_assessment(
+            reviews.approve_risk_assessment(
                 channel, head,
                 summary="Dedicated school account; leadership hold the logins; comments monitored daily; "
                 "no pupil named in full; photos only with written consent; every post approved by a second colleague.",
@@ -113,15 +117,15 @@ class Command(BaseCommand):
         )
 
         office, approver = users["office"], users["approver"]
-        services.accept_aup(office)
-        services.accept_aup(approver)
-        newsletter = services.create_draft(
+        accounts.accept_aup(office)
+        accounts.accept_aup(approver)
+        newsletter = drafting.create_draft(
             office, facebook, link="https://www.aycliffe.kent.sch.uk/news/autumn-newsletter-2026",
             objective="community", intended_outcome="Families who follow the Page find the autumn newsletter.",
         )
-        services.submit(newsletter, office)
-        services.approve(newsletter, approver, dict(ATTESTATIONS), "Checked the link opens the newsletter.")
-        published = services.publish(newsletter, approver)
+        drafting.submit(newsletter, office)
+        approving.approve(newsletter, approver, dict(ATTESTATIONS), "Checked the link opens the newsletter.")
+        published = publishing.publish(newsletter, approver)
         # Comments as the platform would report them, for the worker's first comments round: one
         # reads as if a child wrote it, and is raised to the DSL.
         (settings.OUTBOX_DIR / published.platform_post_id / "comments.json").write_text(json.dumps([
@@ -129,28 +133,28 @@ class Command(BaseCommand):
             {"id": "demo-2", "author": "Sunny", "text": "im 9 and im in year 4!! follow me on my tiktok", "created_at": timezone.now().isoformat()},
         ]))
 
-        concert = services.create_draft(
+        concert = drafting.create_draft(
             office, facebook, text="Reminder: the Christmas concert is on Thursday at 2pm in the school hall. All welcome!",
             objective="community", intended_outcome="Families remember the date and time of the Christmas concert.",
             publish_at=timezone.now() + datetime.timedelta(days=1),
         )
-        services.submit(concert, office)
-        services.approve(concert, approver, dict(ATTESTATIONS), "Date checked with the music lead.")
+        drafting.submit(concert, office)
+        approving.approve(concert, approver, dict(ATTESTATIONS), "Date checked with the music lead.")
 
-        calendar = services.create_draft(
+        calendar = drafting.create_draft(
             office, facebook, link="https://www.aycliffe.kent.sch.uk/calendar",
             objective="community", intended_outcome="Parents see the dates of the spring term events in one place.",
         )
-        services.submit(calendar, office)
+        drafting.submit(calendar, office)
 
         self.register_and_photo(users, facebook)
 
-        sports = services.create_draft(
+        sports = drafting.create_draft(
             office, facebook, text="What a sports day! Thank you to every family who came to cheer. Well done to Barry Obama, winner of the sack race.",
             objective="community", intended_outcome="Thank families for coming to sports day.",
             publish_at=timezone.now() + datetime.timedelta(days=2),
         )
-        services.submit(sports, office)
+        drafting.submit(sports, office)
         return True
 
     def register_and_photo(self, users, facebook):
@@ -164,14 +168,14 @@ class Command(BaseCommand):
         FaceEncoding.objects.create(pupil=barry, encrypted=crypto.encrypt_encoding(recognition.encode(image, face)),
                                     model=recognition.MODEL_ID, source_sha256="demo")
         office = users["office"]
-        assembly = services.create_draft(
+        assembly = drafting.create_draft(
             office, facebook, link="https://www.aycliffe.kent.sch.uk/news/assembly-visitors",
             objective="community", intended_outcome="Families see who visited our Friday assembly.",
         )
         with open(DEMO_PHOTOS / "assembly.jpg", "rb") as handle:
-            services.add_media(
+            drafting.add_media(
                 assembly, office, File(handle, name="assembly.jpg"), source="Mrs Patel, school camera, Friday assembly",
                 rights="school", alt_text="Two visitors standing in front of the school hall curtains",
             )
         analysis.run_pending()  # what the worker would do, so the demo starts ready
-        services.submit(assembly, office)
+        drafting.submit(assembly, office)

@@ -1,0 +1,2 @@
+"""Staff accounts: the Acceptable Use Policy and the second factor.
+"""

@@ -1,0 +1,3 @@
+"""Checking words: personal data, respectful language, hostility. Used by the gates and by
+comment monitoring; no models.
+"""

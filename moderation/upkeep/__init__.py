@@ -1,0 +1,2 @@
+"""Keeping the service running: the worker, its health, stopping work, backup and restore.
+"""

@@ -1,0 +1,143 @@
+"""The worker's clock: APScheduler, inside `python manage.py run_worker`.
+
+The database is the truth and the scheduler only a clock. At every start the jobs are built from
+the database: one job for each approved draft with a publish time (at that time), and the worker's
+rounds. Scheduled drafts are read again every SCHEDULE_SYNC_SECONDS, so a draft approved, reopened
+or withdrawn meanwhile gets, moves or loses its job. Each job decides again from the database what
+to do, so killing the worker at any moment and starting it again loses nothing and does nothing
+twice: a draft is published by whoever moves it from approved to publishing first.
+"""
+
+import functools
+import logging
+import threading
+import time
+from datetime import timezone as dt_timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from config.school import audit
+from moderation.aftercare import concerns, monitoring, retention
+from moderation.publishing import scheduling
+from moderation.publishing import services as publishing
+from moderation.reviews import services as reviews
+from moderation.upkeep import health
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_JOB = "publish-draft-{}"
+
+
+def job(function):
+    """A job runs in one of the scheduler's threads: its own database connections, closed when it
+    ends (a thread's connection would otherwise outlive it), and an error never stops the worker."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        except Exception:  # a database that restarts, a platform down: the next round tries again
+            logger.exception("The worker's job %s failed; it runs again at its next time", function.__name__)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    return run
+
+
+@job
+def publish_draft(draft_id: int):
+    logger.info("Scheduled draft %s: %s", draft_id, scheduling.publish_scheduled(draft_id))
+
+
+def publishing_duties() -> int:
+    """What fell due and was missed, what waits for its platform, takedowns to finish. Returns how
+    many scheduled posts were published."""
+    publishing.run_due()
+    published = scheduling.publish_due()
+    concerns.retry_takedowns()
+    concerns.tell_untold()
+    return published
+
+
+# The scheduler's rounds; `run_worker --once` calls the same functions unwrapped.
+publishing_round = job(publishing_duties)
+comments_round = job(monitoring.read_comments)
+reviews_round = job(reviews.send_reminders)
+seal_round = job(audit.seal_if_due)
+retention_round = job(retention.run)
+beat_round = job(health.beat)
+
+
+class Worker:
+    def __init__(self):
+        self.scheduler = BackgroundScheduler(
+            timezone=dt_timezone.utc,
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            # A job that missed its time (the worker was down) runs once, as soon as it can.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def add_rounds(self):
+        add = self.scheduler.add_job
+        add(job(self.sync), "interval", seconds=settings.SCHEDULE_SYNC_SECONDS, id="sync", replace_existing=True)
+        add(publishing_round, "interval", seconds=30, id="publishing", replace_existing=True)
+        add(comments_round, "interval", minutes=settings.COMMENT_CHECK_MINUTES, id="comments", replace_existing=True)
+        add(reviews_round, "interval", hours=1, id="reviews", replace_existing=True)
+        add(seal_round, "interval", hours=1, id="audit-seal", replace_existing=True)
+        add(retention_round, "interval", hours=6, id="retention", replace_existing=True)
+        add(beat_round, "interval", seconds=health.BEAT_SECONDS, id="beat", replace_existing=True)
+
+    def sync(self) -> None:
+        """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
+        wanted = dict(scheduling.scheduled_drafts().values_list("pk", "publish_at"))
+        for existing in self.scheduler.get_jobs():
+            if existing.id.startswith("publish-draft-") and int(existing.id.rsplit("-", 1)[1]) not in wanted:
+                try:
+                    self.scheduler.remove_job(existing.id)
+                except JobLookupError:
+                    pass  # it ran meanwhile
+        for draft_id, publish_at in wanted.items():
+            current = self.scheduler.get_job(PUBLISH_JOB.format(draft_id))
+            if current is None or current.trigger.run_date != publish_at:
+                self.scheduler.add_job(
+                    publish_draft, "date", run_date=publish_at, args=[draft_id], id=PUBLISH_JOB.format(draft_id), replace_existing=True,
+                )
+
+    def start(self, *, paused: bool = False) -> None:
+        """Build every job from the database, then start the clock. A draft that fell due while no
+        worker ran has a job in the past, which runs at once."""
+        self.sync()
+        self.add_rounds()
+        # The first rounds run at once, not half a minute (or an hour) after a restart.
+        self.scheduler.add_job(publishing_round, id="publishing-at-start")
+        self.scheduler.add_job(reviews_round, id="reviews-at-start")
+        self.scheduler.add_job(comments_round, id="comments-at-start")
+        self.scheduler.add_job(seal_round, id="audit-seal-at-start")
+        self.scheduler.add_job(retention_round, id="retention-at-start")
+        self.scheduler.add_job(beat_round, id="beat-at-start")
+        self.scheduler.start(paused=paused)
+
+    def stop(self, wait_seconds: float | None = None) -> int:
+        """Stop the clock. With wait_seconds, wait at most that long for the jobs running now;
+        returns how many are still running (0 when they all finished)."""
+        if not self.scheduler.running:
+            return 0
+        if wait_seconds is None:
+            self.scheduler.shutdown(wait=True)
+            return 0
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            running = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+            if not running:
+                return 0
+            time.sleep(0.1)
+        return len([t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()])
+
+    def publish_jobs(self) -> dict[int, object]:
+        return {int(j.id.rsplit("-", 1)[1]): j for j in self.scheduler.get_jobs() if j.id.startswith("publish-draft-")}
