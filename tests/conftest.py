@@ -37,7 +37,7 @@ def data_dir(tmp_path, settings):
     # A fast hasher: the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Uploads are analysed at once, in the request, unless a test asks for the worker
-    # (tests/test_analysis.py).
+    # (tests/drafts/test_analysis.py).
     settings.MEDIA_ANALYSIS = "inline"
     # A video's published copy is made by the worker: a test that needs it says so
     # (video_copies.run_pending), rather than every decision making one.
@@ -116,6 +116,11 @@ def facebook(head, office):
 @pytest.fixture
 def youtube(head, office):
     return complete_channel(head, kind=Channel.Kind.YOUTUBE, authors=[office])
+
+
+def results_by_gate(run):
+    """A gate run's results, by gate id."""
+    return {r.gate_id: r for r in run.results.all()}
 
 
 def link_draft(author, channel, **overrides):

@@ -409,7 +409,7 @@ def _photo_review(browser, live_server, head, approver):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
     from selenium.webdriver.common.actions.pointer_input import PointerInput
 
-    from tests.test_image_consent import TESTDATA, pupil
+    from tests.gates.test_image_consent import TESTDATA, pupil
 
     office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel")
     channel = complete_channel(head, authors=[office])

@@ -12,7 +12,7 @@ from consent import services as register
 from consent.models import BiometricConsent, PhotoConsent, Pupil
 from moderation.text import language, personal_data
 from pixels import photos
-from tests.test_register import HEADER, csv_bytes, row
+from tests.consent.test_register import HEADER, csv_bytes, row
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from moderation.models import GateResult, MediaFile
 from moderation.templatetags.people import audit_summary
 from moderation.text import personal_data
 from pixels import recognition
-from tests.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
+from tests.consent.test_register import BEN, SCHOOL, csv_bytes, run_import, school  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from moderation.publishing import video_copies
 from pixels import detection, labelled, video
 from tests.conftest import link_draft
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
 pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="../shared/testdata is not beside the project")
 

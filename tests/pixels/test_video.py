@@ -23,7 +23,7 @@ from moderation.gates import pipeline
 from moderation.publishing import services as publishing
 from pixels import detection, labelled, photos, recognition, video
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 CLIP = TESTDATA / "video" / "short_hamilton_clip.mp4"
 pytestmark = pytest.mark.skipif(not CLIP.exists(), reason="../shared/testdata is not beside the project")
 

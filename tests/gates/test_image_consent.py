@@ -27,7 +27,7 @@ from moderation.publishing import services as publishing
 from pixels import detection, photos, recognition
 from tests.conftest import link_draft
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "faces"
 pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason="../shared/testdata is not beside the project")
 
 # The people of the shared test photos stand in for pupils.

@@ -21,7 +21,7 @@ from consent.models import BiometricConsent, FaceEncoding, PhotoConsent, Pupil
 from pixels import detection, photos, recognition
 from tests.bad_files import BAD_FILES
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 ENROL = TESTDATA / "faces" / "enrol"
 POSTS = TESTDATA / "faces" / "posts"
 

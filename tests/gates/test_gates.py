@@ -10,7 +10,7 @@ from moderation.gates import pipeline
 from moderation.gates.base import Gate
 from tests.conftest import link_draft
 
-POLICY_MAP = Path(__file__).resolve().parents[2] / "shared" / "policy" / "policy-map.md"
+POLICY_MAP = Path(__file__).resolve().parents[3] / "shared" / "policy" / "policy-map.md"
 
 
 def policy_map_gate_ids():

@@ -636,7 +636,7 @@ def test_the_register_keeper_enrols_a_face_from_the_pupils_page_and_the_photo_is
     from consent.models import BiometricConsent, FaceEncoding
     from tests.conftest import make_user
 
-    photo = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "faces" / "posts" / "obama_small.jpg"
+    photo = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "faces" / "posts" / "obama_small.jpg"
     if not photo.exists():
         pytest.skip("../shared/testdata is not beside the project")
     keeper = make_user("keeper", roles.REGISTER_KEEPER)

@@ -241,7 +241,7 @@ def test_threatening_hurtful_profane_or_defamatory_sentences_are_flagged(text):
     assert flag.gate == "respectful-language" and flag.kind == "language" and flag.text == text
 
 
-HATECHECK = Path(__file__).parent / "data" / "hatecheck" / "test_suite_cases.csv"
+HATECHECK = Path(__file__).resolve().parents[1] / "data" / "hatecheck" / "test_suite_cases.csv"
 
 
 def hatecheck(*functionalities):

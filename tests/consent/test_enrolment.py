@@ -19,7 +19,7 @@ from consent.enrolment import EnrolmentRefused, enrol
 from consent.models import BiometricConsent, FaceEncoding, Pupil
 from pixels import detection, photos, recognition
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 ENROL = TESTDATA / "faces" / "enrol"
 POSTS = TESTDATA / "faces" / "posts"
 

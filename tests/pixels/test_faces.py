@@ -13,7 +13,7 @@ from PIL.PngImagePlugin import PngInfo
 from pixels import detection, labelled, photos, recognition, weights
 from tests.bad_files import BAD_FILES, png_bytes
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 POSTS = TESTDATA / "faces" / "posts"
 
 pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason=f"the labelled test data is not at {TESTDATA}")
