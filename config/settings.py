@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     "config.school",
     "moderation",
     "consent",
@@ -245,8 +247,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # The scheduler's own line for every job run would drown the worker's log; its errors still show.
-    "loggers": {"apscheduler": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # The scheduler's and the task runner's own lines for every job and task would drown the
+    # worker's log; their errors (a task that failed, with its traceback) still show.
+    "loggers": {"apscheduler": {"level": "WARNING"}, "django_tasks": {"level": "WARNING"}, "django_tasks_db": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Consent register import ------------------------------------------------------------
@@ -275,6 +278,18 @@ REGISTER_UPLOAD_MAX_BYTES = int(os.environ.get("REGISTER_UPLOAD_MAX_BYTES", 2 * 
 # Uploaded files are analysed (faces found, words read) by `python manage.py run_worker`;
 # "inline" analyses them in the web request instead.
 MEDIA_ANALYSIS = os.environ.get("MEDIA_ANALYSIS", "background")
+
+# Background work runs as tasks on Django's Tasks API (moderation/upkeep/tasks.py). The default
+# keeps them in this database, run by `python manage.py run_worker`: nothing more to install.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        # analysis and copies: the slow work on pictures; publishing and rounds: what must not wait behind it.
+        "QUEUES": ["analysis", "copies", "publishing", "rounds"],
+    },
+}
+# The record of each task that ended (which worker ran it, when, what it returned) is kept this long.
+TASK_RECORDS_DAYS = int(os.environ.get("TASK_RECORDS_DAYS", 7))
 
 # --- Platforms ---------------------------------------------------------------------------
 # Every call to a platform gives up after this many seconds (an upload's chunk included).

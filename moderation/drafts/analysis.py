@@ -1,36 +1,41 @@
 """Analysing each uploaded file in the background: finding its faces and reading its words.
 
-The web request only stores the file and queues it; `python manage.py run_worker` claims queued
-files one at a time and analyses them, reporting progress that the draft page shows. The state is
-in the database (MediaFile.analysis), so a restart loses nothing: a file left running by a worker
-that was stopped is queued again and analysed from the start. Until a file is analysed, the gates
-that need it fail closed and say so.
+The web request only stores the file, marks it queued and enqueues the task `analyse` (in the same
+transaction); `python manage.py run_worker` runs the tasks (moderation/upkeep/tasks.py) and
+analyses one file at a time, reporting progress that the draft page shows. The state is in the
+database (MediaFile.analysis), so a restart loses nothing: a file left running by a worker that
+was stopped is queued again, with a new task, and analysed from the start. Until a file is
+analysed, the gates that need it fail closed and say so.
 
 settings.MEDIA_ANALYSIS = "inline" analyses in the request instead (the test suite uses it).
 """
 
 import logging
-import os
 import socket
-import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django_tasks import task
 
 from connectors.models import worker_name
 from moderation.approval import face_review, video_review
 from moderation.models import (
     MediaFile,
 )
-from moderation.publishing import video_copies
-from moderation.upkeep import stopping
+from moderation.upkeep import stopping, tasks
 
 logger = logging.getLogger(__name__)
 
 # A running analysis whose heartbeat is older than this is taken to have died with its worker.
 # The longest single step (the faces of one 50-megapixel photo on one core) takes about a minute.
 ANALYSIS_STALE_AFTER = timedelta(minutes=5)
+
+
+@task(queue_name="analysis")
+def analyse(media_id: int) -> bool:
+    """The task: analyse this upload if it is still queued (False when another worker has it)."""
+    return run(media_id)
 
 
 def queue(media: MediaFile) -> None:
@@ -40,6 +45,20 @@ def queue(media: MediaFile) -> None:
     )
     if getattr(settings, "MEDIA_ANALYSIS", "background") == "inline":
         run(media.pk)
+    else:
+        analyse.enqueue(media.pk)
+
+
+def _queue_again(running) -> int:
+    """Files that were running go back to the queue, each with a new task. Returns how many."""
+    count = 0
+    for media_id in running.values_list("pk", flat=True):
+        if MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
+            analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
+        ):
+            analyse.enqueue(media_id)
+            count += 1
+    return count
 
 
 def claim(media_id: int) -> bool:
@@ -51,39 +70,29 @@ def claim(media_id: int) -> bool:
     ))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 def requeue_abandoned() -> int:
     """At a worker's start: queue again what a stopped worker on this host left running (its
-    process is gone), and anything whose heartbeat has stopped elsewhere."""
+    process is gone), and anything whose heartbeat has stopped elsewhere; and give a task to any
+    queued file without one (queued before the tasks existed, say)."""
     host = socket.gethostname() + ":"
     abandoned = [
         pk for pk, worker in MediaFile.objects.filter(analysis=MediaFile.Analysis.RUNNING, analysis_worker__startswith=host)
         .values_list("pk", "analysis_worker")
-        if not worker[len(host):].isdigit() or not _alive(int(worker[len(host):]))
+        if tasks.gone(worker)
     ]
-    count = MediaFile.objects.filter(pk__in=abandoned, analysis=MediaFile.Analysis.RUNNING).update(
-        analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
-    )
+    count = _queue_again(MediaFile.objects.filter(pk__in=abandoned))
     if count:
         logger.warning("%s file(s) left running by a stopped worker were queued again", count)
+    queued = set(MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True))
+    for media_id in sorted(queued - tasks.waiting(analyse)):
+        analyse.enqueue(media_id)
     return count + requeue_stale()
 
 
 def requeue_stale(now=None) -> int:
     """Queue again the files whose worker stopped while analysing them."""
     now = now or timezone.now()
-    count = MediaFile.objects.filter(
-        analysis=MediaFile.Analysis.RUNNING, analysis_heartbeat__lt=now - ANALYSIS_STALE_AFTER,
-    ).update(analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="")
+    count = _queue_again(MediaFile.objects.filter(analysis=MediaFile.Analysis.RUNNING, analysis_heartbeat__lt=now - ANALYSIS_STALE_AFTER))
     if count:
         logger.warning("%s file(s) left unfinished by a stopped worker were queued again", count)
     return count
@@ -113,9 +122,7 @@ def run(media_id: int) -> bool:
             video_review.find_tracks(media, progress=lambda f: _progress(media_id, f))
     except stopping.Interrupted:
         # Left for the next worker, from the start: nothing of a half analysis is kept.
-        MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
-            analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
-        )
+        _queue_again(MediaFile.objects.filter(pk=media_id))
         logger.info("Analysis of media %s stopped with the worker; it is queued again", media_id)
         return True
     except stopping.Gone:
@@ -138,34 +145,10 @@ def run(media_id: int) -> bool:
 
 
 def run_pending(limit: int | None = None) -> int:
-    """Analyse queued files, oldest first, until none is left (or limit). Returns how many."""
-    done = 0
-    while limit is None or done < limit:
-        requeue_stale()
-        next_id = (
-            MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).order_by("added_at", "pk").values_list("pk", flat=True).first()
-        )
-        if next_id is None:
-            break
-        if run(next_id):
-            done += 1
-    return done
-
-
-def work_forever(stop, idle_seconds: float = 1.0) -> None:
-    """The worker's analysis loop: analyse what is queued, then wait a little. stop() ends it
-    between files. Timed work (publishing, comments, reminders) runs beside it on the worker's
-    scheduler (moderation.upkeep.worker)."""
-    while not stop() and not stopping.requested.is_set():
-        try:
-            # An upload to analyse first; then a video's published copy to make.
-            if not run_pending(limit=1) and not video_copies.run_pending(limit=1):
-                time.sleep(idle_seconds)
-        except stopping.Interrupted:  # its work is back in the queue
-            break
-        except Exception:  # a database that restarts, say: keep going, the state is in the database
-            logger.exception("The analysis worker hit an error; it carries on")
-            time.sleep(5)
+    """Run the queued analysis tasks here and now, until none is left (or limit): what
+    `run_worker --once` and `seed_demo` do. Returns how many files were analysed."""
+    requeue_stale()
+    return tasks.run_queued(["analysis"], limit)
 
 
 def analysis_note(media: MediaFile) -> str:

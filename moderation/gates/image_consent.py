@@ -3,10 +3,10 @@ from django.utils import timezone
 from consent import faces as engine
 from consent.models import PhotoConsent, Pupil
 from moderation.approval import video_review
-from moderation.publishing.video_copies import read_every
 from moderation.gates.base import Gate, failed, passed, waiting
 from moderation.models import MediaFace, MediaFile, VideoTrack
 from moderation.publishing import video_copies
+from moderation.publishing.video_copies import read_every
 from pixels import detection, imaging, photos, second_opinion, video, video_copy
 
 # What a face may end as for the gate to pass.

@@ -1,8 +1,8 @@
 from config.school.files import sha256_of
-from moderation.publishing.video_copies import read_every
 from moderation.gates.base import Gate, failed, passed
 from moderation.models import MediaFile
 from moderation.publishing import video_copies
+from moderation.publishing.video_copies import read_every
 from moderation.text import personal_data
 from pixels import imaging, ocr, photos, video_copy
 

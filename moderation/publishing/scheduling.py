@@ -2,7 +2,8 @@
 time, by the worker, and only after every gate passes again at that moment.
 
 The database is the truth: a draft is due when it is approved and its time has come. The worker's
-scheduler only wakes up at the right moment (moderation.upkeep.worker); a worker that was down publishes
+clock only enqueues the task `publish_at_its_time` at the right moment (moderation.upkeep.worker);
+whichever worker runs the task decides again from the database; a worker that was down publishes
 what fell due meanwhile as soon as it starts. Only one worker can publish a draft: each claims it by
 moving it from approved to publishing in one conditional UPDATE (Draft.transition).
 """
@@ -10,6 +11,7 @@ moving it from approved to publishing in one conditional UPDATE (Draft.transitio
 import logging
 
 from django.utils import timezone
+from django_tasks import task
 
 from config.school import notify
 from moderation.models import Draft, IllegalTransition
@@ -72,6 +74,15 @@ def tell_held(draft: Draft, reason: str, approval=None) -> None:
         "Nothing was sent to the platform. Open the draft to see every check, fix what it says and publish it again: "
         f"{notify.page('draft', draft.pk)}",
     )
+
+
+# Before any other task: a post due at 9:00 goes out at 9:00.
+@task(queue_name="publishing", priority=50)
+def publish_at_its_time(draft_id: int) -> str:
+    """The task the worker's clock enqueues at a draft's publish time."""
+    outcome = publish_scheduled(draft_id)
+    logger.info("Scheduled draft %s: %s", draft_id, outcome)
+    return outcome
 
 
 def publish_due(now=None) -> int:

@@ -26,7 +26,6 @@ from connectors import base as connectors
 from connectors import services as connections
 from connectors.models import Delivery, worker_name
 from moderation.aftercare.monitoring import connector_for
-from moderation.drafts.analysis import _alive
 from moderation.drafts.services import delete_originals
 from moderation.gates import pipeline
 from moderation.gates.base import Content, MediaItem
@@ -41,6 +40,7 @@ from moderation.models import (
     PublishedPupil,
 )
 from moderation.publishing import video_copies
+from moderation.upkeep import tasks
 from pixels import imaging, photos, video_copy
 
 logger = logging.getLogger(__name__)
@@ -352,7 +352,7 @@ def recover_interrupted(now=None) -> int:
             if draft.updated_at > stale:
                 continue
         elif delivery.worker.startswith(host) and delivery.worker[len(host):].isdigit():
-            if _alive(int(delivery.worker[len(host):])) and (delivery.heartbeat_at or now) > stale:
+            if not tasks.gone(delivery.worker) and (delivery.heartbeat_at or now) > stale:
                 continue
         elif (delivery.heartbeat_at or draft.updated_at) > stale:
             continue

@@ -3,8 +3,8 @@
 The approver watches this copy and looks through its frames; at publishing it is the very file
 that goes out (checked again by every gate), as long as nothing that changes its pixels was
 decided since. What changes them: a face track blurred or not, a face marked on a frame, words
-blurred. Each decision asks for a new copy (`request`); the worker makes it (`run_pending`), as
-it analyses uploads, and a copy left half-made by a stopped worker is made again.
+blurred. Each decision asks for a new copy (`request`, which enqueues the task `make_copy`); the
+worker runs it as it analyses uploads, and a copy left half-made by a stopped worker is made again.
 """
 
 import hashlib
@@ -18,9 +18,10 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.utils import timezone
+from django_tasks import task
 
 from moderation.models import MediaFile
-from moderation.upkeep import stopping
+from moderation.upkeep import stopping, tasks
 from pixels import imaging, ocr, second_opinion, video, video_copy
 from pixels.detection import Found
 
@@ -112,6 +113,17 @@ def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
     return [s for s in findings(media) or [] if not second_opinion.covered(s.face.box, known_at(s.time))]
 
 
+# After the analysis of uploads, which the approver waits for first.
+@task(queue_name="copies", priority=-10)
+def make_copy(media_id: int) -> bool:
+    """The task: make this video's published copy if it is still asked for (False when another
+    worker has it, or it was made meanwhile)."""
+    try:
+        return make(media_id)
+    except stopping.Interrupted:  # the worker is stopping: the copy is queued again, with a new task
+        return False
+
+
 def request(media: MediaFile) -> None:
     """The faces of this video are decided (or a decision changed): its published copy is made
     again, by the worker (or at once when settings.MEDIA_COPIES, which follows MEDIA_ANALYSIS
@@ -121,6 +133,8 @@ def request(media: MediaFile) -> None:
     MediaFile.objects.filter(pk=media.pk).update(copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0, copy_error="")
     if getattr(settings, "MEDIA_COPIES", getattr(settings, "MEDIA_ANALYSIS", "background")) == "inline":
         make(media.pk)
+    else:
+        make_copy.enqueue(media.pk)
 
 
 def make(media_id: int) -> bool:
@@ -166,7 +180,7 @@ def make(media_id: int) -> bool:
         partial.replace(folder / name)
     except stopping.Interrupted:  # left for the next worker
         partial.unlink(missing_ok=True)
-        MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0)
+        _queue_again(MediaFile.objects.filter(pk=media_id))
         raise
     except stopping.Gone:
         partial.unlink(missing_ok=True)
@@ -189,25 +203,39 @@ def make(media_id: int) -> bool:
     return True
 
 
+def _queue_again(running) -> int:
+    """Copies that were being made are asked for again, each with a new task. Returns how many."""
+    count = 0
+    for media_id in running.values_list("pk", flat=True):
+        if MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
+            copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0,
+        ):
+            make_copy.enqueue(media_id)
+            count += 1
+    return count
+
+
 def requeue_stale(now=None) -> int:
     """Copies whose worker stopped while making them are made again."""
     now = now or timezone.now()
-    return MediaFile.objects.filter(copy_state=MediaFile.Copy.RUNNING, copy_heartbeat__lt=now - COPY_STALE_AFTER).update(
-        copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0,
-    )
+    return _queue_again(MediaFile.objects.filter(copy_state=MediaFile.Copy.RUNNING, copy_heartbeat__lt=now - COPY_STALE_AFTER))
+
+
+def requeue_abandoned() -> int:
+    """At a worker's start: copies left half-made are made again, and any copy asked for without a
+    task gets one. Returns how many were queued again."""
+    count = requeue_stale()
+    asked = set(MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True))
+    for media_id in sorted(asked - tasks.waiting(make_copy)):
+        make_copy.enqueue(media_id)
+    return count
 
 
 def run_pending(limit: int | None = None) -> int:
-    """Make queued copies, oldest first. Returns how many."""
-    done = 0
-    while limit is None or done < limit:
-        requeue_stale()
-        next_id = MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).order_by("added_at", "pk").values_list("pk", flat=True).first()
-        if next_id is None:
-            break
-        if make(next_id):
-            done += 1
-    return done
+    """Run the queued copy tasks here and now, until none is left (or limit). Returns how many
+    copies were made."""
+    requeue_stale()
+    return tasks.run_queued(["copies"], limit)
 
 
 def discard(media: MediaFile) -> None:

@@ -1,17 +1,20 @@
-"""The worker's clock: APScheduler, inside `python manage.py run_worker`.
+"""The worker's clock: APScheduler, inside `python manage.py run_worker`. It does no work itself:
+it enqueues the tasks that do (moderation/upkeep/tasks.py), which any worker process runs.
 
 The database is the truth and the scheduler only a clock. At every start the jobs are built from
-the database: one job for each approved draft with a publish time (at that time), and the worker's
-rounds. Scheduled drafts are read again every SCHEDULE_SYNC_SECONDS, so a draft approved, reopened
-or withdrawn meanwhile gets, moves or loses its job. Each job decides again from the database what
-to do, so killing the worker at any moment and starting it again loses nothing and does nothing
-twice: a draft is published by whoever moves it from approved to publishing first.
+the database: one job for each approved draft with a publish time (at that time it enqueues
+`publish_at_its_time`), and the rounds. Scheduled drafts are read again every
+SCHEDULE_SYNC_SECONDS, so a draft approved, reopened or withdrawn meanwhile gets, moves or loses
+its job. Each task decides again from the database what to do, so killing the worker at any
+moment and starting it again loses nothing and does nothing twice: a draft is published by
+whoever moves it from approved to publishing first.
 """
 
 import functools
 import logging
 import threading
 import time
+from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -19,13 +22,17 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks.exceptions import TaskResultDoesNotExist
 
 from config.school import audit
 from moderation.aftercare import concerns, monitoring, retention
-from moderation.publishing import scheduling
+from moderation.drafts import analysis
+from moderation.publishing import scheduling, video_copies
 from moderation.publishing import services as publishing
 from moderation.reviews import services as reviews
-from moderation.upkeep import health
+from moderation.upkeep import health, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ def job(function):
 
 @job
 def publish_draft(draft_id: int):
-    logger.info("Scheduled draft %s: %s", draft_id, scheduling.publish_scheduled(draft_id))
+    scheduling.publish_at_its_time.enqueue(draft_id)
 
 
 def publishing_duties() -> int:
@@ -64,16 +71,77 @@ def publishing_duties() -> int:
     return published
 
 
-# The scheduler's rounds; `run_worker --once` calls the same functions unwrapped.
-publishing_round = job(publishing_duties)
-comments_round = job(monitoring.read_comments)
-reviews_round = job(reviews.send_reminders)
-seal_round = job(audit.seal_if_due)
-retention_round = job(retention.run)
-beat_round = job(health.beat)
+# The rounds, as tasks; `run_worker --once` calls the same functions directly.
+@task(queue_name="rounds", priority=10)
+def publishing_round() -> int:
+    return publishing_duties()
 
 
-class Worker:
+@task(queue_name="rounds")
+def comments_round() -> int:
+    return len(monitoring.read_comments())
+
+
+@task(queue_name="rounds")
+def reviews_round() -> int:
+    return len(reviews.send_reminders())
+
+
+@task(queue_name="rounds")
+def seal_round() -> int | None:
+    seal = audit.seal_if_due()
+    return seal.entry_id if seal else None
+
+
+@task(queue_name="rounds")
+def retention_round() -> list[int]:
+    return list(retention.run())
+
+
+@task(queue_name="rounds")
+def tidy_round() -> int:
+    return tasks.prune()
+
+
+# A round enqueued but not yet run is not enqueued again; one that has been running this long is
+# taken to have died with its worker.
+ROUND_STALE_AFTER = timedelta(minutes=30)
+
+
+def every_time(round_task):
+    """What the clock does for a round: enqueue its task, unless the last one is still waiting or running."""
+    last = []
+
+    def enqueue():
+        if last:
+            previous = last[-1]
+            try:
+                previous.refresh()
+            except TaskResultDoesNotExist:  # its record was pruned: it ran long ago
+                pass
+            else:
+                waiting = previous.status == TaskResultStatus.READY
+                running = previous.status == TaskResultStatus.RUNNING and previous.started_at and (
+                    timezone.now() - previous.started_at < ROUND_STALE_AFTER)
+                if waiting or running:
+                    return
+        last[:] = [round_task.enqueue()]
+
+    enqueue.__name__ = round_task.name
+    return enqueue
+
+
+@job
+def queue_stale_work():
+    """Uploads and copies whose worker stopped (on any machine) are queued again."""
+    analysis.requeue_stale()
+    video_copies.requeue_stale()
+
+
+beat_round = job(health.beat)  # this process's own heartbeat: not a task another process could run
+
+
+class Clock:
     def __init__(self):
         self.scheduler = BackgroundScheduler(
             timezone=dt_timezone.utc,
@@ -81,15 +149,22 @@ class Worker:
             # A job that missed its time (the worker was down) runs once, as soon as it can.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
+        self.rounds = [
+            ("publishing", publishing_round, {"seconds": 30}),
+            ("comments", comments_round, {"minutes": settings.COMMENT_CHECK_MINUTES}),
+            ("reviews", reviews_round, {"hours": 1}),
+            ("audit-seal", seal_round, {"hours": 1}),
+            ("retention", retention_round, {"hours": 6}),
+            ("tidy", tidy_round, {"hours": 6}),
+        ]
+        self.enqueuers = {id: job(every_time(round_task)) for id, round_task, _ in self.rounds}
 
     def add_rounds(self):
         add = self.scheduler.add_job
         add(job(self.sync), "interval", seconds=settings.SCHEDULE_SYNC_SECONDS, id="sync", replace_existing=True)
-        add(publishing_round, "interval", seconds=30, id="publishing", replace_existing=True)
-        add(comments_round, "interval", minutes=settings.COMMENT_CHECK_MINUTES, id="comments", replace_existing=True)
-        add(reviews_round, "interval", hours=1, id="reviews", replace_existing=True)
-        add(seal_round, "interval", hours=1, id="audit-seal", replace_existing=True)
-        add(retention_round, "interval", hours=6, id="retention", replace_existing=True)
+        for id, round_task, every in self.rounds:
+            add(self.enqueuers[id], "interval", **every, id=id, replace_existing=True)
+        add(queue_stale_work, "interval", minutes=1, id="stale-work", replace_existing=True)
         add(beat_round, "interval", seconds=health.BEAT_SECONDS, id="beat", replace_existing=True)
 
     def sync(self) -> None:
@@ -114,11 +189,8 @@ class Worker:
         self.sync()
         self.add_rounds()
         # The first rounds run at once, not half a minute (or an hour) after a restart.
-        self.scheduler.add_job(publishing_round, id="publishing-at-start")
-        self.scheduler.add_job(reviews_round, id="reviews-at-start")
-        self.scheduler.add_job(comments_round, id="comments-at-start")
-        self.scheduler.add_job(seal_round, id="audit-seal-at-start")
-        self.scheduler.add_job(retention_round, id="retention-at-start")
+        for id, round_task, every in self.rounds:
+            self.scheduler.add_job(self.enqueuers[id], id=f"{id}-at-start")
         self.scheduler.add_job(beat_round, id="beat-at-start")
         self.scheduler.start(paused=paused)
 

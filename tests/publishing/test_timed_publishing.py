@@ -6,6 +6,7 @@ import datetime
 import pytest
 import time_machine
 from django.core import mail
+from django_tasks_db.models import DBTaskResult
 
 from config.school.models import AuditEntry
 from moderation.approval import services as approving
@@ -14,7 +15,8 @@ from moderation.drafts import services as drafting
 from moderation.models import Draft, PublishedPost
 from moderation.publishing import scheduling
 from moderation.publishing import services as publishing
-from moderation.upkeep.worker import Worker
+from moderation.upkeep import tasks
+from moderation.upkeep.worker import Clock
 from tests.conftest import age_risk_assessment, link_draft
 
 START = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
@@ -118,7 +120,7 @@ def test_the_worker_builds_its_publish_jobs_from_the_database(clock, office, app
     second = scheduled_draft(office, approver, facebook, publish_at=PUBLISH_AT + datetime.timedelta(days=1),
                              link="https://www.aycliffe.kent.sch.uk/news/nativity")
     unscheduled = scheduled_draft(office, approver, facebook, publish_at=None, link="https://www.aycliffe.kent.sch.uk/news/fair")
-    worker = Worker()
+    worker = Clock()
     worker.start(paused=True)
     try:
         jobs = worker.publish_jobs()
@@ -135,10 +137,10 @@ def test_the_worker_builds_its_publish_jobs_from_the_database(clock, office, app
 
 def test_a_restarted_worker_rebuilds_the_same_jobs(clock, office, approver, facebook):
     draft = scheduled_draft(office, approver, facebook)
-    before = Worker()
+    before = Clock()
     before.start(paused=True)
     before.stop()  # a restart: nothing of the old scheduler is kept
-    after = Worker()
+    after = Clock()
     after.start(paused=True)
     try:
         assert after.publish_jobs()[draft.pk].next_run_time == PUBLISH_AT
@@ -147,30 +149,37 @@ def test_a_restarted_worker_rebuilds_the_same_jobs(clock, office, approver, face
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduler_publishes_when_its_clock_reaches_the_time(office, approver, facebook):
+def test_the_clock_enqueues_the_publish_at_its_time_and_the_task_publishes_it_once(office, approver, facebook):
     """The real APScheduler thread, with the clock moved past the publish time instead of waited for."""
     import time
 
     with time_machine.travel(START, tick=False) as traveller:
         draft = scheduled_draft(office, approver, facebook)
-        worker = Worker()
-        worker.start()
+        clock = Clock()
+        clock.start()
         try:
-            # The rounds that run once at the start first: the test database (SQLite in memory,
+            # The rounds enqueued once at the start first: the test database (SQLite in memory,
             # shared between threads) cannot wait for a lock as a file can.
             for _ in range(600):
-                if not any(job.id.endswith("-at-start") for job in worker.scheduler.get_jobs()):
+                if not any(job.id.endswith("-at-start") for job in clock.scheduler.get_jobs()):
                     break
                 time.sleep(0.1)
             time.sleep(0.5)  # the last of them finishing
+            assert draft.pk not in tasks.waiting(scheduling.publish_at_its_time)
             traveller.move_to(PUBLISH_AT + datetime.timedelta(seconds=1))
-            worker.scheduler.wakeup()
-            for _ in range(600):  # the job runs in the scheduler's thread: wait for it to finish, up to a minute
-                if Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED:
+            clock.scheduler.wakeup()
+            for _ in range(600):  # the job runs in the scheduler's thread: wait for it, up to a minute
+                if draft.pk in tasks.waiting(scheduling.publish_at_its_time):
                     break
                 time.sleep(0.1)
         finally:
-            worker.stop()
+            clock.stop()
+        # The clock only enqueued the task: whichever worker runs it publishes.
+        assert Draft.objects.get(pk=draft.pk).status == Draft.Status.APPROVED
+        scheduling.publish_at_its_time.enqueue(draft.pk)  # enqueued twice (two clocks, say): published once
+        tasks.run_queued(["publishing"])
+    outcomes = DBTaskResult.objects.filter(task_path=scheduling.publish_at_its_time.module_path).values_list("return_value", flat=True)
+    assert sorted(outcome.split(" ")[0] for outcome in outcomes) == ["no", "published"]  # the second: "no longer scheduled"
     assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
     assert PublishedPost.objects.count() == 1
     assert AuditEntry.objects.filter(draft=draft, action="draft.mark_published").count() == 1

@@ -1,0 +1,123 @@
+"""Running the background tasks: Django's Tasks API (django-tasks), on its database backend.
+
+Each piece of background work is a task defined beside the work it does: analysing an upload
+(`drafts/analysis.py`), making a video's published copy (`publishing/video_copies.py`), publishing
+a draft at its time (`publishing/scheduling.py`) and the worker's rounds (`upkeep/worker.py`).
+
+A task is enqueued in the same transaction as the state it acts on (a file marked queued, say),
+so a worker sees it only once that state is committed, and never if it is rolled back. Every task
+decides again from the database what to do, so a task run twice does nothing twice. A worker
+killed in the middle of a task leaves the task marked running (the database backend never runs it
+again): the work itself is queued again from its own state (`analysis.requeue_abandoned`), and the
+task is closed as failed (`close_abandoned`) so that nothing looks busy that is not.
+
+Another backend (a Redis queue for many machines, say) runs the same tasks: only `run_queued`,
+`waiting` and `close_abandoned` read the database backend's own table.
+"""
+
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction
+
+from connectors.models import worker_name
+
+logger = logging.getLogger(__name__)
+
+# The slow work (faces in photos and videos, videos' published copies) and the quick work that
+# must not wait behind it (a post due at 9:00, the rounds) are run by separate loops.
+SLOW = ("analysis", "copies")
+QUICK = ("publishing", "rounds")
+QUEUES = [*SLOW, *QUICK]
+
+
+class WorkerStopped(Exception):
+    """The worker running a task stopped before the task ended."""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def gone(worker: str) -> bool:
+    """A worker named "host:pid" (connectors.models.worker_name) on this machine whose process has ended."""
+    host, _, pid = worker.rpartition(":")
+    return host == socket.gethostname() and (not pid.isdigit() or not alive(int(pid)))
+
+
+def _worker(queues, *, batch: bool) -> Worker:
+    return Worker(
+        queue_names=list(queues), interval=1.0, batch=batch, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id=worker_name()[:64], excluded_queue_names=[],
+    )
+
+
+def runner(queues) -> Worker:
+    """A loop that runs the tasks of these queues as they come, until its `running` is set False."""
+    return _worker(queues, batch=False)
+
+
+def run_queued(queues, limit: int | None = None) -> int:
+    """Run the tasks waiting in these queues here and now, most urgent and then oldest first, until
+    none is left (or `limit` of them did some work). Returns how many did: a task that found its
+    work already done returns False and is not counted.
+
+    `run_worker --once` and the tests use it. Unlike the worker's loop it keeps this thread's
+    database connection open, as a test's transaction needs."""
+    loop = _worker(queues, batch=True)
+    done = 0
+    while limit is None or done < limit:
+        waiting = DBTaskResult.objects.ready().filter(backend_name="default", queue_name__in=list(queues))
+        with exclusive_transaction(waiting.db):
+            result = waiting.get_locked()
+            if result is None:
+                break
+            result.claim(loop.worker_id)
+        loop.run_task(result)
+        if result.status == TaskResultStatus.SUCCESSFUL and result.return_value not in (False, 0, None):
+            done += 1
+    return done
+
+
+def waiting(a_task) -> set:
+    """The first argument of every task of this kind that waits or runs now."""
+    rows = DBTaskResult.objects.filter(
+        task_path=a_task.module_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+    ).values_list("args_kwargs", flat=True)
+    return {row["args"][0] for row in rows if row.get("args")}
+
+
+def prune(now=None) -> int:
+    """The records of tasks that ended more than settings.TASK_RECORDS_DAYS ago are deleted (the
+    audit trail and the drafts keep what happened; these only say which worker ran what)."""
+    now = now or timezone.now()
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=now - timedelta(days=settings.TASK_RECORDS_DAYS)).delete()
+    return deleted
+
+
+def close_abandoned() -> int:
+    """At a worker's start: tasks left running by a worker on this machine whose process has ended
+    are closed as failed (their work is queued again by its own state)."""
+    closed = 0
+    for result in DBTaskResult.objects.running().filter(~Q(worker_ids=[])):
+        if gone(result.worker_ids[-1]):
+            result.set_failed(WorkerStopped(f"The worker {result.worker_ids[-1]} stopped while running this task."))
+            closed += 1
+    if closed:
+        logger.warning("%s task(s) left running by a stopped worker were closed", closed)
+    return closed
+
