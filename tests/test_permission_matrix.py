@@ -91,7 +91,7 @@ def world(db, settings, tmp_path):
     media = drafting.add_media(draft, users["office"], SimpleUploadedFile("fair.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
     drafting.submit(draft, users["office"])
     pupil = Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith")
-    ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "ms": 500}
+    ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "item_id": 0, "ms": 500}
     by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,
                "post_take_down": post.pk, "post_set_thumbnail": post.pk, "concern": concern.pk, "concern_take_down": concern.pk, "concern_note": concern.pk,
                "concern_close": concern.pk, "comment_dealt_with": comment.pk, "channel": channel.pk, "edit_channel": channel.pk,

@@ -113,8 +113,38 @@ def media_preview(request, pk, media_id):
     return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
+# A face in a photo and a face followed through a video are decided in the same way.
+DECIDED = {"face": MediaFace, "track": VideoTrack}
+
+
+def _decided(draft, kind, item_id):
+    return get_object_or_404(DECIDED[kind].objects.select_related("media__draft"), pk=item_id, media__draft=draft)
+
+
 def _face(draft, face_id):
-    return get_object_or_404(MediaFace.objects.select_related("media__draft"), pk=face_id, media__draft=draft)
+    return _decided(draft, "face", face_id)
+
+
+def _track(draft, track_id):
+    return _decided(draft, "track", track_id)
+
+
+@require_POST
+def blur(request, pk, kind, item_id):
+    draft = visible_draft(request, pk)
+    face, blur = _decided(draft, kind, item_id), request.POST.get("blur") == "yes"
+    return act(request, draft, _deciding(request, draft, lambda: face_review.set_blur(face, blur, request.user)),
+               "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
+
+
+@require_POST
+@permission_required("moderation.approve_draft", raise_exception=True)
+def identify(request, pk, kind, item_id):
+    draft = visible_draft(request, pk)
+    face, upn = _decided(draft, kind, item_id), request.POST.get("upn", "").strip()
+    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
+    return act(request, draft, _deciding(request, draft, lambda: face_review.identify(face, pupil, request.user)),
+               f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
 
 
 @require_POST
@@ -138,19 +168,6 @@ def language_judge(request, pk):
         ),
         "Your judgement of the flagged words is recorded.",
     )
-
-
-@require_POST
-def face_blur(request, pk, face_id):
-    draft = visible_draft(request, pk)
-    return _blur_from_form(request, draft, _face(draft, face_id))
-
-
-@require_POST
-@permission_required("moderation.approve_draft", raise_exception=True)
-def face_identify(request, pk, face_id):
-    draft = visible_draft(request, pk)
-    return _identity_from_form(request, draft, _face(draft, face_id))
 
 
 @require_POST
@@ -189,36 +206,6 @@ def video_thumbnail(request, pk, media_id):
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return HttpResponse(buffer.getvalue(), content_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
-
-
-def _blur_from_form(request, draft, face):
-    blur = request.POST.get("blur") == "yes"
-    return act(request, draft, _deciding(request, draft, lambda: face_review.set_blur(face, blur, request.user)),
-                "The face will be blurred in the published copy." if blur else "The face will not be blurred.")
-
-
-def _identity_from_form(request, draft, face):
-    upn = request.POST.get("upn", "").strip()
-    pupil = get_object_or_404(Pupil, upn=upn, on_roll=True) if upn else None
-    return act(request, draft, _deciding(request, draft, lambda: face_review.identify(face, pupil, request.user)),
-                f"Recorded: the face is {pupil}." if pupil else "The identification was cleared.")
-
-
-def _track(draft, track_id):
-    return get_object_or_404(VideoTrack.objects.select_related("media__draft"), pk=track_id, media__draft=draft)
-
-
-@require_POST
-def track_blur(request, pk, track_id):
-    draft = visible_draft(request, pk)
-    return _blur_from_form(request, draft, _track(draft, track_id))
-
-
-@require_POST
-@permission_required("moderation.approve_draft", raise_exception=True)
-def track_identify(request, pk, track_id):
-    draft = visible_draft(request, pk)
-    return _identity_from_form(request, draft, _track(draft, track_id))
 
 
 @require_POST

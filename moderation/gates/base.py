@@ -98,6 +98,21 @@ class MediaItem:
     def analysed(self) -> bool:
         return self.analysis == "done"
 
+    # Why a gate cannot check this file yet ("" when it can): the worker has not analysed it, or
+    # its step of the analysis failed or never ran. The gate fails closed with these words.
+    def _not_checkable(self, error: str, done: bool, missing: str) -> str:
+        if not self.analysed:
+            return self.analysis_note
+        return f"{self.original_name}: {error or missing + '; upload it again'}" if error or not done else ""
+
+    @property
+    def faces_not_checkable(self) -> str:
+        return self._not_checkable(self.detection_error, self.faces_found, "its faces have not been looked for yet")
+
+    @property
+    def words_not_checkable(self) -> str:
+        return self._not_checkable(self.reading_error, self.words_read, "its words have not been read yet")
+
 
 @dataclass(frozen=True)
 class Content:

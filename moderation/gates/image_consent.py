@@ -59,11 +59,8 @@ class ImageConsent(Gate):
         problems, to_identify, summary, register, checked_again = [], [], [], None, []
         for item in media:
             # A photo or video whose faces were not looked for fails closed, saying why.
-            if not item.analysed:
-                problems.append(item.analysis_note)
-                continue
-            if item.detection_error or not item.faces_found:
-                problems.append(f"{item.original_name}: {item.detection_error or 'its faces have not been looked for yet; upload it again'}")
+            if item.faces_not_checkable:
+                problems.append(item.faces_not_checkable)
                 continue
             if item.kind == "video":
                 if register is None:

@@ -20,11 +20,8 @@ def findings(content, school):
         found += personal_data.find(item.alt_text, f"the description of '{item.original_name}'", names, allowed)
         if item.kind == "video" and item.analysed:
             found += _thumbnail_findings(item, names, allowed)
-        if not item.analysed:
-            unread.append(item.analysis_note)
-            continue
-        if item.reading_error or not item.words_read:
-            unread.append(f"{item.original_name}: {item.reading_error or 'its words have not been read yet; upload it again'}")
+        if item.words_not_checkable:
+            unread.append(item.words_not_checkable)
             continue
         for words in item.words:
             if words.blur:

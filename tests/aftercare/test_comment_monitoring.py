@@ -17,14 +17,6 @@ from moderation.models import PlatformComment
 from moderation.publishing import services as publishing
 
 
-@pytest.fixture
-def post(approved_draft, approver, dsl, head):
-    for user in (dsl, head):
-        user.email = f"{user.username}@aycliffe.kent.sch.uk"
-        user.save()
-    return publishing.publish(approved_draft, approver)
-
-
 def comment_on(post, *comments):
     """Comments as the outbox's platform reports them, beside the post."""
     from django.conf import settings

@@ -15,14 +15,6 @@ from moderation.models import Concern, ConcernNote
 from moderation.publishing import services as publishing
 
 
-@pytest.fixture
-def post(approved_draft, approver, dsl, head):
-    for user in (dsl, head):
-        user.email = f"{user.username}@aycliffe.kent.sch.uk"
-        user.save()
-    return publishing.publish(approved_draft, approver)
-
-
 def report_from_the_news_page(post, address="203.0.113.7", **fields):
     """A visitor without an account: reads the form (and its CSRF token), then sends it."""
     browser = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
