@@ -142,7 +142,6 @@ def enrol_faces(request, upn):
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-
     record = _record(request, upn)
     uploads = request.FILES.getlist("photos")
     if not uploads:

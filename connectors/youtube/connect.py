@@ -37,7 +37,6 @@ def authorise(flow: InstalledAppFlow, *, open_browser: bool, say) -> dict:
 
 
 def connect(channel, info: dict, *, by):
-
     info = {**info, "token_uri": settings.GOOGLE_TOKEN_URI}
     probe = Connection(channel=channel, platform="youtube", account_id="")
     probe.set_credentials(info)

@@ -89,7 +89,6 @@ def hold_drafts_showing(pupil, by) -> list[Draft]:
     """After a pupil's consent changes: every approved draft showing them is checked again, and held if it fails."""
     from django.db.models import Q
 
-
     drafts = Draft.objects.filter(status__in=[Draft.Status.APPROVED, Draft.Status.WAITING]).filter(
         Q(media__faces__identified_pupil=pupil) | Q(media__faces__auto_pupil=pupil)
         | Q(media__tracks__identified_pupil=pupil) | Q(media__tracks__auto_pupil=pupil)

@@ -26,7 +26,6 @@ def flags_with_reviews(draft: Draft):
 
 
 def review(draft: Draft, by, *, where: str, sentence: str, verdict: str, reason: str = "") -> LanguageReview:
-
     if draft.status != Draft.Status.AWAITING_APPROVAL:
         raise ValidationError("Flags are judged while the draft awaits approval.")
     if not approving.can_approve(draft, by):

@@ -49,7 +49,6 @@ def face_rows(draft, media):
     """Each face with its status as the checks would see it now, for the page."""
     from types import SimpleNamespace
 
-
     rows = []
     for face in media.faces.select_related("marked_by", "identified_by", "auto_pupil"):
         item = SimpleNamespace(
@@ -68,7 +67,6 @@ def face_rows(draft, media):
 def track_rows(draft, media):
     """Each face track of a video with its status as the checks last saw it."""
     from types import SimpleNamespace
-
 
     rows = []
     for track in media.tracks.select_related("identified_by", "auto_pupil"):

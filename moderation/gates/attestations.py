@@ -15,7 +15,6 @@ class Attestations(Gate):
     decided_by_person = True
 
     def check(self, ctx):
-
         undeclared = [
             f"{item.original_name} (item {item.position + 1})"
             for item in ctx.content.media

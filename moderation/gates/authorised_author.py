@@ -12,7 +12,6 @@ class AuthorisedAuthor(Gate):
     title = "Authorised author"
 
     def check(self, ctx):
-
         draft, author = ctx.draft, ctx.draft.author
         name = author.get_full_name() or author.username
         if not author.is_active:

@@ -15,7 +15,6 @@ class ChannelRiskAssessed(Gate):
     title = "Channel risk assessed"
 
     def check(self, ctx):
-
         policy = reviews.policy_problem(ctx.now)
         if policy:
             return failed(policy)

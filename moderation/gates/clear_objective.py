@@ -15,7 +15,6 @@ class ClearObjective(Gate):
     title = "Clear objective"
 
     def check(self, ctx):
-
         draft = ctx.draft
         problems = []
         if draft.objective not in Draft.Objective.values:

@@ -52,7 +52,6 @@ class ImageConsent(Gate):
     reviewed_by_person = True
 
     def check(self, ctx):
-
         media = ctx.content.media
         if not media:
             return passed("Nothing to check: this draft has no photos or videos.")
@@ -127,7 +126,6 @@ class ImageConsent(Gate):
                 f"({right - left}×{bottom - top} px, {left} px from the left and {top} px from the top) that is not "
                 "one of the faces above. Mark it as a face (on the photo, or on that frame of the video) so that it is blurred or identified"
             )
-
 
     def _check_tracks(self, item, ctx, register, problems, to_identify, summary, checked_again):
         """Each face track of a video, as each face of a photo: its best view matched again now."""

@@ -16,7 +16,6 @@ class SecondColleague(Gate):
     decided_by_person = True
 
     def check(self, ctx):
-
         draft = ctx.draft
         approval = draft.approvals.filter(voided_at__isnull=True).select_related("approver").first()
         if approval is None:

@@ -124,7 +124,6 @@ def test_a_name_found_by_the_gates_never_reaches_the_audit_trail_and_erasure_tak
 
 
 def test_an_erased_record_can_never_be_enrolled_again(ben, register_keeper, tmp_path):
-
     services.erase_pupil(ben, register_keeper, "The family asked for erasure")
     with pytest.raises(enrolment.EnrolmentRefused, match="erased"):
         enrolment.enrol(ben, [tmp_path / "any.jpg"], register_keeper)

@@ -329,7 +329,6 @@ def test_an_unknown_face_in_a_video_is_for_the_reviewer_until_it_is_blurred(clip
 
 
 def test_a_videos_metadata_is_checked_in_the_copy_that_would_be_published(clip_draft, office):
-
     result = pipeline.run_gates(clip_draft, "submit", office).results.get(gate_id="no-location-metadata")
     assert result.status == "pass" and "verified in every segment of the published bytes" in result.message
 
@@ -595,7 +594,6 @@ def test_a_faces_view_is_kept_encrypted_with_the_face_key(clip_draft, office, cl
 
 
 def test_the_faces_kept_for_review_are_deleted_with_the_originals_when_the_draft_is_withdrawn(clip_draft, office, client):
-
     media = clip_draft.media.get()
     drafting.withdraw(clip_draft, office)
     assert not media.path.exists()

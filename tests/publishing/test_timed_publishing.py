@@ -196,7 +196,6 @@ def test_a_publish_time_already_past_is_refused_on_the_draft_form(office, facebo
 
 
 def test_a_scheduled_post_whose_worker_stopped_before_recording_its_delivery_is_published_by_the_next(clock, office, approver, facebook, settings):
-
     draft = scheduled_draft(office, approver, facebook)
     clock.move_to(PUBLISH_AT)
     # The worker marked it publishing, then was killed before it wrote a delivery record.
@@ -210,7 +209,6 @@ def test_a_scheduled_post_whose_worker_stopped_before_recording_its_delivery_is_
 
 
 def test_every_waiting_draft_has_a_next_attempt(clock, office, approver, facebook):
-
     draft = scheduled_draft(office, approver, facebook)
     clock.move_to(PUBLISH_AT)
     draft.transition("start_publishing", by=None, note="its publish time was reached")

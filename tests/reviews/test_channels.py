@@ -121,7 +121,6 @@ def test_a_youtube_description_over_5000_bytes_is_refused_at_drafting_with_the_r
     import pytest
     from django.core.exceptions import ValidationError
 
-
     with pytest.raises(ValidationError, match="at most 5,000 bytes; this one has 5,004"):
         drafting.create_draft(office, youtube, title="Our concert", text="é" * 2502, objective="community",
                               intended_outcome="Families who could not come see the concert.")
@@ -130,7 +129,6 @@ def test_a_youtube_description_over_5000_bytes_is_refused_at_drafting_with_the_r
 def test_angle_brackets_in_a_youtube_title_are_refused_at_drafting(office, youtube):
     import pytest
     from django.core.exceptions import ValidationError
-
 
     with pytest.raises(ValidationError, match="refuses < and >"):
         drafting.create_draft(office, youtube, title="Year 6 <3 their concert", text="Our concert.", objective="community",

@@ -94,7 +94,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from googleapiclient.http import MediaFileUpload
 
-
         path = folder / "video.mp4"
         with open(path, "wb") as handle:
             for _ in range(video_mb):

@@ -58,7 +58,6 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-
         User = get_user_model()
         head = User.objects.create_user("bench-head", email="head@example.org")
         head.groups.add(Group.objects.get(name=roles.HEADTEACHER))

@@ -85,7 +85,6 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-
         User = get_user_model()
         approvers = max(1, users // 4)
         head = User.objects.create(username="load-head", password=make_password(PASSWORD))
