@@ -46,7 +46,7 @@ def queue(media: MediaFile) -> None:
     if getattr(settings, "MEDIA_ANALYSIS", "background") == "inline":
         run(media.pk)
     else:
-        analyse.enqueue(media.pk)
+        tasks.enqueue(analyse, media.pk)
 
 
 def _queue_again(running) -> int:
@@ -56,7 +56,7 @@ def _queue_again(running) -> int:
         if MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
             analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
         ):
-            analyse.enqueue(media_id)
+            tasks.enqueue(analyse, media_id)
             count += 1
     return count
 
@@ -85,7 +85,7 @@ def requeue_abandoned() -> int:
         logger.warning("%s file(s) left running by a stopped worker were queued again", count)
     queued = set(MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True))
     for media_id in sorted(queued - tasks.waiting(analyse)):
-        analyse.enqueue(media_id)
+        tasks.enqueue(analyse, media_id)
     return count + requeue_stale()
 
 

@@ -134,7 +134,7 @@ def request(media: MediaFile) -> None:
     if getattr(settings, "MEDIA_COPIES", getattr(settings, "MEDIA_ANALYSIS", "background")) == "inline":
         make(media.pk)
     else:
-        make_copy.enqueue(media.pk)
+        tasks.enqueue(make_copy, media.pk)
 
 
 def make(media_id: int) -> bool:
@@ -210,7 +210,7 @@ def _queue_again(running) -> int:
         if MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
             copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0,
         ):
-            make_copy.enqueue(media_id)
+            tasks.enqueue(make_copy, media_id)
             count += 1
     return count
 
@@ -227,7 +227,7 @@ def requeue_abandoned() -> int:
     count = requeue_stale()
     asked = set(MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True))
     for media_id in sorted(asked - tasks.waiting(make_copy)):
-        make_copy.enqueue(media_id)
+        tasks.enqueue(make_copy, media_id)
     return count
 
 

@@ -15,15 +15,18 @@ Another backend (a Redis queue for many machines, say) runs the same tasks: only
 `waiting` and `close_abandoned` read the database backend's own table.
 """
 
+import functools
 import logging
 import os
 import socket
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus
+from django_tasks_db import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
@@ -57,6 +60,17 @@ def gone(worker: str) -> bool:
     """A worker named "host:pid" (connectors.models.worker_name) on this machine whose process has ended."""
     host, _, pid = worker.rpartition(":")
     return host == socket.gethostname() and (not pid.isdigit() or not alive(int(pid)))
+
+
+def enqueue(a_task, *args) -> None:
+    """Enqueue a task for the state this transaction writes. The database backend writes the task in
+    the same transaction, so a worker sees both or neither; any other backend (a Redis queue, say)
+    is handed the task once the transaction commits, so that no worker runs it before the state it
+    acts on exists."""
+    if isinstance(a_task.get_backend(), DatabaseBackend):
+        a_task.enqueue(*args)
+    else:
+        transaction.on_commit(functools.partial(a_task.enqueue, *args))
 
 
 def _worker(queues, *, batch: bool) -> Worker:

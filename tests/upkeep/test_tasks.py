@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus
+from django_tasks import TaskResultStatus, task_backends
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
@@ -151,3 +151,16 @@ def test_the_records_of_tasks_that_ended_a_week_ago_are_deleted_and_newer_ones_k
     assert tasks.prune() == 0
     assert tasks.prune(now=timezone.now() + timedelta(days=settings.TASK_RECORDS_DAYS, minutes=1)) == 1
     assert analysis_tasks(TaskResultStatus.READY).count() == 1 and analysis_tasks().count() == 1
+
+
+def test_a_queue_outside_the_database_is_handed_the_task_only_once_the_upload_is_committed(
+        office, facebook, settings, django_capture_on_commit_callbacks):
+    # A Redis queue, say, whose worker could otherwise look for the file before it exists.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend", "QUEUES": tasks.QUEUES}}
+    backend = task_backends["default"]
+    with django_capture_on_commit_callbacks(execute=False) as waiting_for_commit, transaction.atomic():
+        media = upload(office, facebook)
+    assert backend.results == [] and len(waiting_for_commit) == 1
+    waiting_for_commit[0]()  # the commit
+    [handed] = backend.results
+    assert handed.task.module_path == analysis.analyse.module_path and handed.args == [media.pk]
