@@ -164,3 +164,15 @@ def test_a_queue_outside_the_database_is_handed_the_task_only_once_the_upload_is
     waiting_for_commit[0]()  # the commit
     [handed] = backend.results
     assert handed.task.module_path == analysis.analyse.module_path and handed.args == [media.pk]
+
+
+def test_the_same_tasks_run_unchanged_on_another_backend(office, facebook, settings, django_capture_on_commit_callbacks):
+    # Django's immediate backend runs a task as it is enqueued: no worker, no table of ours.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": tasks.QUEUES}}
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        media = upload(office, facebook)
+    media.refresh_from_db()
+    assert media.analysis == "done" and media.faces_found_at is not None
+    result = worker.reviews_round.enqueue()
+    assert result.status == TaskResultStatus.SUCCESSFUL and isinstance(result.return_value, int)  # reminders sent
+    assert not DBTaskResult.objects.exists()
