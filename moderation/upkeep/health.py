@@ -1,7 +1,8 @@
 """`/health/` for the reverse proxy and the school's monitoring: is the product able to do its job?
 
 The database answers, a worker has been heard of recently (it analyses uploads and publishes at
-their time: without it drafts wait for ever), and the data folder has room. The answer holds no
+their time: without it drafts wait for ever), its tasks do not wait too long (a worker alive but
+stuck, or too few workers for the uploads), and the data folder has room. The answer holds no
 personal data: states and numbers only. 200 when all is well, 503 otherwise, with which part failed.
 """
 
@@ -18,10 +19,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from moderation.models import WorkerBeat
+from moderation.upkeep import tasks
 
 # The worker beats every BEAT_SECONDS; one not heard of for WORKER_SILENT_AFTER is taken to be down.
 BEAT_SECONDS = 30
 WORKER_SILENT_AFTER = timedelta(minutes=2)
+# A task waiting longer than this means the worker is stuck or cannot keep up: a post due at 9:00
+# and the rounds are run within seconds; an upload waits behind the uploads before it.
+TASKS_LATE_AFTER = {**dict.fromkeys(tasks.QUICK, timedelta(minutes=5)), **dict.fromkeys(tasks.SLOW, timedelta(minutes=30))}
 
 
 def beat(now=None) -> None:
@@ -49,6 +54,7 @@ def checks(now=None) -> dict:
             result["worker"] = {"ok": silent <= WORKER_SILENT_AFTER.total_seconds(), "last_heard_seconds_ago": round(silent)}
             if not result["worker"]["ok"]:
                 result["worker"]["problem"] = "the worker has not been heard of for over two minutes"
+        result["tasks"] = _tasks(now)
     usage = shutil.disk_usage(settings.DATA_DIR if settings.DATA_DIR.exists() else settings.BASE_DIR)
     free_mb = usage.free // 2**20
     minimum = int(getattr(settings, "HEALTH_MIN_FREE_MB", 1024))
@@ -56,6 +62,16 @@ def checks(now=None) -> dict:
     if not result["disk"]["ok"]:
         result["disk"]["problem"] = f"less than {minimum} MB free in the data folder"
     return result
+
+
+def _tasks(now) -> dict:
+    waiting = tasks.backlog(now)
+    late = sorted(queue for queue, (_, waited) in waiting.items() if waited > TASKS_LATE_AFTER.get(queue, timedelta(minutes=30)).total_seconds())
+    answer = {"ok": not late, "waiting": {queue: {"count": count, "oldest_seconds": round(waited)} for queue, (count, waited) in sorted(waiting.items())}}
+    if late:
+        answer["problem"] = ("tasks wait too long in " + ", ".join(late) + ": the worker is stuck or cannot keep up "
+                             "(see its log; start another worker)")
+    return answer
 
 
 @never_cache

@@ -12,7 +12,7 @@ again): the work itself is queued again from its own state (`analysis.requeue_ab
 task is closed as failed (`close_abandoned`) so that nothing looks busy that is not.
 
 Another backend (a Redis queue for many machines, say) runs the same tasks: only `run_queued`,
-`waiting` and `close_abandoned` read the database backend's own table.
+`waiting`, `backlog`, `prune` and `close_abandoned` read the database backend's own table.
 """
 
 import functools
@@ -113,6 +113,17 @@ def waiting(a_task) -> set:
         task_path=a_task.module_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
     ).values_list("args_kwargs", flat=True)
     return {row["args"][0] for row in rows if row.get("args")}
+
+
+def backlog(now=None) -> dict[str, tuple[int, float]]:
+    """For each queue with tasks due and waiting for a worker: how many, and how many seconds the
+    oldest has waited."""
+    now = now or timezone.now()
+    found = {}
+    for queue, enqueued_at in DBTaskResult.objects.ready().filter(backend_name="default").values_list("queue_name", "enqueued_at"):
+        count, oldest = found.get(queue, (0, now))
+        found[queue] = (count + 1, min(oldest, enqueued_at))
+    return {queue: (count, (now - oldest).total_seconds()) for queue, (count, oldest) in found.items()}
 
 
 def prune(now=None) -> int:

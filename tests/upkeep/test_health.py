@@ -5,7 +5,9 @@ import datetime
 import time_machine
 from django.test import Client
 
-from moderation.upkeep import health
+from moderation.drafts import analysis
+from moderation.publishing import scheduling
+from moderation.upkeep import health, worker
 
 
 def test_without_a_worker_the_health_page_fails_and_says_to_start_one(db):
@@ -43,4 +45,35 @@ def test_the_health_page_holds_no_personal_data(db, office):
     health.beat()
     body = Client().get("/health/").content.decode()
     assert "office" not in body and "@" not in body
-    assert set(Client().get("/health/").json()) == {"status", "database", "worker", "disk"}
+    assert set(Client().get("/health/").json()) == {"status", "database", "worker", "tasks", "disk"}
+
+
+def test_tasks_waiting_a_little_are_counted_and_the_product_is_healthy(db):
+    health.beat()
+    worker.reviews_round.enqueue()
+    body = Client().get("/health/").json()
+    assert body["status"] == "ok" and body["tasks"]["waiting"]["rounds"]["count"] == 1
+
+
+def test_a_post_due_that_no_worker_has_taken_for_five_minutes_fails_the_health_page(db):
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        scheduling.publish_at_its_time.enqueue(1)
+        clock.move_to(start + datetime.timedelta(minutes=6))
+        health.beat()  # the worker is alive, but its tasks do not move: stuck
+        response = Client().get("/health/")
+    body = response.json()
+    assert response.status_code == 503 and not body["tasks"]["ok"] and "publishing" in body["tasks"]["problem"]
+    assert body["tasks"]["waiting"]["publishing"] == {"count": 1, "oldest_seconds": 360}
+
+
+def test_an_upload_may_wait_longer_behind_the_others_before_the_page_fails(db):
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        analysis.analyse.enqueue(1)
+        clock.move_to(start + datetime.timedelta(minutes=20))
+        health.beat()
+        assert Client().get("/health/").json()["tasks"]["ok"]
+        clock.move_to(start + datetime.timedelta(minutes=31))
+        health.beat()
+        assert not Client().get("/health/").json()["tasks"]["ok"]
