@@ -76,8 +76,8 @@ def tell_held(draft: Draft, reason: str, approval=None) -> None:
     )
 
 
-# Before any other task: a post due at 9:00 goes out at 9:00.
-@task(queue_name="publishing", priority=50)
+# In the quick queue, beside the rounds: a post due at 9:00 does not wait behind a long video.
+@task(queue_name="publishing")
 def publish_at_its_time(draft_id: int) -> str:
     """The task the worker's clock enqueues at a draft's publish time."""
     outcome = publish_scheduled(draft_id)

@@ -113,8 +113,7 @@ def unfollowed(media: MediaFile) -> list[second_opinion.Sighting]:
     return [s for s in findings(media) or [] if not second_opinion.covered(s.face.box, known_at(s.time))]
 
 
-# After the analysis of uploads, which the approver waits for first.
-@task(queue_name="copies", priority=-10)
+@task(queue_name="copies")
 def make_copy(media_id: int) -> bool:
     """The task: make this video's published copy if it is still asked for (False when another
     worker has it, or it was made meanwhile)."""

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
@@ -30,9 +31,10 @@ from config.school.models import AuditEntry, AuditSeal
 from moderation.models import Draft
 
 FORMAT = 1
-# What is not worth restoring: sessions (everyone signs in again), django-axes's attempts, and
-# what `migrate` makes itself.
-EXCLUDED = ["contenttypes", "auth.permission", "sessions", "axes"]
+# What is not worth restoring: sessions (everyone signs in again), django-axes's attempts, what
+# `migrate` makes itself, and the records of background tasks (a restored worker queues again,
+# from their own state, the files still waiting for analysis).
+EXCLUDED = ["contenttypes", "auth.permission", "sessions", "axes", "django_tasks_database"]
 
 
 class BackupError(Exception):
@@ -55,7 +57,9 @@ def _dump_database() -> bytes:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         # Every row keeps its id (the audit chain's hashes cover the ids they name); references to
         # what `migrate` makes (content types, permissions) go by name.
-        call_command("dumpdata", exclude=EXCLUDED, natural_foreign=True, format="exact_json", stdout=out)
+        # django-rq (installed with the Redis queue) has a model for its dashboard and no table.
+        excluded = EXCLUDED + (["django_rq"] if apps.is_installed("django_rq") else [])
+        call_command("dumpdata", exclude=excluded, natural_foreign=True, format="exact_json", stdout=out)
     return out.getvalue().encode()
 
 

@@ -11,8 +11,10 @@ killed in the middle of a task leaves the task marked running (the database back
 again): the work itself is queued again from its own state (`analysis.requeue_abandoned`), and the
 task is closed as failed (`close_abandoned`) so that nothing looks busy that is not.
 
-Another backend (a Redis queue for many machines, say) runs the same tasks: only `run_queued`,
-`waiting`, `backlog`, `prune` and `close_abandoned` read the database backend's own table.
+The same tasks run on a Redis queue (RQ, through django-tasks-rq) when TASKS_BACKEND says so, for
+many worker processes on many machines: then `run_worker` runs an RQ worker (`RedisWorker`), and
+the few functions here that read a backend's own records (`run_queued`, `waiting`, `backlog`,
+`prune`, `close_abandoned`) read RQ's.
 """
 
 import functools
@@ -20,18 +22,25 @@ import logging
 import os
 import socket
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
+import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tasks import TaskResultStatus
+from django_tasks import TaskResultStatus, task_backends
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
+from django_tasks_rq import Job as RedisJob
+from django_tasks_rq import RQBackend
+from rq import SimpleWorker
+from rq.registry import StartedJobRegistry
 
 from connectors.models import worker_name
+from moderation.upkeep import stopping
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +82,28 @@ def enqueue(a_task, *args) -> None:
         transaction.on_commit(functools.partial(a_task.enqueue, *args))
 
 
+def on_redis() -> bool:
+    return isinstance(task_backends["default"], RQBackend)
+
+
+class RedisWorker(SimpleWorker):
+    """RQ's worker without a fork per task (the face models stay loaded), which on SIGTERM also asks
+    the analysis in hand to stop at its next step, as the database loops do: the file goes back to
+    the queue for another worker."""
+
+    def request_stop(self, signum, frame):
+        stopping.requested.set()
+        super().request_stop(signum, frame)
+
+
+def redis_worker(queues) -> RedisWorker:
+    return django_rq.get_worker(*queues, job_class=RedisJob, worker_class=RedisWorker, name=worker_name()[:64])
+
+
+def _redis_queues(queues):
+    return [django_rq.get_queue(name, job_class=RedisJob) for name in queues]
+
+
 def _worker(queues, *, batch: bool) -> Worker:
     return Worker(
         queue_names=list(queues), interval=1.0, batch=batch, backend_name="default", startup_delay=False,
@@ -92,6 +123,11 @@ def run_queued(queues, limit: int | None = None) -> int:
 
     `run_worker --once` and the tests use it. Unlike the worker's loop it keeps this thread's
     database connection open, as a test's transaction needs."""
+    if on_redis():  # every task run counts
+        done = 0
+        while (limit is None or done < limit) and redis_worker(queues).work(burst=True, max_jobs=1, logging_level="WARNING"):
+            done += 1
+        return done
     loop = _worker(queues, batch=True)
     done = 0
     while limit is None or done < limit:
@@ -109,6 +145,11 @@ def run_queued(queues, limit: int | None = None) -> int:
 
 def waiting(a_task) -> set:
     """The first argument of every task of this kind that waits or runs now."""
+    if on_redis():
+        [queue] = _redis_queues([a_task.queue_name])
+        ids = queue.job_ids + StartedJobRegistry(queue=queue).get_job_ids()
+        jobs = [job for job in RedisJob.fetch_many(ids, connection=queue.connection) if job is not None]
+        return {job.args[0] for job in jobs if job.func_name == a_task.module_path and job.args}
     rows = DBTaskResult.objects.filter(
         task_path=a_task.module_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
     ).values_list("args_kwargs", flat=True)
@@ -119,6 +160,13 @@ def backlog(now=None) -> dict[str, tuple[int, float]]:
     """For each queue with tasks due and waiting for a worker: how many, and how many seconds the
     oldest has waited."""
     now = now or timezone.now()
+    if on_redis():
+        found = {}
+        for queue in _redis_queues(QUEUES):
+            oldest = queue.get_jobs(0, 0)
+            if oldest and oldest[0].enqueued_at:
+                found[queue.name] = (queue.count, (now - _aware(oldest[0].enqueued_at)).total_seconds())
+        return found
     found = {}
     for queue, enqueued_at in DBTaskResult.objects.ready().filter(backend_name="default").values_list("queue_name", "enqueued_at"):
         count, oldest = found.get(queue, (0, now))
@@ -126,9 +174,15 @@ def backlog(now=None) -> dict[str, tuple[int, float]]:
     return {queue: (count, (now - oldest).total_seconds()) for queue, (count, oldest) in found.items()}
 
 
+def _aware(moment):
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+
+
 def prune(now=None) -> int:
     """The records of tasks that ended more than settings.TASK_RECORDS_DAYS ago are deleted (the
     audit trail and the drafts keep what happened; these only say which worker ran what)."""
+    if on_redis():
+        return 0  # RQ lets its results expire by itself
     now = now or timezone.now()
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=now - timedelta(days=settings.TASK_RECORDS_DAYS)).delete()
     return deleted
@@ -137,6 +191,8 @@ def prune(now=None) -> int:
 def close_abandoned() -> int:
     """At a worker's start: tasks left running by a worker on this machine whose process has ended
     are closed as failed (their work is queued again by its own state)."""
+    if on_redis():
+        return 0  # RQ moves a dead worker's jobs to its failed registry by itself
     closed = 0
     for result in DBTaskResult.objects.running().filter(~Q(worker_ids=[])):
         if gone(result.worker_ids[-1]):

@@ -72,7 +72,7 @@ def publishing_duties() -> int:
 
 
 # The rounds, as tasks; `run_worker --once` calls the same functions directly.
-@task(queue_name="rounds", priority=10)
+@task(queue_name="rounds")
 def publishing_round() -> int:
     return publishing_duties()
 

@@ -70,6 +70,8 @@ class Command(BaseCommand):
                 + (f"; the audit trail sealed at entry {seal.entry_id}." if seal else ".")
             )
             return
+        if tasks.on_redis():
+            return self.work_on_redis()
         slow, quick = tasks.runner(tasks.SLOW), tasks.runner(tasks.QUICK)
 
         def stop(signum, frame):
@@ -99,6 +101,23 @@ class Command(BaseCommand):
             self.stdout.write("The worker stopped; a task still running is left to the next worker.")
             self.stdout.flush()
             os._exit(0)
+        self.stdout.write("The worker stopped.")
+
+
+    def work_on_redis(self):
+        """One RQ worker over every queue, the quick ones first: at a trust's scale there are many
+        of them, on many machines. RQ stops it on SIGTERM once the task in hand ends, and the
+        analysis in hand ends at its next step (RedisWorker)."""
+        clock = Clock()
+        clock.start()
+        self.stdout.write(
+            f"The worker is running on the Redis queue: {len(clock.publish_jobs())} approved post(s) wait for their time. Stop it with Ctrl+C."
+        )
+        self.stdout.flush()
+        try:
+            tasks.redis_worker([*tasks.QUICK, *tasks.SLOW]).work(logging_level="WARNING")
+        finally:
+            clock.stop(wait_seconds=0)
         self.stdout.write("The worker stopped.")
 
 
