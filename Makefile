@@ -41,6 +41,10 @@ bench: .venv/.synced
 	$(RUN) python manage.py bench_text
 	$(RUN) python manage.py bench_connectors
 	$(RUN) python manage.py bench_worker
+	@# Worker processes share a database only on PostgreSQL.
+	@url="$$($(RUN) python -m tests.postgres_url)"; \
+	if [ -n "$$url" ]; then DATABASE_URL="$$url" $(RUN) python manage.py bench_scale; \
+	else echo "bench_scale needs PostgreSQL on 127.0.0.1:5432 (or at DATABASE_URL): left out."; fi
 
 # The product under gunicorn with PostgreSQL: 20 staff for 60 s on 10,000 drafts (not part of make test).
 loadtest: .venv/.synced

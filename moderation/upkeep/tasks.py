@@ -163,7 +163,7 @@ def backlog(now=None) -> dict[str, tuple[int, float]]:
     if on_redis():
         found = {}
         for queue in _redis_queues(QUEUES):
-            oldest = queue.get_jobs(0, 0)
+            oldest = queue.get_jobs(0, 1)  # the first job in the queue
             if oldest and oldest[0].enqueued_at:
                 found[queue.name] = (queue.count, (now - _aware(oldest[0].enqueued_at)).total_seconds())
         return found

@@ -15,6 +15,7 @@ from PIL import Image
 from moderation.drafts import analysis
 from moderation.drafts import services as drafting
 from moderation.models import MediaFace, MediaFile
+from moderation.publishing import scheduling
 from moderation.upkeep import tasks
 from tests import processes
 from tests.conftest import link_draft
@@ -111,3 +112,9 @@ def test_a_worker_on_the_redis_queue_stopped_with_sigterm_puts_the_file_in_hand_
     assert media.analysis == "queued", processes.logs(tmp_path)
     assert tasks.waiting(analysis.analyse) == {media.pk}  # in Redis, for the next worker
     assert "The worker stopped." in processes.logs(tmp_path)
+
+
+def test_the_health_page_counts_the_tasks_waiting_in_redis(redis_queue):
+    scheduling.publish_at_its_time.enqueue(1)
+    waiting = tasks.backlog()
+    assert waiting["publishing"][0] == 1 and 0 <= waiting["publishing"][1] < 60
