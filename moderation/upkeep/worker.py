@@ -56,11 +56,6 @@ def job(function):
     return run
 
 
-@job
-def publish_draft(draft_id: int):
-    scheduling.publish_at_its_time.enqueue(draft_id)
-
-
 def publishing_duties() -> int:
     """What fell due and was missed, what waits for its platform, takedowns to finish. Returns how
     many scheduled posts were published."""
@@ -103,29 +98,32 @@ def tidy_round() -> int:
     return tasks.prune()
 
 
-# A round enqueued but not yet run is not enqueued again; one that has been running this long is
-# taken to have died with its worker.
+# A task the clock enqueued (a round, a post at its time) is not enqueued again while it waits; one
+# that has been running this long is taken to have died with its worker.
 ROUND_STALE_AFTER = timedelta(minutes=30)
 
 
+def still_to_run(result) -> bool:
+    """Whether a task the clock enqueued still waits, or runs (not for longer than a task can)."""
+    if result is None:
+        return False
+    try:
+        result.refresh()
+    except TaskResultDoesNotExist:  # its record was pruned: it ran long ago
+        return False
+    if result.status == TaskResultStatus.READY:
+        return True
+    return result.status == TaskResultStatus.RUNNING and bool(result.started_at) and (
+        timezone.now() - result.started_at < ROUND_STALE_AFTER)
+
+
 def every_time(round_task):
-    """What the clock does for a round: enqueue its task, unless the last one is still waiting or running."""
-    last = []
+    """What the clock does for a round: enqueue its task, unless the last one is still to run."""
+    last = [None]
 
     def enqueue():
-        if last:
-            previous = last[-1]
-            try:
-                previous.refresh()
-            except TaskResultDoesNotExist:  # its record was pruned: it ran long ago
-                pass
-            else:
-                waiting = previous.status == TaskResultStatus.READY
-                running = previous.status == TaskResultStatus.RUNNING and previous.started_at and (
-                    timezone.now() - previous.started_at < ROUND_STALE_AFTER)
-                if waiting or running:
-                    return
-        last[:] = [round_task.enqueue()]
+        if not still_to_run(last[0]):
+            last[0] = round_task.enqueue()
 
     enqueue.__name__ = round_task.name
     return enqueue
@@ -158,6 +156,11 @@ class Clock:
             ("tidy", tidy_round, {"hours": 6}),
         ]
         self.enqueuers = {id: job(every_time(round_task)) for id, round_task, _ in self.rounds}
+        self.publishing = {}  # draft id: the task enqueued at its time
+        self.publish_draft = job(self.enqueue_publish)
+
+    def enqueue_publish(self, draft_id: int) -> None:
+        self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
 
     def add_rounds(self):
         add = self.scheduler.add_job
@@ -177,10 +180,12 @@ class Clock:
                 except JobLookupError:
                     pass  # it ran meanwhile
         for draft_id, publish_at in wanted.items():
+            if still_to_run(self.publishing.get(draft_id)):
+                continue  # enqueued at its time: the draft stays approved until a worker runs the task
             current = self.scheduler.get_job(PUBLISH_JOB.format(draft_id))
             if current is None or current.trigger.run_date != publish_at:
                 self.scheduler.add_job(
-                    publish_draft, "date", run_date=publish_at, args=[draft_id], id=PUBLISH_JOB.format(draft_id), replace_existing=True,
+                    self.publish_draft, "date", run_date=publish_at, args=[draft_id], id=PUBLISH_JOB.format(draft_id), replace_existing=True,
                 )
 
     def start(self, *, paused: bool = False) -> None:

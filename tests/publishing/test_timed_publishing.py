@@ -135,6 +135,23 @@ def test_the_worker_builds_its_publish_jobs_from_the_database(clock, office, app
         worker.stop()
 
 
+def test_the_clock_does_not_enqueue_a_post_again_while_its_task_waits_for_a_worker(clock, office, approver, facebook):
+    draft = scheduled_draft(office, approver, facebook)
+    timer = Clock()
+    timer.start(paused=True)
+    try:
+        clock.move_to(PUBLISH_AT)
+        timer.publish_jobs()[draft.pk].remove()  # its time came: the job ran once and is gone...
+        timer.enqueue_publish(draft.pk)  # ...having enqueued the task
+        timer.sync()  # the draft is still approved, until a worker runs the task
+        assert draft.pk not in timer.publish_jobs()
+        tasks.run_queued(["publishing"])
+        assert Draft.objects.get(pk=draft.pk).status == Draft.Status.PUBLISHED
+    finally:
+        timer.stop()
+    assert DBTaskResult.objects.filter(task_path=scheduling.publish_at_its_time.module_path).count() == 1
+
+
 def test_a_restarted_worker_rebuilds_the_same_jobs(clock, office, approver, facebook):
     draft = scheduled_draft(office, approver, facebook)
     before = Clock()
@@ -165,15 +182,18 @@ def test_the_clock_enqueues_the_publish_at_its_time_and_the_task_publishes_it_on
                     break
                 time.sleep(0.1)
             time.sleep(0.5)  # the last of them finishing
-            assert draft.pk not in tasks.waiting(scheduling.publish_at_its_time)
+            assert draft.pk not in clock.publishing
             traveller.move_to(PUBLISH_AT + datetime.timedelta(seconds=1))
             clock.scheduler.wakeup()
-            for _ in range(600):  # the job runs in the scheduler's thread: wait for it, up to a minute
-                if draft.pk in tasks.waiting(scheduling.publish_at_its_time):
+            # The job runs in the scheduler's thread: wait for it, up to a minute, without reading
+            # the database meanwhile (SQLite in memory locks a table that is being read).
+            for _ in range(600):
+                if draft.pk in clock.publishing:
                     break
                 time.sleep(0.1)
         finally:
             clock.stop()
+        assert tasks.waiting(scheduling.publish_at_its_time) == {draft.pk}
         # The clock only enqueued the task: whichever worker runs it publishes.
         assert Draft.objects.get(pk=draft.pk).status == Draft.Status.APPROVED
         scheduling.publish_at_its_time.enqueue(draft.pk)  # enqueued twice (two clocks, say): published once
