@@ -83,10 +83,13 @@ def requeue_abandoned() -> int:
     count = _queue_again(MediaFile.objects.filter(pk__in=abandoned))
     if count:
         logger.warning("%s file(s) left running by a stopped worker were queued again", count)
-    queued = set(MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True))
-    for media_id in sorted(queued - tasks.waiting(analyse)):
-        tasks.enqueue(analyse, media_id)
+    give_forgotten_tasks()
     return count + requeue_stale()
+
+
+def give_forgotten_tasks() -> int:
+    """Queued files without a task get one (the worker's start, and its clock every minute)."""
+    return tasks.give_tasks(analyse, MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True))
 
 
 def requeue_stale(now=None) -> int:

@@ -224,10 +224,13 @@ def requeue_abandoned() -> int:
     """At a worker's start: copies left half-made are made again, and any copy asked for without a
     task gets one. Returns how many were queued again."""
     count = requeue_stale()
-    asked = set(MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True))
-    for media_id in sorted(asked - tasks.waiting(make_copy)):
-        tasks.enqueue(make_copy, media_id)
+    give_forgotten_tasks()
     return count
+
+
+def give_forgotten_tasks() -> int:
+    """Copies asked for without a task get one (the worker's start, and its clock every minute)."""
+    return tasks.give_tasks(make_copy, MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True))
 
 
 def run_pending(limit: int | None = None) -> int:

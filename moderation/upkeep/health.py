@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from redis.exceptions import RedisError
 
 from moderation.models import WorkerBeat
 from moderation.upkeep import tasks
@@ -45,6 +46,7 @@ def checks(now=None) -> dict:
     except DatabaseError:
         result["database"] = {"ok": False, "problem": "the database does not answer"}
         result["worker"] = {"ok": False, "problem": "unknown while the database does not answer"}
+        result["tasks"] = {"ok": False, "problem": "unknown while the database does not answer"}
     if result["database"]["ok"]:
         newest = WorkerBeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
         if newest is None:
@@ -65,7 +67,10 @@ def checks(now=None) -> dict:
 
 
 def _tasks(now) -> dict:
-    waiting = tasks.backlog(now)
+    try:
+        waiting = tasks.backlog(now)
+    except (DatabaseError, RedisError) as error:
+        return {"ok": False, "problem": f"the task queue does not answer ({error.__class__.__name__}): check Redis (REDIS_URL) or the database"}
     late = sorted(queue for queue, (_, waited) in waiting.items() if waited > TASKS_LATE_AFTER.get(queue, timedelta(minutes=30)).total_seconds())
     answer = {"ok": not late, "waiting": {queue: {"count": count, "oldest_seconds": round(waited)} for queue, (count, waited) in sorted(waiting.items())}}
     if late:

@@ -79,7 +79,23 @@ def enqueue(a_task, *args) -> None:
     if isinstance(a_task.get_backend(), DatabaseBackend):
         a_task.enqueue(*args)
     else:
-        transaction.on_commit(functools.partial(a_task.enqueue, *args))
+        transaction.on_commit(functools.partial(_hand_over, a_task, *args))
+
+
+def _hand_over(a_task, *args) -> None:
+    try:
+        a_task.enqueue(*args)
+    except Exception:  # Redis down, say: the state stays queued and the worker's clock gives it a task again
+        logger.exception("The task queue did not take %s%s; the worker's clock gives it a task within a minute", a_task.name, args)
+
+
+def give_tasks(a_task, ids) -> int:
+    """Each of these ids (of files whose state says queued) without a task of this kind waiting or
+    running gets one: files queued before tasks existed, or whose queue did not answer. Returns how many."""
+    missing = sorted(set(ids) - waiting(a_task))
+    for id in missing:
+        enqueue(a_task, id)
+    return len(missing)
 
 
 def on_redis() -> bool:

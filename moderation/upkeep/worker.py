@@ -131,9 +131,12 @@ def every_time(round_task):
 
 @job
 def queue_stale_work():
-    """Uploads and copies whose worker stopped (on any machine) are queued again."""
+    """Uploads and copies whose worker stopped (on any machine) are queued again, and any queued
+    without a task (its queue did not answer) gets one."""
     analysis.requeue_stale()
     video_copies.requeue_stale()
+    analysis.give_forgotten_tasks()
+    video_copies.give_forgotten_tasks()
 
 
 beat_round = job(health.beat)  # this process's own heartbeat: not a task another process could run

@@ -4,6 +4,7 @@ import datetime
 
 import time_machine
 from django.test import Client
+from redis.exceptions import RedisError
 
 from moderation.drafts import analysis
 from moderation.publishing import scheduling
@@ -77,3 +78,13 @@ def test_an_upload_may_wait_longer_behind_the_others_before_the_page_fails(db):
         clock.move_to(start + datetime.timedelta(minutes=31))
         health.beat()
         assert not Client().get("/health/").json()["tasks"]["ok"]
+
+
+def test_a_task_queue_that_does_not_answer_fails_the_health_page_and_says_where_to_look(db, monkeypatch):
+    def down(now=None):
+        raise RedisError("Connection refused")
+
+    health.beat()
+    monkeypatch.setattr(health.tasks, "backlog", down)
+    response = Client().get("/health/")
+    assert response.status_code == 503 and "REDIS_URL" in response.json()["tasks"]["problem"]

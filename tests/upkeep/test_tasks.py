@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task_backends
+from django_tasks.backends.dummy import DummyBackend
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
@@ -176,3 +177,23 @@ def test_the_same_tasks_run_unchanged_on_another_backend(office, facebook, setti
     result = worker.reviews_round.enqueue()
     assert result.status == TaskResultStatus.SUCCESSFUL and isinstance(result.return_value, int)  # reminders sent
     assert not DBTaskResult.objects.exists()
+
+
+class QueueDown(DummyBackend):
+    """A queue outside the database that does not answer (Redis down, say)."""
+
+    def enqueue(self, task, args, kwargs):
+        raise ConnectionError("Connection refused")
+
+
+def test_an_upload_whose_queue_does_not_answer_is_kept_and_given_a_task_by_the_clock(
+        office, facebook, settings, django_capture_on_commit_callbacks):
+    settings.TASKS = {"default": {"BACKEND": "tests.upkeep.test_tasks.QueueDown", "QUEUES": tasks.QUEUES}}
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        media = upload(office, facebook)  # no error for the office: the upload is kept, queued
+    media.refresh_from_db()
+    assert media.analysis == "queued" and not analysis_tasks().exists()
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": tasks.QUEUES}}
+    analysis.give_forgotten_tasks()  # what the clock does every minute (worker.queue_stale_work)
+    assert tasks.waiting(analysis.analyse) == {media.pk}
+    assert tasks.run_queued(tasks.SLOW) == 1
