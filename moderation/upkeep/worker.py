@@ -176,6 +176,8 @@ class Clock:
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
         wanted = dict(scheduling.scheduled_drafts().values_list("pk", "publish_at"))
+        # Published, withdrawn or reopened since: nothing more to remember of them.
+        self.publishing = {pk: result for pk, result in self.publishing.items() if pk in wanted}
         for existing in self.scheduler.get_jobs():
             if existing.id.startswith("publish-draft-") and int(existing.id.rsplit("-", 1)[1]) not in wanted:
                 try:
