@@ -291,7 +291,9 @@ TASKS = {
 # With TASKS_BACKEND=django_tasks_rq.RQBackend the same tasks wait in Redis (RQ) instead, for
 # worker processes on many machines. A task may run this long (a long video's analysis).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASKS["default"]["QUEUES"]}
+# "default" is the connection django-rq reads tasks' results through (the clock asks whether its
+# last round still waits).
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in [*TASKS["default"]["QUEUES"], "default"]}
 if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
     INSTALLED_APPS.append("django_rq")  # the backend's check asks for it
 # The record of each task that ended (which worker ran it, when, what it returned) is kept this long.

@@ -57,13 +57,25 @@ def checks(now=None) -> dict:
             if not result["worker"]["ok"]:
                 result["worker"]["problem"] = "the worker has not been heard of for over two minutes"
         result["tasks"] = _tasks(now)
-    usage = shutil.disk_usage(settings.DATA_DIR if settings.DATA_DIR.exists() else settings.BASE_DIR)
-    free_mb = usage.free // 2**20
-    minimum = int(getattr(settings, "HEALTH_MIN_FREE_MB", 1024))
-    result["disk"] = {"ok": free_mb >= minimum, "free_mb": free_mb}
-    if not result["disk"]["ok"]:
-        result["disk"]["problem"] = f"less than {minimum} MB free in the data folder"
+    result["disk"] = _disk()
     return result
+
+
+def _disk() -> dict:
+    if not settings.DATA_DIR.is_dir():
+        return {"ok": False, "problem": f"the data folder {settings.DATA_DIR} does not exist: set DATA_DIR to the folder the README's set-up made"}
+    free_mb = shutil.disk_usage(settings.DATA_DIR).free // 2**20
+    minimum = int(getattr(settings, "HEALTH_MIN_FREE_MB", 1024))
+    answer = {"ok": free_mb >= minimum, "free_mb": free_mb}
+    if not answer["ok"]:
+        answer["problem"] = f"less than {minimum} MB free in the data folder"
+    return answer
+
+
+def forget_old_beats(now=None) -> int:
+    """Workers not heard of for a day are forgotten (one row is kept for each host and process)."""
+    deleted, _ = WorkerBeat.objects.filter(beat_at__lt=(now or timezone.now()) - timedelta(days=1)).delete()
+    return deleted
 
 
 def _tasks(now) -> dict:

@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import socket
+import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 
@@ -113,10 +114,17 @@ class RedisWorker(SimpleWorker):
 
 
 def redis_worker(queues) -> RedisWorker:
-    return django_rq.get_worker(*queues, job_class=RedisJob, worker_class=RedisWorker, name=worker_name()[:64])
+    # A name of its own: a worker restarted with the pid of one killed on this machine is not
+    # taken by RQ for the dead one, which it keeps registered for minutes.
+    return django_rq.get_worker(*queues, job_class=RedisJob, worker_class=RedisWorker, name=f"{worker_name()[:50]}:{uuid.uuid4().hex[:8]}")
 
 
-def _redis_queues(queues):
+def redis_queues(url: str) -> dict:
+    """django-rq's RQ_QUEUES for a Redis server (as config/settings.py builds it from REDIS_URL)."""
+    return {name: {"URL": url, "DEFAULT_TIMEOUT": 3600} for name in [*QUEUES, "default"]}
+
+
+def queues_in_redis(queues):
     return [django_rq.get_queue(name, job_class=RedisJob) for name in queues]
 
 
@@ -162,7 +170,7 @@ def run_queued(queues, limit: int | None = None) -> int:
 def waiting(a_task) -> set:
     """The first argument of every task of this kind that waits or runs now."""
     if on_redis():
-        [queue] = _redis_queues([a_task.queue_name])
+        [queue] = queues_in_redis([a_task.queue_name])
         ids = queue.job_ids + StartedJobRegistry(queue=queue).get_job_ids()
         jobs = [job for job in RedisJob.fetch_many(ids, connection=queue.connection) if job is not None]
         return {job.args[0] for job in jobs if job.func_name == a_task.module_path and job.args}
@@ -178,7 +186,7 @@ def backlog(now=None) -> dict[str, tuple[int, float]]:
     now = now or timezone.now()
     if on_redis():
         found = {}
-        for queue in _redis_queues(QUEUES):
+        for queue in queues_in_redis(QUEUES):
             oldest = queue.get_jobs(0, 1)  # the first job in the queue
             if oldest and oldest[0].enqueued_at:
                 found[queue.name] = (queue.count, (now - _aware(oldest[0].enqueued_at)).total_seconds())

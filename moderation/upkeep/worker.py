@@ -95,6 +95,7 @@ def retention_round() -> list[int]:
 
 @task(queue_name="rounds")
 def tidy_round() -> int:
+    health.forget_old_beats()
     return tasks.prune()
 
 

@@ -88,3 +88,18 @@ def test_a_task_queue_that_does_not_answer_fails_the_health_page_and_says_where_
     monkeypatch.setattr(health.tasks, "backlog", down)
     response = Client().get("/health/")
     assert response.status_code == 503 and "REDIS_URL" in response.json()["tasks"]["problem"]
+
+
+def test_a_missing_data_folder_fails_the_health_page_and_names_it(db, settings, tmp_path):
+    health.beat()
+    settings.DATA_DIR = tmp_path / "not-made"
+    response = Client().get("/health/")
+    assert response.status_code == 503 and "DATA_DIR" in response.json()["disk"]["problem"]
+
+
+def test_workers_not_heard_of_for_a_day_are_forgotten(db):
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        health.beat()
+        clock.move_to(start + datetime.timedelta(days=1, minutes=1))
+        assert health.forget_old_beats() == 1

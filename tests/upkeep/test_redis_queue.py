@@ -4,19 +4,22 @@ tests' own Redis database (14 on 127.0.0.1:6379, emptied before and after)."""
 
 import io
 import signal
+from collections import Counter
 
 import django_rq
 import pytest
 import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django_tasks_rq import Job as RedisJob
 from PIL import Image
+from rq.registry import FinishedJobRegistry
 
 from moderation.drafts import analysis
 from moderation.drafts import services as drafting
-from moderation.models import MediaFace, MediaFile
+from moderation.models import MediaFile
 from moderation.publishing import scheduling
-from moderation.upkeep import tasks
+from moderation.upkeep import tasks, worker
 from tests import processes
 from tests.conftest import link_draft
 
@@ -37,7 +40,7 @@ def redis_queue(settings, monkeypatch):
         pytest.skip("Redis does not answer on 127.0.0.1:6379")
     server.flushdb()
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": tasks.QUEUES}}
-    monkeypatch.setattr(django_rq.settings, "QUEUES", {name: {"URL": REDIS, "DEFAULT_TIMEOUT": 3600} for name in tasks.QUEUES})
+    monkeypatch.setattr(django_rq.settings, "QUEUES", tasks.redis_queues(REDIS))
     settings.MEDIA_ANALYSIS = "background"
     yield
     server.flushdb()
@@ -89,8 +92,11 @@ def test_workers_on_the_redis_queue_analyse_every_upload_once_and_a_killed_one_l
                 worker.wait(timeout=60)
     for media in MediaFile.objects.all():
         assert media.analysis == "done", (media.original_name, media.analysis_error, processes.logs(tmp_path))
-        boxes = [tuple(face.box) for face in MediaFace.objects.filter(media=media)]
-        assert len(boxes) == len(set(boxes))  # nothing analysed twice over
+    # Each file analysed to the end exactly once: the tasks that found it already taken returned False.
+    [queue] = tasks.queues_in_redis(["analysis"])
+    finished = RedisJob.fetch_many(FinishedJobRegistry(queue=queue).get_job_ids(), connection=queue.connection)
+    analysed = Counter(job.args[0] for job in finished if job is not None and job.return_value() is True)
+    assert analysed == Counter({media.pk: 1 for media in uploads})
     assert not MediaFile.objects.get(pk=big).analysis_worker.endswith(f":{killed.pid}")
     assert "The worker stopped." in processes.logs(tmp_path)
 
@@ -118,3 +124,11 @@ def test_the_health_page_counts_the_tasks_waiting_in_redis(redis_queue):
     scheduling.publish_at_its_time.enqueue(1)
     waiting = tasks.backlog()
     assert waiting["publishing"][0] == 1 and 0 <= waiting["publishing"][1] < 60
+
+
+def test_the_clock_on_redis_does_not_enqueue_a_round_again_while_it_waits(redis_queue):
+    enqueue = worker.every_time(worker.reviews_round)
+    enqueue()
+    enqueue()  # it reads the first task's state through Redis
+    [queue] = tasks.queues_in_redis(["rounds"])
+    assert queue.count == 1

@@ -106,7 +106,7 @@ class Command(BaseCommand):
         until every upload was analysed, and how long the one photo waited."""
         if redis_url:
             redis.Redis.from_url(redis_url).flushdb()
-            queues = {name: {"URL": redis_url, "DEFAULT_TIMEOUT": 3600} for name in tasks.QUEUES}
+            queues = tasks.redis_queues(redis_url)
             backend = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": tasks.QUEUES}}
             original, django_rq.settings.QUEUES = django_rq.settings.QUEUES, queues
         else:
