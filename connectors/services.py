@@ -39,7 +39,6 @@ def usable_connection(channel, platform: str) -> Connection:
 
 def save_connection(channel, *, platform: str, account_id: str, account_name: str, credentials: dict, by) -> Connection:
     """Store a new or renewed connection (tokens encrypted) and log who made it."""
-
     if channel.kind != platform:
         raise ValueError(f"'{channel}' is a {channel.get_kind_display()}, not a {PLATFORM_NAMES[platform]}.")
     with transaction.atomic():
@@ -62,7 +61,6 @@ def save_connection(channel, *, platform: str, account_id: str, account_name: st
 
 def mark_reconnect_needed(channel, problem: str) -> bool:
     """Flag the channel and tell the headteacher, once per breakage. True when newly flagged."""
-
     with transaction.atomic():
         flagged = Connection.objects.filter(channel=channel, status=Connection.Status.CONNECTED).update(
             status=Connection.Status.RECONNECT_NEEDED, problem=problem, checked_at=timezone.now()
@@ -120,7 +118,6 @@ def check_due_connections(now=None) -> int:
 
 def disconnect(channel, *, by) -> None:
     """Erase the channel's tokens; its posts go to the local outbox again."""
-
     with transaction.atomic():
         Connection.objects.filter(channel=channel).delete()
         type(channel).objects.filter(pk=channel.pk).update(connector="outbox")

@@ -3,7 +3,7 @@ from django.urls import path
 
 from moderation import views
 from moderation.accounts import views as account_views
-from moderation.aftercare import views as concern_views
+from moderation.aftercare import views as aftercare_views
 from moderation.approval import views as approval_views
 from moderation.drafts import views as draft_views
 from moderation.publishing import families, mirror
@@ -58,20 +58,20 @@ urlpatterns = [
     path("log/<int:pk>/", publishing_views.publication_log_entry, name="log_entry"),
     path("log/audit/", review_views.audit_trail, name="audit"),
     path("log/audit/seal/", review_views.audit_seal, name="audit_seal"),
-    path("log/take-down/", concern_views.takedown_list, name="takedown"),
-    path("log/<int:pk>/concern/", concern_views.staff_concern, name="staff_concern"),
-    path("log/<int:pk>/take-down/", concern_views.post_take_down, name="post_take_down"),
+    path("log/take-down/", aftercare_views.takedown_list, name="takedown"),
+    path("log/<int:pk>/concern/", aftercare_views.staff_concern, name="staff_concern"),
+    path("log/<int:pk>/take-down/", aftercare_views.post_take_down, name="post_take_down"),
     path("log/<int:pk>/thumbnail/", publishing_views.post_set_thumbnail, name="post_set_thumbnail"),
-    path("concerns/", concern_views.concern_list, name="concerns"),
-    path("concerns/<int:pk>/", concern_views.concern_detail, name="concern"),
-    path("concerns/<int:pk>/take-down/", concern_views.concern_action, {"action": "take_down"}, name="concern_take_down"),
-    path("concerns/<int:pk>/follow-up/", concern_views.concern_action, {"action": "follow_up"}, name="concern_note"),
-    path("concerns/flood/close/", concern_views.concern_flood_close, name="concern_flood_close"),
-    path("concerns/<int:pk>/close/", concern_views.concern_action, {"action": "close"}, name="concern_close"),
-    path("comments/<int:pk>/dealt-with/", concern_views.comment_dealt_with, name="comment_dealt_with"),
+    path("concerns/", aftercare_views.concern_list, name="concerns"),
+    path("concerns/<int:pk>/", aftercare_views.concern_detail, name="concern"),
+    path("concerns/<int:pk>/take-down/", aftercare_views.concern_action, {"action": "take_down"}, name="concern_take_down"),
+    path("concerns/<int:pk>/follow-up/", aftercare_views.concern_action, {"action": "follow_up"}, name="concern_note"),
+    path("concerns/flood/close/", aftercare_views.concern_flood_close, name="concern_flood_close"),
+    path("concerns/<int:pk>/close/", aftercare_views.concern_action, {"action": "close"}, name="concern_close"),
+    path("comments/<int:pk>/dealt-with/", aftercare_views.comment_dealt_with, name="comment_dealt_with"),
     path("reviews/", review_views.review_list, name="reviews"),
     path("mirror/", mirror.mirror_index, name="mirror"),
-    path("mirror/<int:pk>/concern/", concern_views.mirror_concern, name="mirror_concern"),
+    path("mirror/<int:pk>/concern/", aftercare_views.mirror_concern, name="mirror_concern"),
     path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
@@ -80,7 +80,7 @@ urlpatterns = [
     path("families/<str:code>/", families.families_index, name="families"),
     path("families/<str:code>/feed/", families.families_feed, name="families_feed"),
     path("families/<str:code>/<int:pk>/", families.families_post, name="families_post"),
-    path("families/<str:code>/<int:pk>/concern/", concern_views.families_concern, name="families_concern"),
+    path("families/<str:code>/<int:pk>/concern/", aftercare_views.families_concern, name="families_concern"),
     path("families/<str:code>/<int:pk>/media/<int:position>/", families.families_media, name="families_media"),
     path("families-access/", families.families_access, name="families_access"),
     path("families-access/new/", families.families_access_issue, name="families_access_issue"),

@@ -6,9 +6,7 @@ from django.core.exceptions import PermissionDenied
 
 from config.school.models import AuditEntry
 from config.school.people import display_name
-from moderation.models import (
-    AUPAcceptance,
-)
+from moderation.models import AUPAcceptance
 
 
 class AUPNotAccepted(PermissionDenied):

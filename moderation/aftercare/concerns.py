@@ -185,7 +185,6 @@ def take_down(post: PublishedPost, by, reason: str, concern: Concern | None = No
 
 def remove_from_platform(post: PublishedPost) -> str:
     """Ask the platform to delete a post taken down; record its answer. The worker repeats it until it is done."""
-
     try:
         connector_for(post).delete(post.platform_post_id)
     except connectors.ConnectorError as error:
@@ -245,7 +244,6 @@ def close(concern: Concern, by, outcome: str) -> None:
 
 def posts_to_take_down():
     """Published posts showing a pupil who no longer has current written consent for that channel."""
-
     today = timezone.localdate()
     listed = []
     shown_in_posts = PublishedPupil.objects.filter(post__taken_down_at__isnull=True)

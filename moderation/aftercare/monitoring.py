@@ -80,7 +80,6 @@ def posts_to_watch(now=None):
 
 def read_comments(now=None) -> list[PlatformComment]:
     """One round: read every watched post's comments, keep the new ones, raise those of concern."""
-
     now = now or timezone.now()
     names = personal_data.Names.from_register()
     raised = []

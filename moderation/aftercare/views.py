@@ -1,5 +1,5 @@
 """Thin views for what happens after publishing: reports of concern, takedown, comments of concern
-(policy sections 5 and 8) and the annual reviews (section 7)."""
+(policy sections 5 and 8)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required

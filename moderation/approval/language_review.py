@@ -18,7 +18,6 @@ MIN_REASON_WORDS = 3
 
 def flags_with_reviews(draft: Draft):
     """[(finding, review or None)] for the draft's words as they are now."""
-
     # From the draft's own fields, not its files: a published draft's uploads are gone.
     descriptions = list(draft.media.values_list("original_name", "alt_text"))
     reviews = {(r.where, r.sentence): r for r in draft.language_reviews.select_related("decided_by")}

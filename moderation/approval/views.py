@@ -32,11 +32,11 @@ from moderation.views import act, authors_draft, page_of, visible_draft
 
 def _deciding(request, draft, decide, gates=pipeline.FACE_DECISION_GATES):
     """A decision about a face or words, then the checks it touches, run again at once."""
-    def act():
+    def decide_and_recheck():
         decide()
         pipeline.recheck_after_decision(draft, request.user, gates)
 
-    return act
+    return decide_and_recheck
 
 
 FACE_LABELS = {

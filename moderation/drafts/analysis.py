@@ -20,9 +20,7 @@ from django_tasks import task
 
 from connectors.models import worker_name
 from moderation.approval import face_review, video_review
-from moderation.models import (
-    MediaFile,
-)
+from moderation.models import MediaFile
 from moderation.upkeep import stopping, tasks
 
 logger = logging.getLogger(__name__)
@@ -112,7 +110,6 @@ def _progress(media_id: int, fraction: float) -> None:
 
 def run(media_id: int) -> bool:
     """Claim and analyse one file; False when another worker has it or it is not queued."""
-
     if not claim(media_id):
         return False
     media = MediaFile.objects.select_related("draft__channel").filter(pk=media_id).first()

@@ -129,7 +129,6 @@ class ImageConsent(Gate):
 
     def _check_tracks(self, item, ctx, register, problems, to_identify, summary, checked_again):
         """Each face track of a video, as each face of a photo: its best view matched again now."""
-
         rows = {t.pk: t for t in VideoTrack.objects.filter(media_id=item.media_id)}
         known = []  # each track's sightings, and whether it is blurred
         for index, track in enumerate(item.tracks, start=1):
@@ -170,7 +169,6 @@ class ImageConsent(Gate):
     def _check_thumbnail(self, item, problems):
         """The thumbnail is a photo the platform shows: every face in it must be one of the
         video's tracks (each judged above), or blurred."""
-
         when = video_copy.thumbnail_time(item)
         for face in detection.detect_faces(video_copy.thumbnail(item, read_every())):
             followed = any(

@@ -10,7 +10,6 @@ from pixels import imaging, ocr, photos, video_copy
 def findings(content, school):
     """Every piece of personal data in what would be published, and the photos whose words
     could not be read (so were not checked)."""
-
     names = personal_data.Names.from_register()
     allowed = school.own_contact_details
     found = personal_data.find(content.text, "text", names, allowed)
@@ -47,7 +46,6 @@ def _published_video_findings(item, names, allowed, already):
     """The words readable in the video as it is published, after its blurs: read by the worker
     when it made the copy the approver watches; at publishing, read again unless the copy sent
     is that very file."""
-
     media = MediaFile.objects.filter(pk=item.media_id).first()
     made = video_copies.current(media) if media is not None else None
     if item.path == item.source_path:  # before publishing
@@ -73,7 +71,6 @@ def _published_copy_findings(item, names, allowed, already):
     """The words readable in the photo as it is published, after its blurs: a blur that left
     part of a name readable is caught here. Without blurs the published pixels are the
     original's, whose words were read at analysis; at publishing the copy is always read."""
-
     blurs = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
     at_publishing = item.path != item.source_path
     if not blurs and not at_publishing:
@@ -95,7 +92,6 @@ def _published_copy_findings(item, names, allowed, already):
 
 def _thumbnail_findings(item, names, allowed):
     """The words in the video's thumbnail, read as in a photo: they are fixed by choosing another frame."""
-
     where = f"the thumbnail of '{item.original_name}' (choose another frame)"
     return [
         personal_data.Finding(f.gate, f.kind, f.text, where, f.rule)

@@ -9,7 +9,6 @@ def flags(content):
 
 def flags_in(text, title, descriptions):
     """The flags in a post's words; descriptions: [(file name, its description)]."""
-
     found = language.flags(text, "text") + language.flags(title, "title")
     for name, description in descriptions:
         found += language.flags(description, f"the description of '{name}'")

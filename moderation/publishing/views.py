@@ -12,9 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.school.people import display_name
-from moderation.models import (
-    PublishedPost,
-)
+from moderation.models import PublishedPost
 from moderation.publishing import services as publishing
 from moderation.publishing.forms import PublishedPostFilter
 from moderation.publishing.mirror import media_response

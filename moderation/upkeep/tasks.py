@@ -1,4 +1,5 @@
-"""Running the background tasks: Django's Tasks API (django-tasks), on its database backend.
+"""Running the background tasks: Django's Tasks API (django-tasks), on its database backend or on
+Redis (RQ).
 
 Each piece of background work is a task defined beside the work it does: analysing an upload
 (`drafts/analysis.py`), making a video's published copy (`publishing/video_copies.py`), publishing

@@ -159,7 +159,6 @@ class Command(BaseCommand):
 
     def register_and_photo(self, users, facebook):
         """A small consent register, one enrolled face, and a photo draft for the approver to review."""
-
         register.import_register(users["register"], DEMO_REGISTER.encode(), file_name="demo-register.csv")
         crypto.require_key()
         barry = Pupil.objects.get(upn="A100000000001")
