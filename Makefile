@@ -41,6 +41,7 @@ bench: .venv/.synced
 	$(RUN) python manage.py bench_text
 	$(RUN) python manage.py bench_connectors
 	$(RUN) python manage.py bench_worker
+	$(RUN) python manage.py bench_tenancy
 	@# Worker processes share a database only on PostgreSQL.
 	@url="$$($(RUN) python -m tests.postgres_url)"; \
 	if [ -n "$$url" ]; then DATABASE_URL="$$url" $(RUN) python manage.py bench_scale; \

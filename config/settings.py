@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Each request sees one school's data only: its person's school, or none for a visitor.
+    "config.school.middleware.SchoolMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "moderation.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -79,7 +81,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's password check; permissions from the roles held in the school the work is for.
+    "config.school.backends.SchoolRolesBackend",
 ]
 # Failed logins: after AXES_FAILURE_LIMIT failures for one username (from anywhere) or from one
 # address, further attempts are refused for AXES_COOLOFF_MINUTES. `python manage.py

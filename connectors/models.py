@@ -15,13 +15,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.school import crypto
+from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.base import Journal
 
 User = settings.AUTH_USER_MODEL
 
 
-class Channel(models.Model):
+class Channel(BelongsToSchool):
     """One of the school's official channels, with the record the headteacher approves."""
+    objects = school_scoped("school")
 
     class Kind(models.TextChoices):
         FACEBOOK = "facebook", "Facebook Page"
@@ -32,7 +34,7 @@ class Channel(models.Model):
         UNLISTED = "unlisted", "Unlisted"
         PUBLIC = "public", "Public"
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     connector = models.CharField(
         max_length=40,
@@ -78,6 +80,7 @@ class Channel(models.Model):
     class Meta:
         ordering = ["name"]
         db_table = "moderation_channel"  # where it was kept before it moved here
+        constraints = [models.UniqueConstraint(fields=["school", "name"], name="one_channel_name_per_school")]
         permissions = [
             ("manage_channel", "Can edit a channel record"),
             ("approve_channel", "Can approve a channel's risk assessment"),
@@ -101,6 +104,7 @@ class Channel(models.Model):
 class Connection(models.Model):
     """A channel's link to its account on the platform. The tokens are stored encrypted with the
     school's key (the one that protects the face encodings: one secret to keep safe)."""
+    objects = school_scoped("channel__school")
 
     class Status(models.TextChoices):
         CONNECTED = "connected", "Connected"
@@ -150,6 +154,7 @@ class Delivery(models.Model):
     There is one per draft and exact content. A second attempt (after a crash, a rate limit or an
     ambiguous answer) reads it and carries on from where the first one stopped.
     """
+    objects = school_scoped("draft__school")
 
     draft = models.ForeignKey("moderation.Draft", on_delete=models.PROTECT, related_name="deliveries")
     content_hash = models.CharField(max_length=64)
@@ -210,6 +215,7 @@ class QuotaDay(models.Model):
     "Quota calculator", developers.google.com/youtube/v3/determine_quota_cost). `units` counts the
     10,000; `uploads` counts videos.insert calls.
     """
+    objects = school_scoped("channel__school")
 
     UNITS, UPLOADS = "units", "uploads"
 

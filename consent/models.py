@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import BelongsToSchool, school_scoped
+
 User = settings.AUTH_USER_MODEL
 
 
@@ -12,8 +14,9 @@ class ChannelKind(models.TextChoices):
     YOUTUBE = "youtube", "YouTube"
 
 
-class Pupil(models.Model):
-    upn = models.CharField("UPN", max_length=13, unique=True)
+class Pupil(BelongsToSchool):
+    objects = school_scoped("school")
+    upn = models.CharField("UPN", max_length=13)
     legal_forename = models.CharField(max_length=100)
     legal_surname = models.CharField(max_length=100)
     preferred_forename = models.CharField(max_length=100, blank=True)
@@ -27,6 +30,8 @@ class Pupil(models.Model):
     class Meta:
         ordering = ["legal_surname", "legal_forename", "upn"]
         permissions = [("keep_register", "Can import and change the consent register")]
+        # A UPN is one pupil's in England, but a pupil who moves within a trust has a record at each school.
+        constraints = [models.UniqueConstraint(fields=["school", "upn"], name="one_record_per_upn_per_school")]
 
     def __str__(self):
         if self.erased_at:
@@ -47,6 +52,7 @@ class Pupil(models.Model):
 
 class PhotoConsent(models.Model):
     """Written parental consent to a pupil's photo on one kind of channel."""
+    objects = school_scoped("pupil__school")
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="photo_consents")
     channel_kind = models.CharField(max_length=20, choices=ChannelKind.choices)
@@ -83,6 +89,7 @@ class BiometricConsent(models.Model):
     Protection of Freedoms Act 2012, ss. 26-28: a parent's written consent, and never when the
     pupil objects, whatever the parent said.
     """
+    objects = school_scoped("pupil__school")
 
     pupil = models.OneToOneField(Pupil, on_delete=models.CASCADE, related_name="biometric_consent")
     parent_consent = models.BooleanField(default=False)
@@ -105,6 +112,7 @@ class BiometricConsent(models.Model):
 
 class FaceEncoding(models.Model):
     """One enrolled face, encrypted at rest; erased when consent goes or the pupil leaves."""
+    objects = school_scoped("pupil__school")
 
     pupil = models.ForeignKey(Pupil, on_delete=models.CASCADE, related_name="face_encodings")
     encrypted = models.BinaryField()

@@ -14,6 +14,9 @@ from moderation.upkeep import health
 urlpatterns = [
     path("", views.home, name="home"),
     path("aup/", account_views.accept_aup, name="aup"),
+    path("school/choose/", account_views.choose_school, name="choose_school"),
+    path("trust/schools/", account_views.trust_schools, name="trust_schools"),
+    path("trust/concerns/", aftercare_views.concerns_in_my_schools, name="concerns_in_my_schools"),
     path("drafts/", draft_views.my_drafts, name="my_drafts"),
     path("drafts/new/", draft_views.new_draft, name="new_draft"),
     path("drafts/<int:pk>/", draft_views.draft_detail, name="draft"),
@@ -75,6 +78,12 @@ urlpatterns = [
     path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
+    # Each school's news page at its own address (/mirror/ is the only school's, or lists them).
+    path("schools/<slug:school>/news/", mirror.mirror_index, name="school_mirror"),
+    path("schools/<slug:school>/news/feed/", login_not_required(mirror.MirrorFeed()), name="school_mirror_feed"),
+    path("schools/<slug:school>/news/<int:pk>/", mirror.mirror_post, name="school_mirror_post"),
+    path("schools/<slug:school>/news/<int:pk>/media/<int:position>/", mirror.mirror_media, name="school_mirror_media"),
+    path("schools/<slug:school>/news/<int:pk>/concern/", aftercare_views.mirror_concern, name="school_mirror_concern"),
     path("health/", health.health, name="health"),
     path("families/", families.families_enter, name="families_enter"),
     path("families/<str:code>/", families.families_index, name="families"),

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from config.school.schools import is_trust_administrator
 from connectors.models import Channel, Connection
 from moderation.accounts import services as accounts
 from moderation.aftercare import concerns
@@ -83,6 +84,9 @@ def _reviews_due():
 
 def home(request):
     user = request.user
+    if request.school is None:
+        # No role in any school (a trust administrator, or someone whose roles were all removed).
+        return render(request, "moderation/no_school.html", {"is_trust_administrator": is_trust_administrator(user)})
     context = {
         "my_drafts": Draft.objects.filter(author=user).exclude(status__in=[Draft.Status.PUBLISHED, Draft.Status.WITHDRAWN]).select_related("channel")[:20],
         "queue_count": Draft.objects.filter(status=Draft.Status.AWAITING_APPROVAL).exclude(author=user).count()

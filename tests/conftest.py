@@ -9,9 +9,9 @@ import django.test
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from config.school import roles
+from config.school.tenancy import first_school, in_school
 from connectors.models import Channel
 from moderation.accounts import services as accounts
 from moderation.approval import services as approving
@@ -60,7 +60,7 @@ class Client(django.test.Client):
 
         from moderation.accounts.middleware import needs_second_factor
 
-        super().force_login(user, backend or "django.contrib.auth.backends.ModelBackend")
+        super().force_login(user, backend or "config.school.backends.SchoolRolesBackend")
         if needs_second_factor(user):
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
                 user=user, name="Test phone", confirmed=True
@@ -75,11 +75,32 @@ def client():
     return Client()
 
 
-def make_user(username, role, first="", last="", accept_aup=True):
+@pytest.fixture(autouse=True)
+def in_the_school(request):
+    """A test that reaches the database works as the office of a single school's installation
+    does: in the scope of its one school (made by the first migrate). Tests of several schools
+    enter other scopes themselves (tests/school/test_isolation.py)."""
+    if not touches_the_database(request.node):
+        yield None
+        return
+    request.getfixturevalue("db")
+    school = first_school()
+    with in_school(school):
+        yield school
+
+
+@pytest.fixture
+def school(in_the_school):
+    return in_the_school
+
+
+def make_user(username, role, first="", last="", accept_aup=True, school=None):
     user = get_user_model().objects.create_user(username, password=PASSWORD, first_name=first or username.title(), last_name=last)
-    user.groups.add(Group.objects.get(name=role))
+    school = school or first_school()
+    roles.give_role(user, school, role)
     if accept_aup:
-        accounts.accept_aup(user)
+        with in_school(school):
+            accounts.accept_aup(user)
     return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
 
 

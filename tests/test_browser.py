@@ -19,9 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
 
 from config.school import roles
+from config.school.tenancy import first_school
 from moderation.approval.attestations import ATTESTATIONS
 from moderation.drafts import services as drafting
 from moderation.gates.clear_objective import gate as clear_objective_gate
@@ -234,7 +234,7 @@ def _walk_through(browser, live_server, head, approver):
     # The office user has not accepted the AUP yet. They also hold the approver role, so the
     # check that an author cannot approve their own draft is about authorship, not role.
     office = make_user("office", roles.OFFICE_STAFF, "Sam", "Patel", accept_aup=False)
-    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    roles.give_role(office, first_school(), roles.APPROVER)
     channel = complete_channel(head, authors=[office])
     visit = Visit(browser, live_server.url)
 

@@ -23,9 +23,9 @@ def test_the_demo_has_one_user_for_each_role_and_a_second_approver(db):
 
     call_command("seed_demo")
     User = get_user_model()
-    for role in roles.ROLE_PERMISSIONS:
-        assert User.objects.filter(groups__name=role).exists(), role
-    assert User.objects.filter(groups__name=roles.APPROVER).count() == 2
+    for role in roles.SCHOOL_ROLES:
+        assert User.objects.filter(memberships__role__name=role).exists(), role
+    assert User.objects.filter(memberships__role__name=roles.APPROVER).count() == 2
 
 
 def test_the_demo_has_a_scheduled_post_and_a_comment_for_the_dsl(db):

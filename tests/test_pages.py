@@ -15,6 +15,7 @@ from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 PUBLIC = {"mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern", "login", "health",
+          "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern",
           # the families' page: the code form, and pages that open only with the current code (else 404)
           "families_enter", "families", "families_feed", "families_post", "families_media", "families_concern"}
 
@@ -71,7 +72,8 @@ def test_the_mirror_feed_is_atom_with_every_published_post(client, published):
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = root.findall("a:entry", ns)
     assert len(entries) == 1
-    assert entries[0].find("a:link", ns).get("href").endswith(f"/mirror/{published.pk}/")
+    # Each post at its school's own address.
+    assert entries[0].find("a:link", ns).get("href").endswith(f"/schools/{published.channel.school.slug}/news/{published.pk}/")
 
 
 def test_the_headteacher_sees_who_published_and_approved_with_every_gate_result(client, head, published):

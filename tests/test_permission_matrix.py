@@ -32,6 +32,14 @@ HEAD = {"head"}
 MATRIX = {
     "login": EVERYONE, "health": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
     "mirror_concern": EVERYONE,
+    # Each school's news page at its own address: the same pages.
+    "school_mirror": EVERYONE, "school_mirror_feed": EVERYONE, "school_mirror_post": EVERYONE, "school_mirror_media": EVERYONE,
+    "school_mirror_concern": EVERYONE,
+    # Anyone signed in may ask to work in one of their schools (a school they have no role in is refused by name).
+    "choose_school": STAFF,
+    # The trust administrator's page: none of a school's roles reaches it (tests/school/test_isolation.py).
+    "trust_schools": set(),
+    "concerns_in_my_schools": LOG,
     # Open to anyone holding the current code; any other code answers 404, signed in or not.
     "families_enter": EVERYONE, "families": EVERYONE, "families_feed": EVERYONE, "families_post": EVERYONE,
     "families_media": EVERYONE, "families_concern": EVERYONE,
@@ -91,8 +99,9 @@ def world(db, settings, tmp_path):
     media = drafting.add_media(draft, users["office"], SimpleUploadedFile("fair.jpg", photo.getvalue()), source="Mrs Patel", rights="school")
     drafting.submit(draft, users["office"])
     pupil = Pupil.objects.create(upn="A123456789012", legal_forename="Ava", legal_surname="Smith")
-    ids = {"pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "item_id": 0, "ms": 500}
-    by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,
+    ids = {"school": channel.school.slug, "pk": draft.pk, "media_id": media.pk, "upn": pupil.upn, "position": 0, "face_id": 0, "words_id": 0, "track_id": 0, "item_id": 0, "ms": 500}
+    by_name = {"mirror_post": post.pk, "mirror_media": post.pk, "mirror_concern": post.pk, "school_mirror_post": post.pk,
+               "school_mirror_media": post.pk, "school_mirror_concern": post.pk, "log_entry": post.pk, "staff_concern": post.pk,
                "post_take_down": post.pk, "post_set_thumbnail": post.pk, "concern": concern.pk, "concern_take_down": concern.pk, "concern_note": concern.pk,
                "concern_close": concern.pk, "comment_dealt_with": comment.pk, "channel": channel.pk, "edit_channel": channel.pk,
                "channel_risk_assessment": channel.pk, "connection_check": channel.pk, "connection_disconnect": channel.pk,

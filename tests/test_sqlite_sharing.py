@@ -20,7 +20,9 @@ def manage(tmp_path, *args):
 def test_two_processes_writing_to_the_sqlite_file_at_once_both_succeed_and_keep_one_chain(tmp_path):
     migrate = manage(tmp_path, "migrate", "--noinput")
     assert migrate.wait(timeout=300) == 0, migrate.stdout.read()
-    write = ("from config.school.models import AuditEntry\n"
+    write = ("from config.school.tenancy import first_school, in_school\n"
+             "school_scope = in_school(first_school()); school_scope.__enter__()\n"
+             "from config.school.models import AuditEntry\n"
              "for n in range(150): AuditEntry.objects.create(action='test.write', summary=f'entry {n}', data={'n': n})")
     writers = [manage(tmp_path, "shell", "-c", write) for _ in range(2)]
     outputs = [(w.wait(timeout=300), w.stdout.read()) for w in writers]

@@ -9,7 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from config.school import audit, notify
-from config.school.models import GENESIS_HASH, AuditEntry, audit_hash
+from config.school.models import GENESIS_HASH, AuditEntry, School, audit_hash
+from config.school.tenancy import in_school
 
 BEFORE = ("moderation", "0022_gate_run_after_a_decision")  # before the notices and the audit trail moved
 BEFORE_THE_MOVES = [BEFORE, ("school", None)]
@@ -60,10 +61,12 @@ def test_an_upgrade_keeps_the_audit_trail_whole_and_it_goes_on_from_its_last_lin
     )
     old.get_model("moderation", "AuditChainHead").objects.create(pk=1, last_entry_id=written.pk, last_hash=entry_hash)
     migrate(latest())
-    assert audit.verify() == (1, None)
-    AuditEntry.objects.create(action="draft.submit", summary="Submitted for approval")
-    assert audit.verify() == (2, None)
-    assert AuditEntry.objects.order_by("id").first().entry_hash == entry_hash
+    # The installation's trail became its (first and only) school's trail, unbroken.
+    with in_school(School.objects.get()):
+        assert audit.verify() == (1, None)
+        AuditEntry.objects.create(action="draft.submit", summary="Submitted for approval")
+        assert audit.verify() == (2, None)
+        assert AuditEntry.objects.order_by("id").first().entry_hash == entry_hash
 
 
 def test_an_upgrade_keeps_every_channel_its_authors_and_who_may_manage_it(upgraded_from_before_the_moves):

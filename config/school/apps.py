@@ -12,5 +12,7 @@ class SchoolConfig(AppConfig):
 
     def ready(self):
         from config.school.roles import ensure_groups
+        from config.school.schools import follow_the_environment
 
         post_migrate.connect(ensure_groups, sender=self)
+        post_migrate.connect(follow_the_environment, sender=self)

@@ -1,6 +1,8 @@
 """Checking the audit trail's hash chain: every entry's hash over its content and the hash of the
 entry before it. An entry edited, removed or inserted directly in the database breaks a link.
 
+Each school has a chain of its own; everything here works on the school in scope.
+
 A database administrator could still rewrite the whole chain (or cut its newest entries and roll
 the head back) and leave it whole. Seals catch that: each day the worker copies the newest link
 (entry id and hash) out of the database, by email to the headteacher and onto the audit page;
@@ -17,6 +19,7 @@ from django.utils import timezone
 from config.school import notify
 from config.school.models import GENESIS_HASH, AuditChainHead, AuditEntry, AuditSeal
 from config.school.roles import HEADTEACHER
+from config.school.tenancy import current_school
 
 SEAL_EVERY = timedelta(days=1)
 
@@ -38,7 +41,7 @@ def verify() -> tuple[int, Break | None]:
         if entry.computed_hash(previous) != entry.entry_hash:
             return checked, Break(entry.pk, f"{where} was changed after it was written: its content no longer matches its hash.")
         previous, last_id, checked = entry.entry_hash, entry.pk, checked + 1
-    head = AuditChainHead.objects.filter(pk=1).first()
+    head = AuditChainHead.objects.first()
     head_hash = head.last_hash if head else GENESIS_HASH
     if head_hash != previous:
         return checked, Break(None, f"the newest entries were removed: the trail ends at entry {last_id or 'none'}, "
@@ -84,9 +87,9 @@ def take_seal(by=None) -> AuditSeal:
     """Copy the chain's newest link out of the database: stored, shown on the audit page and
     emailed to the headteacher."""
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(school=current_school())
         entries = AuditEntry.objects.filter(pk__lte=head.last_entry_id or 0).count()
-        seal = AuditSeal.objects.create(entry_id=head.last_entry_id or 0, entry_hash=head.last_hash, entries=entries, taken_by=by)
+        seal = AuditSeal.objects.create(school=head.school, entry_id=head.last_entry_id or 0, entry_hash=head.last_hash, entries=entries, taken_by=by)
     addresses = notify.addresses_of_roles(HEADTEACHER)
     local = timezone.localtime(seal.taken_at)
     sent = notify.email(
@@ -107,7 +110,7 @@ def seal_if_due(now=None) -> AuditSeal | None:
     """The worker's round: a seal a day, when the trail has grown since the last one."""
     now = now or timezone.now()
     last = newest_seal()
-    head = AuditChainHead.objects.filter(pk=1).first()
+    head = AuditChainHead.objects.first()
     if head is None or head.last_entry_id is None:
         return None
     if last is not None and (last.taken_at > now - SEAL_EVERY or last.entry_id == head.last_entry_id):

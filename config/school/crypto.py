@@ -8,16 +8,27 @@ written in plain text.
 
 Several keys may be given, separated by commas: the first encrypts, every one decrypts, so a
 key can be rotated without losing the enrolled faces.
+
+Each school encrypts with a key of its own, derived from the installation's key and the school
+(HKDF-SHA256): in one school's scope another school's encodings, crops and platform tokens cannot
+even be decrypted. The first school also still reads what was encrypted with the installation's
+key itself, before there could be several schools. One key is still all there is to keep safe.
 """
 
+import base64
 import os
 import stat
 from pathlib import Path
 
 import numpy as np
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from config.school.models import School
+from config.school.scoping import current_school_id
 
 # One encoding: 128 little-endian float64 values.
 ENCODING_LENGTH = 128
@@ -59,13 +70,27 @@ def key_text() -> str:
     return _read_key_text()[0]
 
 
+def school_key(key: str, school_id: int) -> bytes:
+    """One school's own Fernet key, derived from one of the installation's keys."""
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=f"face encodings and tokens of school {school_id}".encode()).derive(base64.urlsafe_b64decode(key))
+    return base64.urlsafe_b64encode(derived)
+
+
 def fernet() -> MultiFernet:
+    """The keys of the school in scope (the installation's own keys when no school is in scope)."""
     text, source = _read_key_text()
     keys = [part.strip() for part in text.split(",") if part.strip()]
     if not keys:
         raise FaceKeyError(f"The face encryption key from {source} is empty.")
     try:
-        return MultiFernet([Fernet(key.encode()) for key in keys])
+        installation = [Fernet(key.encode()) for key in keys]
+        school_id = current_school_id()
+        if school_id is None:
+            return MultiFernet(installation)
+        own = [Fernet(school_key(key, school_id)) for key in keys]
+        first = School.objects.order_by("pk").values_list("pk", flat=True).first()
+        return MultiFernet(own + (installation if school_id == first else []))
     except (ValueError, TypeError):
         raise FaceKeyError(
             f"The face encryption key from {source} is not a valid Fernet key (32 url-safe base64-encoded bytes). "

@@ -4,19 +4,18 @@ might do again after a restart (a reminder, a failed scheduled publish)."""
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
-from config.school.models import Notice
+from config.school.models import Notice, School
+from config.school.tenancy import current_school_id, people
 
 logger = logging.getLogger(__name__)
 
 
 def addresses_of_roles(*roles) -> list[str]:
-    return sorted(set(
-        get_user_model().objects.filter(groups__name__in=roles, is_active=True).exclude(email="").values_list("email", flat=True)
-    ))
+    """The addresses of the people holding these roles in the school in scope (nobody's, with none)."""
+    return sorted(set(people(*roles).filter(is_active=True).exclude(email="").values_list("email", flat=True)))
 
 
 def page(name: str, *args) -> str:
@@ -44,7 +43,8 @@ def email(addresses, subject: str, body: str) -> bool:
     addresses = sorted({a for a in addresses if a})
     if not addresses:
         return False
-    subject = one_line(f"[{settings.SCHOOL.name}] {subject}")
+    school = School.objects.filter(pk=current_school_id()).first()
+    subject = one_line(f"[{school.name if school else settings.SCHOOL.name}] {subject}")
     try:
         send_mail(subject, body, None, addresses)
     except Exception:  # noqa: BLE001 - SMTP errors, refused headers, a misconfigured backend: all mean "not sent"

@@ -1,16 +1,28 @@
-"""Roles are Django groups; what each may do is a permission, checked in the services."""
+"""Roles are Django groups; what each may do is a permission, checked in the services.
+
+A person holds a role in a school (config.school.models.Membership), never everywhere: the
+permissions they act with are those of their roles in the school in scope (backends.py).
+"""
+
+from django.contrib.auth.models import Group
+
+from config.school.models import Membership
+from config.school.tenancy import current_school_id, roles_in
 
 OFFICE_STAFF = "Office staff"
 APPROVER = "Approver"
 HEADTEACHER = "Headteacher"
 DSL = "DSL"
 REGISTER_KEEPER = "Register keeper"
+# Held across the installation, not in one school (user.groups): adds schools and their first
+# headteacher, and sees nothing inside any school by it.
+TRUST_ADMINISTRATOR = "Trust administrator"
 
 # Policy section 5: leadership staff hold the login details of every channel.
 LEADERSHIP = (HEADTEACHER, DSL)
 # The roles that approve, publish, take down posts or see the consent register give a second
 # factor (TOTP) before they reach any page (moderation/accounts/middleware.py).
-SECOND_FACTOR = (HEADTEACHER, DSL, APPROVER, REGISTER_KEEPER)
+SECOND_FACTOR = (HEADTEACHER, DSL, APPROVER, REGISTER_KEEPER, TRUST_ADMINISTRATOR)
 
 ROLE_PERMISSIONS = {
     OFFICE_STAFF: ["moderation.add_draft", "moderation.publish_draft"],
@@ -27,7 +39,10 @@ ROLE_PERMISSIONS = {
     ],
     DSL: ["moderation.view_publication_log", "moderation.handle_concern"],
     REGISTER_KEEPER: ["consent.keep_register"],
+    TRUST_ADMINISTRATOR: ["school.add_school"],
 }
+# The roles held in a school; the others are held across the installation.
+SCHOOL_ROLES = (OFFICE_STAFF, APPROVER, HEADTEACHER, DSL, REGISTER_KEEPER)
 
 
 def ensure_groups(**_kwargs):
@@ -48,5 +63,17 @@ def ensure_groups(**_kwargs):
         group.permissions.set(wanted)
 
 
-def has_role(user, *roles) -> bool:
-    return user.is_authenticated and user.groups.filter(name__in=roles).exists()
+def has_role(user, *roles, school=None) -> bool:
+    """Whether this person holds one of these roles in the school (by default, the one in scope)."""
+    return bool(roles_in(user, school if school is not None else current_school_id()) & set(roles))
+
+
+def give_role(user, school, role: str):
+    """Give this person a role in one school (kept once, however often it is given)."""
+    Membership.objects.get_or_create(user=user, school=school, role=Group.objects.get(name=role))
+    user.__dict__.pop("_school_perm_cache", None)
+
+
+def roles_with(perm: str) -> tuple[str, ...]:
+    """The roles that give this permission ("moderation.handle_concern": the headteacher and the DSL)."""
+    return tuple(role for role, perms in ROLE_PERMISSIONS.items() if perm in perms)

@@ -145,7 +145,7 @@ class YouTubeConnector(Connector):
     def publish(self, post: OutgoingPost, journal: Journal) -> PublishResult:
         if post.privacy not in ("private", "unlisted"):
             raise ConnectorError(f"A YouTube upload is private (or unlisted where the school allows it), never '{post.privacy}'. Nothing was sent.")
-        if post.privacy == "unlisted" and not settings.SCHOOL.allow_youtube_unlisted:
+        if post.privacy == "unlisted" and not self.channel.school.allow_youtube_unlisted:
             raise ConnectorError("The school's configuration does not allow unlisted YouTube uploads. Nothing was sent.")
         videos = [m for m in post.media if m.kind == "video"]
         if len(videos) != 1 or len(post.media) != 1:

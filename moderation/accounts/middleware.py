@@ -7,13 +7,17 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from config.school.roles import SECOND_FACTOR
+from config.school.tenancy import schools_of
 
 # Pages a signed-in person may reach before giving the second factor.
-OPEN = {"second_factor", "logout", "login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern"}
+OPEN = {"second_factor", "logout", "login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern",
+        "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern"}
 
 
 def needs_second_factor(user) -> bool:
-    return user.is_authenticated and user.groups.filter(name__in=SECOND_FACTOR).exists()
+    """Whether this person holds such a role in any of their schools, or across the installation."""
+    return user.is_authenticated and (
+        bool(schools_of(user, *SECOND_FACTOR)) or user.groups.filter(name__in=SECOND_FACTOR).exists())
 
 
 class SecondFactorRequiredMiddleware:

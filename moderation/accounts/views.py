@@ -1,17 +1,24 @@
-"""Pages about the member of staff themselves: the Acceptable Use Policy and the second factor.
+"""Pages about the member of staff themselves: the Acceptable Use Policy, the second factor, the
+school they work in; and the trust administrator's page of schools.
 """
 
 import functools
 from urllib.parse import urlencode
 
 import django_otp
-from django.conf import settings
+from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
+from config.school.middleware import SESSION_KEY
+from config.school.models import School
+from config.school.schools import add_school, is_trust_administrator
+from config.school.tenancy import schools_of
 from moderation.accounts import second_factor
 from moderation.accounts import services as accounts
 
@@ -20,7 +27,7 @@ def aup_required(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if not accounts.has_accepted_aup(request.user):
-            messages.info(request, f"Please accept version {settings.SCHOOL.aup_version} of the Acceptable Use Policy first.")
+            messages.info(request, f"Please accept version {accounts.aup_version()} of the Acceptable Use Policy first.")
             return redirect(f"{reverse('aup')}?{urlencode({'next': request.get_full_path()})}")
         return view(request, *args, **kwargs)
 
@@ -31,7 +38,7 @@ def accept_aup(request):
     if request.method == "POST":
         if request.POST.get("accept") == "yes":
             accounts.accept_aup(request.user)
-            messages.success(request, f"Thank you: you accepted version {settings.SCHOOL.aup_version} of the Acceptable Use Policy.")
+            messages.success(request, f"Thank you: you accepted version {accounts.aup_version()} of the Acceptable Use Policy.")
             target = request.POST.get("next") or ""
             return redirect(target if target.startswith("/") and not target.startswith("//") else "home")
         messages.error(request, "Tick the box to accept the policy.")
@@ -63,3 +70,56 @@ def second_factor_view(request):
         pending = second_factor.pending_device(user)
         context.update(qr=second_factor.qr_data_uri(pending), key=second_factor.readable_key(pending))
     return render(request, "registration/second_factor.html", context, status=400 if error else 200)
+
+
+# --- Schools: which one a person works in, and the trust administrator's page ------------------
+
+@require_POST
+def choose_school(request):
+    """A person with roles in several schools chooses the one they work in now."""
+    schools = {str(s.pk): s for s in schools_of(request.user)}
+    chosen = schools.get(request.POST.get("school", ""))
+    if chosen is None:
+        messages.error(request, "You have no role in that school.")
+    else:
+        request.session[SESSION_KEY] = chosen.pk
+        messages.success(request, f"You are now working in {chosen.name}.")
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(target if target and safe else "home")
+
+
+class SchoolForm(forms.Form):
+    name = forms.CharField(max_length=200, label="School's name")
+    slug = forms.SlugField(max_length=60, required=False, label="Short name",
+                           help_text="In its addresses, for example st-marys-primary. Made from the name when left empty.")
+    email_domains = forms.CharField(required=False, label="Email domains it owns", help_text="Comma-separated, for example stmarys.kent.sch.uk.")
+    head_first_name = forms.CharField(max_length=150, label="Headteacher's first name")
+    head_last_name = forms.CharField(max_length=150, label="Headteacher's last name")
+    head_email = forms.EmailField(label="Headteacher's email address")
+    head_username = forms.CharField(max_length=150, label="Headteacher's username")
+    head_password = forms.CharField(widget=forms.PasswordInput, label="Headteacher's first password",
+                                    help_text="Give it to them in person; they add a second factor when they first sign in.")
+
+
+def trust_schools(request):
+    """The trust administrator's page: the schools on this installation, and a new one."""
+    if not is_trust_administrator(request.user):
+        raise PermissionDenied("Only a trust administrator manages the schools.")
+    form = SchoolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            school = add_school(
+                name=data["name"], slug=data["slug"], email_domains=data["email_domains"].split(","),
+                head_username=data["head_username"], head_email=data["head_email"], head_first_name=data["head_first_name"],
+                head_last_name=data["head_last_name"], head_password=data["head_password"], by=request.user,
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, f"{school.name} is added. {data['head_username']} can sign in as its headteacher.")
+            return redirect("trust_schools")
+    schools = School.objects.annotate(people=Count("memberships__user", distinct=True)).order_by("name")
+    return render(request, "moderation/trust_schools.html", {"form": form, "schools": schools})

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import BelongsToSchool, school_scoped
 from moderation.publishing.models import PublishedPost
 
 User = settings.AUTH_USER_MODEL
@@ -13,6 +14,7 @@ User = settings.AUTH_USER_MODEL
 class PlatformComment(models.Model):
     """A comment read from a published post (section 5, last bullet). The product only reads
     comments: it never replies and never sends private or direct messages."""
+    objects = school_scoped("post__channel__school")
 
     class Status(models.TextChoices):
         CLEAR = "clear", "Nothing of concern found"
@@ -38,8 +40,10 @@ class PlatformComment(models.Model):
         constraints = [models.UniqueConstraint(fields=["post", "comment_id"], name="one_row_per_comment")]
 
 
-class Concern(models.Model):
+class Concern(BelongsToSchool):
     """A report of concern about a published post (policy section 8), from anyone."""
+    school_from = ("post.channel",)
+    objects = school_scoped("school")
 
     class Source(models.TextChoices):
         PUBLIC = "public", "The news page (no account)"
@@ -82,6 +86,7 @@ class Concern(models.Model):
 
 class ConcernNote(models.Model):
     """A follow-up on a concern: what was done, who was told, lessons learnt."""
+    objects = school_scoped("concern__school")
 
     concern = models.ForeignKey(Concern, on_delete=models.PROTECT, related_name="notes")
     written_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

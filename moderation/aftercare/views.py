@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from config.school.roles import roles_with
+from config.school.tenancy import schools_of, scope
 from moderation.aftercare import concerns, monitoring
 from moderation.aftercare.addresses import client_address
 from moderation.aftercare.forms import ConcernForm, ReasonForm
@@ -16,7 +18,7 @@ from moderation.models import (
     PublishedPost,
 )
 from moderation.publishing import families
-from moderation.publishing.mirror import mirrored_posts
+from moderation.publishing.mirror import mirrored_posts, on_news_page
 from moderation.views import message_for
 
 
@@ -45,6 +47,7 @@ def _report(request, post, *, by, template, done, context=None):
 
 
 @login_not_required
+@on_news_page
 def mirror_concern(request, pk):
     """Anyone, without an account: CSRF-protected, rate-limited, nothing personal required."""
     post = get_object_or_404(mirrored_posts(), pk=pk)
@@ -55,15 +58,30 @@ def mirror_concern(request, pk):
 
 
 @login_not_required
+@families.behind_the_code
 def families_concern(request, code, pk):
     """A concern about a post on the families' page: the same report, behind the same code."""
-    code = families.checked_code(code)
     post = get_object_or_404(families.families_posts(), pk=pk)
     context = {"families_code": code}
     return families.private(_report(
         request, post, by=None, template="mirror/concern.html", context=context,
         done=lambda: render(request, "mirror/concern_sent.html", {"post": post, **context}),
     ))
+
+
+def concerns_in_my_schools(request):
+    """A trust's safeguarding lead, DSL in several schools, sees their open concerns together,
+    each labelled with its school; acting on one means working in its school."""
+    schools = schools_of(request.user, *roles_with("moderation.handle_concern"))
+    if not schools:
+        raise PermissionDenied("Only the DSL and the headteacher see concerns.")
+    with scope(school=[s.pk for s in schools]):
+        open_concerns = list(Concern.objects.filter(status=Concern.Status.OPEN).select_related("school", "post__channel").order_by("-reported_at")[:500])
+        comments = list(PlatformComment.objects.filter(status=PlatformComment.Status.CONCERN)
+                        .select_related("post__channel__school").order_by("-read_at")[:500])
+    return render(request, "moderation/concerns_in_my_schools.html", {
+        "schools": schools, "open": open_concerns, "comments": comments,
+    })
 
 
 def staff_concern(request, pk):

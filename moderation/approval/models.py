@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import school_scoped
 from moderation.drafts.models import Draft, MediaFile
 
 User = settings.AUTH_USER_MODEL
@@ -52,6 +53,7 @@ class MediaFace(FaceDecisions):
         MARKED = "marked", "Marked by a person"
 
     media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="faces")
+    objects = school_scoped("media__draft__school")
     top = models.PositiveIntegerField()
     right = models.PositiveIntegerField()
     bottom = models.PositiveIntegerField()
@@ -68,6 +70,7 @@ class MediaFace(FaceDecisions):
 
 class Approval(models.Model):
     """A second colleague's approval of one exact content, bound to its hash."""
+    objects = school_scoped("draft__school")
 
     draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="approvals")
     approver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="approvals")
@@ -90,6 +93,7 @@ class LanguageReview(models.Model):
     A false alarm is confirmed in words (why it is not abusive); a sentence judged abusive
     stops the draft from being approved until it is changed.
     """
+    objects = school_scoped("draft__school")
 
     class Verdict(models.TextChoices):
         FALSE_ALARM = "false-alarm", "A false alarm"
@@ -117,6 +121,7 @@ class VideoTrack(FaceDecisions):
     """
 
     media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="tracks")
+    objects = school_scoped("media__draft__school")
     start = models.FloatField()
     end = models.FloatField()
     best_time = models.FloatField()

@@ -1,7 +1,6 @@
 """Approval by a second colleague (never the author), bound to the exact content they saw.
 """
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -55,7 +54,7 @@ def approve(draft: Draft, by, confirmed: dict[str, str], comment: str = "", seen
                 "It cannot be approved yet: " + pipeline.summary(pipeline.failures(run)) + " Settle these, or send it back to its author."
             )
         approval = Approval.objects.create(
-            draft=locked, approver=by, content_hash=content.hash, aup_version=settings.SCHOOL.aup_version,
+            draft=locked, approver=by, content_hash=content.hash, aup_version=draft.school.aup_version,
             attestations=dict(attestation_text.ATTESTATIONS), comment=comment.strip(),
         )
         locked.transition("approve", by=by, note=comment.strip(), data={"approval": approval.pk, "content_hash": content.hash},

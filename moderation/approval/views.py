@@ -2,7 +2,6 @@
 or send back.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpResponse
@@ -82,7 +81,7 @@ def track_rows(draft, media):
 
 def word_rows(media, names):
     """Each line of words read in the photo, with the personal data in it."""
-    allowed = settings.SCHOOL.own_address_parts
+    allowed = media.draft.school.own_address_parts
     return [
         {"words": w, "findings": personal_data.find(w.text, "picture", names, allowed),
          "when": None if w.time is None else f"{int(w.time // 60)}:{w.time % 60:04.1f}"}

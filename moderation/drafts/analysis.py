@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from config.school.tenancy import in_its_school
 from connectors.models import worker_name
 from moderation.approval import face_review, video_review
 from moderation.models import MediaFile
@@ -108,6 +109,7 @@ def _progress(media_id: int, fraction: float) -> None:
         raise stopping.Gone(f"media {media_id} is no longer being analysed")
 
 
+@in_its_school(MediaFile)
 def run(media_id: int) -> bool:
     """Claim and analyse one file; False when another worker has it or it is not queued."""
     if not claim(media_id):

@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from config.school.models import AuditEntry
+from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.models import Channel
 
 User = settings.AUTH_USER_MODEL
@@ -27,7 +28,10 @@ def add_months(moment, months: int):
     raise ValueError(moment)
 
 
-class Draft(models.Model):
+class Draft(BelongsToSchool):
+    school_from = ("channel",)
+    objects = school_scoped("school")
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Being written"
         RETURNED = "returned", "Returned to author"
@@ -82,6 +86,8 @@ class Draft(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # A school's queue and lists: its own drafts in one status, oldest first.
+        indexes = [models.Index(fields=["school", "status", "updated_at"], name="drafts_of_a_school_by_status")]
         permissions = [
             ("approve_draft", "Can approve a colleague's draft"),
             ("publish_draft", "Can publish an approved draft"),
@@ -152,6 +158,8 @@ class Draft(models.Model):
 
 
 class MediaFile(models.Model):
+    objects = school_scoped("draft__school")
+
     class Kind(models.TextChoices):
         IMAGE = "image", "Photo"
         VIDEO = "video", "Video"
@@ -264,6 +272,7 @@ class MediaText(models.Model):
     Words that carry personal data are blurred in the published copy, like a face; whether
     they are is a person's decision and part of the approved content.
     """
+    objects = school_scoped("media__draft__school")
 
     media = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="words")
     top = models.PositiveIntegerField()

@@ -1,4 +1,5 @@
 from config.school.roles import LEADERSHIP
+from config.school.tenancy import people
 from moderation.gates.base import Gate, failed, passed
 
 
@@ -27,7 +28,7 @@ class ChannelProtected(Gate):
                 f"'{channel}' is registered with {email}, which is not a school address ({allowed}). "
                 "Register the account with a school address and record it on the channel's page."
             )
-        holders = channel.login_holders.filter(groups__name__in=LEADERSHIP, is_active=True).distinct()
+        holders = channel.login_holders.filter(pk__in=people(*LEADERSHIP, school=channel.school_id), is_active=True)
         if not holders.exists():
             missing.append("at least one member of the leadership team who holds the login details")
         if missing:

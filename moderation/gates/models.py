@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import school_scoped
 from moderation.drafts.models import Draft
 
 User = settings.AUTH_USER_MODEL
@@ -12,6 +13,7 @@ User = settings.AUTH_USER_MODEL
 
 class GateRun(models.Model):
     """One run of the whole pipeline over a draft's exact content."""
+    objects = school_scoped("draft__school")
 
     class Phase(models.TextChoices):
         SUBMIT = "submit", "On submission"
@@ -33,6 +35,7 @@ class GateRun(models.Model):
 
 
 class GateResult(models.Model):
+    objects = school_scoped("run__draft__school")
     class Status(models.TextChoices):
         PASS = "pass", "Passed"
         FAIL = "fail", "Failed"

@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -182,7 +181,7 @@ def run_gates(draft: Draft, phase: str, by, content: Content | None = None, only
             status, message = FAIL, f"Could not be checked: {unreadable}"
         else:
             try:
-                outcome = gate.check(Context(draft=draft, content=content, phase=phase, now=now, school=settings.SCHOOL))
+                outcome = gate.check(Context(draft=draft, content=content, phase=phase, now=now, school=draft.school))
                 status, message = outcome.status, outcome.message
             except Exception as error:  # a gate that cannot run fails closed
                 status, message = FAIL, f"This check could not run ({type(error).__name__}: {error}), so the draft cannot go further."
@@ -268,5 +267,5 @@ CHANNEL_GATES = (official_channel.gate, channel_risk_assessed.gate, channel_prot
 def channel_problems(channel: Channel) -> list[str]:
     """What blocks every draft for this channel, in words; empty when the record is complete."""
     probe = Draft(channel=channel)
-    ctx = Context(draft=probe, content=None, phase="check", now=timezone.now(), school=settings.SCHOOL)
+    ctx = Context(draft=probe, content=None, phase="check", now=timezone.now(), school=channel.school)
     return [outcome.message for outcome in (g.check(ctx) for g in CHANNEL_GATES) if outcome.status != PASS]

@@ -7,13 +7,13 @@ issuing a new one ends every old link at once. The pages say nothing of a wrong 
 that it does not open the page, and ask browsers and search engines to keep nothing.
 """
 
-import hmac
+import functools
 import secrets
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.syndication.views import Feed
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from config.school.models import AuditEntry
 from config.school.people import display_name
+from config.school.tenancy import in_school
 from moderation.models import FamiliesAccess, PublishedPost
 from moderation.publishing.mirror import MirrorFeed, media_response
 
@@ -46,10 +47,33 @@ def current() -> FamiliesAccess | None:
     return FamiliesAccess.objects.first()
 
 
+def school_opened_by(code: str):
+    """The school whose families' page this code opens now (only a school's newest code does), or None.
+
+    Looked up outside any school's scope: the code is what says which school it is."""
+    everywhere = FamiliesAccess.objects.with_scopes_disabled()
+    access = everywhere.filter(code=normalise(code)).select_related("school").first()
+    if access is None or everywhere.filter(school=access.school_id).values_list("pk", flat=True).first() != access.pk:
+        return None
+    return access.school
+
+
 def opens(code: str) -> bool:
-    """Whether this code opens the families' page now (only the newest code does)."""
-    access = current()
-    return access is not None and hmac.compare_digest(access.code.encode(), normalise(code).encode())
+    """Whether this code opens a families' page now."""
+    return school_opened_by(code) is not None
+
+
+def behind_the_code(view):
+    """A families' page: it works in the scope of the school whose current code is in the address."""
+    @functools.wraps(view)
+    def wrapped(request, code, *args, **kwargs):
+        school = school_opened_by(code)
+        if school is None:
+            raise Http404("This link or code does not open the families' page. Ask the school office for the current one.")
+        request.school = school
+        with in_school(school):
+            return view(request, normalise(code), *args, **kwargs)
+    return wrapped
 
 
 def issue(by) -> FamiliesAccess:
@@ -69,12 +93,6 @@ def issue(by) -> FamiliesAccess:
 def families_posts():
     # A post taken down (policy section 8) leaves this page at once, as it leaves the news page.
     return PublishedPost.objects.filter(for_families_only=True, taken_down_at__isnull=True).select_related("channel").prefetch_related("media")
-
-
-def checked_code(code: str) -> str:
-    if not opens(code):
-        raise Http404("This link or code does not open the families' page. Ask the school office for the current one.")
-    return normalise(code)
 
 
 def private(response):
@@ -103,21 +121,21 @@ def families_enter(request):
 
 
 @login_not_required
+@behind_the_code
 def families_index(request, code):
-    code = checked_code(code)
     return private(render(request, "families/index.html", {"posts": families_posts()[:50], "families_code": code}))
 
 
 @login_not_required
+@behind_the_code
 def families_post(request, code, pk):
-    code = checked_code(code)
     post = get_object_or_404(families_posts(), pk=pk)
     return private(render(request, "families/post.html", {"post": post, "families_code": code}))
 
 
 @login_not_required
+@behind_the_code
 def families_media(request, code, pk, position):
-    checked_code(code)
     post = get_object_or_404(families_posts(), pk=pk)
     return private(media_response(post, position))
 
@@ -130,16 +148,19 @@ class FamiliesFeed(MirrorFeed):
         super().__init__()
         self.code = code
 
-    def title(self):
-        return f"{settings.SCHOOL.name}: for families"
+    def __call__(self, request, *args, **kwargs):
+        return Feed.__call__(self, request, *args, **kwargs)  # the school is known from the code already
 
-    def subtitle(self):
-        return f"What {settings.SCHOOL.name} shares only with its families."
+    def title(self, school):
+        return f"{school.name}: for families"
 
-    def link(self):
+    def subtitle(self, school):
+        return f"What {school.name} shares only with its families."
+
+    def link(self, school):
         return reverse("families", args=[self.code])
 
-    def items(self):
+    def items(self, school):
         return families_posts()[:50]
 
     def item_link(self, post):
@@ -147,8 +168,9 @@ class FamiliesFeed(MirrorFeed):
 
 
 @login_not_required
+@behind_the_code
 def families_feed(request, code):
-    return private(FamiliesFeed(checked_code(code))(request))
+    return private(FamiliesFeed(code)(request))
 
 
 @permission_required("connectors.approve_channel", raise_exception=True)

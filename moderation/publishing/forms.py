@@ -3,22 +3,17 @@
 
 import django_filters
 from django import forms
-from django.conf import settings
-from django.contrib.auth import get_user_model
 
+from config.school.tenancy import people
 from connectors.models import Channel
 from moderation.models import PublishedPost
 
-User = settings.AUTH_USER_MODEL
-
-
-User = get_user_model()
-
 
 class PublishedPostFilter(django_filters.FilterSet):
-    channel = django_filters.ModelChoiceFilter(queryset=Channel.objects.all(), empty_label="All channels")
+    channel = django_filters.ModelChoiceFilter(queryset=lambda request: Channel.objects.all(), empty_label="All channels")
     person = django_filters.ModelChoiceFilter(
-        queryset=User.objects.order_by("last_name", "username"),
+        # The school's own people only: another school's staff are not even named.
+        queryset=lambda request: people().order_by("last_name", "username"),
         method="filter_person",
         label="Person (author, approver or publisher)",
         empty_label="Anyone",

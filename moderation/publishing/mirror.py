@@ -1,7 +1,12 @@
 """The inclusive mirror: every public post on the school's own page and Atom feed, without a login.
 
+Each school's news page has its own address, /schools/<slug>/news/. On an installation of one
+school, /mirror/ is that school's page too (as it was before there could be several).
+
 Only posts that anyone can see on the platform are here. Posts of a channel that is not public
 (a private YouTube channel) are on the families' page instead (`families.py`)."""
+
+import functools
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -11,6 +16,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
+from config.school.models import School
+from config.school.tenancy import in_school
 from moderation.models import PublishedPost
 
 
@@ -19,17 +26,51 @@ def mirrored_posts():
     return PublishedPost.objects.filter(taken_down_at__isnull=True, for_families_only=False).select_related("channel").prefetch_related("media")
 
 
+def news_school(request, slug: str | None) -> School | None:
+    """The school whose news page this is: named in the address; else the signed-in person's
+    school; else the installation's only school. None: which school is not known."""
+    if slug:
+        return get_object_or_404(School, slug=slug)
+    if getattr(request, "school", None) is not None:
+        return request.school
+    schools = list(School.objects.all()[:2])
+    return schools[0] if len(schools) == 1 else None
+
+
+def on_news_page(view):
+    """The view works in the scope of the school whose news page it shows, whoever asks."""
+    @functools.wraps(view)
+    def wrapped(request, *args, school=None, **kwargs):
+        found = news_school(request, school)
+        if found is None:
+            raise Http404("Which school's news? Each school's page has its own address.")
+        request.school = found
+        with in_school(found):
+            return view(request, *args, **kwargs)
+    return wrapped
+
+
 @login_not_required
-def mirror_index(request):
+def mirror_index(request, school=None):
+    if news_school(request, school) is None:
+        # An installation of several schools: /mirror/ lists their news pages.
+        return render(request, "mirror/schools.html", {"schools": School.objects.order_by("name")})
+    return news_index(request, school=school)
+
+
+@on_news_page
+def news_index(request):
     return render(request, "mirror/index.html", {"posts": mirrored_posts()[:50]})
 
 
 @login_not_required
+@on_news_page
 def mirror_post(request, pk):
     return render(request, "mirror/post.html", {"post": get_object_or_404(mirrored_posts(), pk=pk)})
 
 
 @login_not_required
+@on_news_page
 def mirror_media(request, pk, position):
     return media_response(get_object_or_404(mirrored_posts(), pk=pk), position)
 
@@ -47,26 +88,34 @@ def media_response(post, position):
 
 
 class MirrorFeed(Feed):
+    """A school's news as an Atom feed (its object is the school)."""
+
     feed_type = Atom1Feed
     description_template = "mirror/feed_item.html"
 
-    def title(self):
-        return f"{settings.SCHOOL.name}: news"
+    def __call__(self, request, *args, **kwargs):
+        return on_news_page(super().__call__)(request, *args, **kwargs)
 
-    def subtitle(self):
-        return f"Everything {settings.SCHOOL.name} posts on its official social media, for those who do not use it."
+    def get_object(self, request, *args, **kwargs):
+        return request.school
 
-    def link(self):
-        return reverse("mirror")
+    def title(self, school):
+        return f"{school.name}: news"
 
-    def items(self):
+    def subtitle(self, school):
+        return f"Everything {school.name} posts on its official social media, for those who do not use it."
+
+    def link(self, school):
+        return reverse("school_mirror", args=[school.slug])
+
+    def items(self, school):
         return mirrored_posts()[:50]
 
     def item_title(self, post):
         return post.title or (post.text.strip().splitlines()[0][:80] if post.text.strip() else post.link) or f"{post.channel.get_kind_display()} post"
 
     def item_link(self, post):
-        return reverse("mirror_post", args=[post.pk])
+        return reverse("school_mirror_post", args=[post.channel.school.slug, post.pk])
 
     def item_pubdate(self, post):
         return post.published_at

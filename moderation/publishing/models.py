@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.models import Channel
 from moderation.approval.models import Approval
 from moderation.drafts.models import Draft, MediaFile
@@ -14,6 +15,7 @@ User = settings.AUTH_USER_MODEL
 
 
 class PublishedPost(models.Model):
+    objects = school_scoped("channel__school")
     draft = models.OneToOneField(Draft, on_delete=models.PROTECT, related_name="publication")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="publications")
     connector = models.CharField(max_length=40)
@@ -67,6 +69,7 @@ class PublishedPost(models.Model):
 
 class PublishedPupil(models.Model):
     """A pupil shown (not blurred) in a published post: what a consent withdrawal must find."""
+    objects = school_scoped("post__channel__school")
 
     class How(models.TextChoices):
         AUTOMATIC = "automatic", "Recognised automatically"
@@ -79,6 +82,7 @@ class PublishedPupil(models.Model):
 
 class PublishedMedia(models.Model):
     """The exact copy that was published, kept for the inclusive mirror."""
+    objects = school_scoped("post__channel__school")
 
     post = models.ForeignKey(PublishedPost, on_delete=models.PROTECT, related_name="media")
     position = models.PositiveIntegerField()
@@ -101,10 +105,11 @@ class PublishedMedia(models.Model):
         return self.path.with_suffix(".thumbnail.jpg")
 
 
-class FamiliesAccess(models.Model):
+class FamiliesAccess(BelongsToSchool):
     """The code that opens the families' page (posts of channels that are not public). The
     headteacher issues it and can change it; only the newest one opens anything, so changing it
     ends every old link at once."""
+    objects = school_scoped("school")
 
     code = models.CharField(max_length=40, unique=True)
     issued_at = models.DateTimeField(default=timezone.now)

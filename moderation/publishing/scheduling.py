@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from config.school import notify
+from config.school.tenancy import in_its_school
 from moderation.models import Draft, IllegalTransition
 from moderation.publishing import services as publishing
 
@@ -29,6 +30,7 @@ def due_drafts(now=None):
     return scheduled_drafts().filter(publish_at__lte=now or timezone.now()).order_by("publish_at", "pk")
 
 
+@in_its_school(Draft)
 def publish_scheduled(draft_id: int, now=None) -> str:
     """Publish one draft whose time has come. Returns what happened, in words (for the worker's log)."""
     now = now or timezone.now()

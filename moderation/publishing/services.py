@@ -219,7 +219,7 @@ def _outgoing(draft: Draft, content: Content) -> connectors.OutgoingPost:
         account_id=channel.platform_account_id, privacy=channel.youtube_privacy, text=content.text,
         title=content.title, link=content.link, publish_at=content.publish_at,
         media=tuple(connectors.OutgoingMedia(m.kind, m.path, m.content_type, m.alt_text, m.thumbnail_path) for m in content.media),
-        made_for_kids=settings.SCHOOL.youtube_made_for_kids,
+        made_for_kids=draft.school.youtube_made_for_kids,
     )
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from config.school.tenancy import in_its_school
 from moderation.models import MediaFile
 from moderation.upkeep import stopping, tasks
 from pixels import imaging, ocr, second_opinion, video, video_copy
@@ -136,6 +137,7 @@ def request(media: MediaFile) -> None:
         tasks.enqueue(make_copy, media.pk)
 
 
+@in_its_school(MediaFile)
 def make(media_id: int) -> bool:
     """Claim and make one queued copy; False when another worker has it or none is queued."""
     if not MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.QUEUED).update(

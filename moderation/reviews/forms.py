@@ -2,14 +2,11 @@
 """
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from config.school.roles import LEADERSHIP, OFFICE_STAFF
+from config.school.tenancy import people
 from connectors.models import Channel
-
-User = settings.AUTH_USER_MODEL
-
 
 User = get_user_model()
 
@@ -21,13 +18,13 @@ class UserChoiceField(forms.ModelMultipleChoiceField):
 
 class ChannelForm(forms.ModelForm):
     login_holders = UserChoiceField(
-        queryset=User.objects.filter(groups__name__in=LEADERSHIP, is_active=True).distinct().order_by("last_name"),
+        queryset=User.objects.none(),  # the school's leadership staff (__init__)
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Leadership staff who hold the login details",
     )
     authors = UserChoiceField(
-        queryset=User.objects.filter(groups__name=OFFICE_STAFF, is_active=True).distinct().order_by("last_name"),
+        queryset=User.objects.none(),  # the school's office staff (__init__)
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Staff authorised to draft posts",
@@ -46,6 +43,8 @@ class ChannelForm(forms.ModelForm):
 
     def __init__(self, *args, allow_unlisted=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["login_holders"].queryset = people(*LEADERSHIP).filter(is_active=True).order_by("last_name")
+        self.fields["authors"].queryset = people(OFFICE_STAFF).filter(is_active=True).order_by("last_name")
         allowed = [Channel.Privacy.PRIVATE] + ([Channel.Privacy.UNLISTED] if allow_unlisted else [])
         self.fields["youtube_privacy"].choices = [(p.value, p.label) for p in allowed]
         if self.instance.pk:

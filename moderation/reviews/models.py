@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.models import Channel
 from moderation.drafts.models import add_months
 
@@ -13,6 +14,7 @@ User = settings.AUTH_USER_MODEL
 
 class RiskAssessment(models.Model):
     """A risk assessment of a channel, approved by the headteacher (policy section 5)."""
+    objects = school_scoped("channel__school")
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="risk_assessments")
     summary = models.TextField(help_text="The risks considered and how they are controlled.")
@@ -27,8 +29,9 @@ class RiskAssessment(models.Model):
         return add_months(self.approved_at, months)
 
 
-class PolicyReview(models.Model):
+class PolicyReview(BelongsToSchool):
     """The headteacher's review of the social media policy itself (section 7: at least annually)."""
+    objects = school_scoped("school")
 
     reviewed_at = models.DateTimeField(default=timezone.now)
     reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

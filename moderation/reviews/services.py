@@ -18,6 +18,7 @@ from config.school import notify
 from config.school.models import AuditEntry
 from config.school.people import display_name, require
 from config.school.roles import HEADTEACHER, has_role
+from config.school.tenancy import current_school
 from connectors.models import Channel
 from moderation.models import (
     PolicyReview,
@@ -34,7 +35,7 @@ def update_channel(channel: Channel, by, *, login_holders=None, authors=None, **
     require(by, "connectors.manage_channel", "Only the headteacher can change a channel's record.")
     if fields.get("youtube_privacy") == Channel.Privacy.PUBLIC:
         raise ValidationError("The school's YouTube channel is private: uploads can never be public.")
-    if fields.get("youtube_privacy") == Channel.Privacy.UNLISTED and not settings.SCHOOL.allow_youtube_unlisted:
+    if fields.get("youtube_privacy") == Channel.Privacy.UNLISTED and not current_school().allow_youtube_unlisted:
         raise ValidationError("The school's configuration does not allow unlisted YouTube uploads.")
     changed = [name for name in CHANNEL_FIELDS if name in fields and getattr(channel, name) != fields[name]]
     with transaction.atomic():
@@ -97,14 +98,14 @@ def latest_policy_review() -> PolicyReview | None:
 
 def policy_review() -> Review:
     latest = latest_policy_review()
-    return Review("the social media policy", f"policy:{latest.pk if latest else 0}", latest.due_at(settings.SCHOOL.risk_assessment_months) if latest else None)
+    return Review("the social media policy", f"policy:{latest.pk if latest else 0}", latest.due_at(current_school().risk_assessment_months) if latest else None)
 
 
 def channel_review(channel: Channel) -> Review:
     assessment = channel.current_risk_assessment
     return Review(
         f"the risk assessment of '{channel}'", f"channel:{channel.pk}:assessment:{assessment.pk if assessment else 0}",
-        assessment.expires_at(settings.SCHOOL.risk_assessment_months) if assessment else None, channel,
+        assessment.expires_at(channel.school.risk_assessment_months) if assessment else None, channel,
     )
 
 
@@ -134,7 +135,7 @@ def record_policy_review(by, *, version: str, notes: str = "") -> PolicyReview:
         AuditEntry.objects.create(
             actor=by, action="policy.reviewed",
             summary=f"The social media policy (version {review.version}) was reviewed; next review due "
-                    f"{formats.date_format(review.due_at(settings.SCHOOL.risk_assessment_months), 'j F Y')}",
+                    f"{formats.date_format(review.due_at(review.school.risk_assessment_months), 'j F Y')}",
             data={"policy_review": review.pk},
         )
     return review

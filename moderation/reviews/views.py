@@ -36,7 +36,7 @@ def channel_detail(request, pk):
         "channel": channel,
         "problems": pipeline.channel_problems(channel),
         "assessment": channel.current_risk_assessment,
-        "expires": channel.current_risk_assessment.expires_at(settings.SCHOOL.risk_assessment_months) if channel.current_risk_assessment else None,
+        "expires": channel.current_risk_assessment.expires_at(channel.school.risk_assessment_months) if channel.current_risk_assessment else None,
         "history": channel.audit_entries.select_related("actor")[:50],
         "now": timezone.now(),
     })
@@ -45,7 +45,7 @@ def channel_detail(request, pk):
 @permission_required("connectors.manage_channel", raise_exception=True)
 def channel_edit(request, pk=None):
     channel = get_object_or_404(Channel, pk=pk) if pk else Channel()
-    form = ChannelForm(request.POST or None, instance=channel, allow_unlisted=settings.SCHOOL.allow_youtube_unlisted)
+    form = ChannelForm(request.POST or None, instance=channel, allow_unlisted=request.school.allow_youtube_unlisted)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         login_holders, authors = data.pop("login_holders"), data.pop("authors")

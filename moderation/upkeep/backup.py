@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from config.school import crypto
 from config.school.files import sha256_of
-from config.school.models import AuditEntry, AuditSeal
+from config.school.models import AuditEntry, AuditSeal, School
+from config.school.tenancy import scopes_disabled
 from moderation.models import Draft
 
 FORMAT = 1
@@ -63,6 +64,7 @@ def _dump_database() -> bytes:
     return out.getvalue().encode()
 
 
+@scopes_disabled()  # the whole installation: every school's data
 def backup(destination: Path) -> Path:
     """Write a backup into a new folder inside destination; returns that folder."""
     destination = Path(destination)
@@ -105,6 +107,9 @@ def _write(folder: Path) -> None:
         "database_sha256": hashlib.sha256(database).hexdigest(), "files": files,
         "audit_entries": AuditEntry.objects.count(), "drafts": Draft.objects.count(),
         "newest_audit_seal": seal.token if seal else None,
+        # Each school's trail is a chain of its own, with seals of its own.
+        "newest_audit_seals": {school.slug: (newest.token if newest else None) for school in School.objects.order_by("pk")
+                               for newest in [AuditSeal.objects.filter(school=school).first()]},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))  # last: a folder without it is no backup
 
@@ -127,6 +132,7 @@ def _check(folder: Path) -> dict:
     return manifest
 
 
+@scopes_disabled()  # the whole installation: every school's data
 def restore(folder: Path) -> dict:
     """Put a backup back into an empty installation (as configured: its database and data
     folder). Refuses, changing nothing, when the backup is damaged or the installation is not empty."""

@@ -27,6 +27,7 @@ from django_tasks import TaskResultStatus, task
 from django_tasks.exceptions import TaskResultDoesNotExist
 
 from config.school import audit
+from config.school.tenancy import for_each_school, scopes_disabled
 from moderation.aftercare import concerns, monitoring, retention
 from moderation.drafts import analysis
 from moderation.publishing import scheduling, video_copies
@@ -57,8 +58,12 @@ def job(function):
 
 
 def publishing_duties() -> int:
-    """What fell due and was missed, what waits for its platform, takedowns to finish. Returns how
-    many scheduled posts were published."""
+    """What fell due and was missed, what waits for its platform, takedowns to finish, in every
+    school. Returns how many scheduled posts were published."""
+    return sum(for_each_school(school_publishing_duties))
+
+
+def school_publishing_duties() -> int:
     publishing.run_due()
     published = scheduling.publish_due()
     concerns.retry_takedowns()
@@ -74,23 +79,24 @@ def publishing_round() -> int:
 
 @task(queue_name="rounds")
 def comments_round() -> int:
-    return len(monitoring.read_comments())
+    return sum(for_each_school(lambda: len(monitoring.read_comments())))
 
 
 @task(queue_name="rounds")
 def reviews_round() -> int:
-    return len(reviews.send_reminders())
+    return sum(for_each_school(lambda: len(reviews.send_reminders())))
 
 
 @task(queue_name="rounds")
-def seal_round() -> int | None:
-    seal = audit.seal_if_due()
-    return seal.entry_id if seal else None
+def seal_round() -> list[int]:
+    """Each school's audit trail sealed (the entry sealed, for each school whose seal was due)."""
+    return [seal.entry_id for seal in for_each_school(audit.seal_if_due) if seal]
 
 
 @task(queue_name="rounds")
 def retention_round() -> list[int]:
-    return list(retention.run())
+    """[authors warned, drafts cleared], over every school."""
+    return [sum(column) for column in zip(*for_each_school(retention.run))] or [0, 0]
 
 
 @task(queue_name="rounds")
@@ -133,11 +139,13 @@ def every_time(round_task):
 @job
 def queue_stale_work():
     """Uploads and copies whose worker stopped (on any machine) are queued again, and any queued
-    without a task (its queue did not answer) gets one."""
-    analysis.requeue_stale()
-    video_copies.requeue_stale()
-    analysis.give_forgotten_tasks()
-    video_copies.give_forgotten_tasks()
+    without a task (its queue did not answer) gets one: every school's (each task then works in
+    its file's school)."""
+    with scopes_disabled():
+        analysis.requeue_stale()
+        video_copies.requeue_stale()
+        analysis.give_forgotten_tasks()
+        video_copies.give_forgotten_tasks()
 
 
 beat_round = job(health.beat)  # this process's own heartbeat: not a task another process could run
@@ -176,7 +184,8 @@ class Clock:
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
-        wanted = dict(scheduling.scheduled_drafts().values_list("pk", "publish_at"))
+        with scopes_disabled():  # every school's: each publish task works in its draft's school
+            wanted = dict(scheduling.scheduled_drafts().values_list("pk", "publish_at"))
         # Published, withdrawn or reopened since: nothing more to remember of them.
         self.publishing = {pk: result for pk, result in self.publishing.items() if pk in wanted}
         for existing in self.scheduler.get_jobs():

@@ -1,10 +1,10 @@
 """Approval by a second colleague: never the author, every attestation confirmed, bound to the exact content seen."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from config.school import roles
+from config.school.tenancy import first_school
 from moderation.approval import services as approving
 from moderation.approval.attestations import ATTESTATIONS
 from moderation.drafts import services as drafting
@@ -17,7 +17,7 @@ from tests.conftest import link_draft
 def test_self_approval_is_refused(office, facebook, head):
     # The headteacher may approve, but never a draft of their own.
     facebook.authors.add(head)
-    head.groups.add(Group.objects.get(name=roles.OFFICE_STAFF))
+    roles.give_role(head, first_school(), roles.OFFICE_STAFF)
     head = type(head).objects.get(pk=head.pk)
     draft = link_draft(head, facebook)
     drafting.submit(draft, head)
@@ -30,7 +30,7 @@ def test_self_approval_is_refused(office, facebook, head):
 
 def test_self_approval_is_refused_whatever_url_is_posted_to(client, office, facebook):
     # Even an author who also holds the approver role.
-    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    roles.give_role(office, first_school(), roles.APPROVER)
     draft = link_draft(office, facebook)
     drafting.submit(draft, office)
     client.force_login(office)
@@ -82,7 +82,7 @@ def test_an_approver_sends_a_draft_back_with_a_comment_the_author_sees(client, o
 
 
 def test_an_author_cannot_send_back_their_own_draft(office, facebook):
-    office.groups.add(Group.objects.get(name=roles.APPROVER))
+    roles.give_role(office, first_school(), roles.APPROVER)
     office = type(office).objects.get(pk=office.pk)
     draft = link_draft(office, facebook)
     drafting.submit(draft, office)
@@ -94,7 +94,7 @@ def test_the_approval_queue_shows_fifty_drafts_a_page_longest_waiting_first(offi
     from moderation.models import Draft
 
     Draft.objects.bulk_create(
-        Draft(channel=facebook, author=office, status=Draft.Status.AWAITING_APPROVAL, link=f"https://example.org/{n}") for n in range(120)
+        Draft(school=facebook.school, channel=facebook, author=office, status=Draft.Status.AWAITING_APPROVAL, link=f"https://example.org/{n}") for n in range(120)
     )
     client.force_login(approver)
     first = client.get("/queue/").content.decode()

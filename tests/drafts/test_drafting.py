@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from config.school.models import AuditEntry
+from config.school.models import AuditEntry, School
 from moderation.accounts import services as accounts
 from moderation.approval import services as approving
 from moderation.approval.attestations import ATTESTATIONS
@@ -105,7 +105,7 @@ def test_audit_entries_cannot_be_edited_or_deleted(office, facebook):
 def test_a_new_aup_version_must_be_accepted_before_drafting_or_approving(office, approver, facebook, settings):
     draft = link_draft(office, facebook)
     drafting.submit(draft, office)
-    settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "aup_version": "2027-1"})
+    School.objects.filter(pk=draft.school_id).update(aup_version="2027-1")
     with pytest.raises(accounts.AUPNotAccepted):
         link_draft(office, facebook)
     with pytest.raises(accounts.AUPNotAccepted):

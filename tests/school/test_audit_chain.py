@@ -101,7 +101,9 @@ def test_two_processes_writing_at_once_keep_one_chain(tmp_path):
 
     if connection.vendor != "postgresql":
         pytest.skip("separate processes share the test database only on PostgreSQL")
-    code = ("from config.school.models import AuditEntry\n"
+    code = ("from config.school.tenancy import first_school, in_school\n"
+            "school_scope = in_school(first_school()); school_scope.__enter__()\n"
+            "from config.school.models import AuditEntry\n"
             "for n in range(150): AuditEntry.objects.create(action='test.write', summary=f'entry {n}', data={'n': n})")
     writers = [processes.start(tmp_path, "shell", "-c", code) for _ in range(3)]
     for writer in writers:
@@ -200,8 +202,8 @@ def test_an_entry_inserted_into_the_middle_is_caught_by_a_seal_taken_before(trai
         raw("UPDATE moderation_auditentry SET id = %s WHERE id = %s", entry.pk + 1000, entry.pk)
     for entry in trail[3:]:
         raw("UPDATE moderation_auditentry SET id = %s WHERE id = %s", entry.pk + 1, entry.pk + 1000)
-    raw("INSERT INTO moderation_auditentry (id, at, action, summary, data, previous_hash, entry_hash) "
-        "VALUES (%s, %s, 'draft.approved', 'Approved by the headteacher', '{}', '', '')", trail[3].pk, trail[3].at)
+    raw("INSERT INTO moderation_auditentry (id, school_id, at, action, summary, data, previous_hash, entry_hash) "
+        "VALUES (%s, %s, %s, 'draft.approved', 'Approved by the headteacher', '{}', '', '')", trail[3].pk, trail[3].school_id, trail[3].at)
     rewrite_from(3)
     assert audit.verify()[1] is None
     assert verify_with_seal(seal.token) == 1

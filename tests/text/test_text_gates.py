@@ -194,21 +194,21 @@ def test_ordinary_school_news_is_not_personal_data(register, text):
     assert found(text) == []
 
 
-def test_the_schools_own_address_is_allowed(register, settings):
-    settings.SCHOOL = type(settings.SCHOOL)(**{**settings.SCHOOL.__dict__, "address": "1 School Lane, Aycliffe, CT1 2AB"})
+def test_the_schools_own_address_is_allowed(register, school):
+    school.address = "1 School Lane, Aycliffe, CT1 2AB"
+    school.save()
     names = personal_data.Names.from_register()
     text = "Come to 1 School Lane, CT1 2AB, or write to 12 Acacia Avenue, CT2 3DE."
-    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, settings.SCHOOL.own_address_parts)]
+    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, school.own_address_parts)]
     assert kinds == [("postcode", "CT2 3DE"), ("address", "12 Acacia Avenue")]
 
 
-def test_the_school_offices_own_phone_and_email_are_allowed_however_they_are_written(register, settings, office, facebook):
-    from dataclasses import replace
-
-    settings.SCHOOL = replace(settings.SCHOOL, phones=("01227 123456",), emails=("office@aycliffe.kent.sch.uk",))
+def test_the_school_offices_own_phone_and_email_are_allowed_however_they_are_written(register, school, office, facebook):
+    school.phones, school.emails = ["01227 123456"], ["office@aycliffe.kent.sch.uk"]
+    school.save()
     text = "Questions? Ring the office on +44 1227 123456 or email Office@Aycliffe.kent.sch.uk, not 07700 900123 or j.smith@gmail.com."
     names = personal_data.Names.from_register()
-    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, settings.SCHOOL.own_contact_details)]
+    kinds = [(f.kind, f.text) for f in personal_data.find(text, "text", names, school.own_contact_details)]
     assert kinds == [("phone", "07700 900123"), ("email", "j.smith@gmail.com")]
     draft = link_draft(office, facebook, text="Questions? Ring the office on 01227 123456 or email office@aycliffe.kent.sch.uk.")
     assert drafting.submit(draft, office).results.get(gate_id="no-personal-data").status == "pass"

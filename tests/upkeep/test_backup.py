@@ -13,7 +13,9 @@ from django.conf import settings
 
 SIGN_IN = ("from django.contrib.auth import get_user_model\n"
            "print('signed in' if get_user_model().objects.get(username='office').check_password('aycliffe-demo-2026') else 'refused')")
-MATCH = (
+IN_THE_SCHOOL = ("from config.school.tenancy import first_school, in_school\n"
+                 "school_scope = in_school(first_school()); school_scope.__enter__()  # a school's data is read in its scope\n")
+MATCH = IN_THE_SCHOOL + (
     "from consent import faces\nfrom pixels import detection, photos\n"
     "image = photos.load_image('moderation/demo/enrol-barry.jpg')\n"
     "[m] = faces.match(image, detection.detect_faces(image), 'facebook')\nprint('match', m.status)"

@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from connectors.models import Channel
 from config.school.roles import HEADTEACHER, has_role
+from connectors.models import Channel
 
 
 def channel_named(name: str, kind: str) -> Channel:

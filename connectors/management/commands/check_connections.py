@@ -5,13 +5,13 @@ A channel whose token is dead is marked "reconnect needed" and the headteacher i
 Exits 1 when any channel needs reconnecting.
 """
 
-from django.core.management.base import BaseCommand
 
+from config.school.commands import SchoolCommand
 from connectors import services
 from connectors.models import Connection
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Check every platform connection now."
 
     def handle(self, *args, **options):

@@ -8,14 +8,15 @@ for a long-lived one, reads the Page token and stores it encrypted.
 import getpass
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.school.commands import SchoolCommand
 from connectors.base import ConnectorError
 from connectors.facebook import connect
 from connectors.management.commands._common import channel_named, headteacher
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Connect a channel to the school's Facebook Page (the headteacher does this)."
 
     def add_arguments(self, parser):

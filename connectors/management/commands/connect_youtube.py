@@ -4,14 +4,15 @@ Connects a channel to the school's private YouTube channel through Google's cons
 OAuth client must be of the "Desktop app" type; the tokens are stored encrypted.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.school.commands import SchoolCommand
 from connectors.base import ConnectorError
 from connectors.management.commands._common import channel_named, headteacher
 from connectors.youtube import connect
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Connect a channel to the school's private YouTube channel (the headteacher does this)."
 
     def add_arguments(self, parser):

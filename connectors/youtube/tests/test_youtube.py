@@ -78,8 +78,9 @@ def test_an_upload_is_never_public_and_unlisted_only_where_the_school_allows_it(
     assert youtube_api.received == []
 
 
-def test_unlisted_is_sent_when_the_schools_configuration_allows_it(youtube_api, channel, tmp_path, settings):
-    settings.SCHOOL = replace(settings.SCHOOL, allow_youtube_unlisted=True)
+def test_unlisted_is_sent_when_the_schools_configuration_allows_it(youtube_api, channel, tmp_path):
+    channel.school.allow_youtube_unlisted = True
+    channel.school.save()
     path = small_video(tmp_path)
     result = YouTubeConnector.for_channel(channel).publish(outgoing(path, "unlisted"), Journal())
     assert youtube_api.videos[result.platform_post_id]["status"]["privacyStatus"] == "unlisted"

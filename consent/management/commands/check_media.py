@@ -26,15 +26,15 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand
 
+from config.school.commands import SchoolCommand
 from consent import faces
 from consent.models import ChannelKind
 
 PASS_EXIT, FAIL_EXIT, UNREADABLE_EXIT = 0, 1, 2
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Check photos for faces without consent for a channel, and for metadata they carry."
 
     def add_arguments(self, parser):

@@ -11,8 +11,8 @@ import sys
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.core.management.base import BaseCommand
 
+from config.school.commands import SchoolCommand
 from consent.enrolment import EnrolmentRefused, enrol
 from consent.models import Pupil
 from consent.services import COMMAND_LINE
@@ -20,7 +20,7 @@ from consent.services import COMMAND_LINE
 ENROLLED, REFUSED, USAGE = 0, 1, 2
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Enrol a pupil's face from photos (one face each), with biometric consent only."
 
     def add_arguments(self, parser):

@@ -6,13 +6,14 @@ names pupils by record number only, and says that this record was erased, not wh
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.school.commands import SchoolCommand
 from consent import services
 from consent.models import Pupil
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Erase a pupil's personal data from the register (who left, or at the family's request)."
 
     def add_arguments(self, parser):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand
 
+from config.school.commands import SchoolCommand
 from consent import profiles, services
 
 IMPORTED, REJECTED, USAGE = 0, 1, 2
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Import the consent register from a CSV export of the school's MIS, all or nothing."
 
     def add_arguments(self, parser):

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 
+from config.school.commands import ThrowawaySchoolCommand
 from connectors import services as connections
 from connectors.base import Journal, OutgoingMedia, OutgoingPost, TryLater
 from connectors.emulators.graph import GraphEmulator
@@ -29,7 +29,7 @@ from connectors.youtube import YouTubeConnector, client
 from moderation.models import Draft
 
 
-class Command(BaseCommand):
+class Command(ThrowawaySchoolCommand):
     help = "Measure the Facebook and YouTube connectors against the local emulators."
 
     def add_arguments(self, parser):
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         logging.disable(logging.WARNING)  # the connectors' own log lines would drown the figures
         state = setup_databases(verbosity=0, interactive=False)
         try:
-            with tempfile.TemporaryDirectory() as folder, override_settings(FACE_KEY=Fernet.generate_key().decode()):
+            with tempfile.TemporaryDirectory() as folder, override_settings(FACE_KEY=Fernet.generate_key().decode()), self.in_the_school():
                 self.facebook()
                 self.youtube(Path(folder), video_mb)
         finally:

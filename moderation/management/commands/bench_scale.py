@@ -23,15 +23,15 @@ import redis
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from PIL import Image
 
 from config.school import roles
+from config.school.commands import ThrowawaySchoolCommand
 from moderation.accounts import services as accounts
 from moderation.demo.sample import complete_channel
 from moderation.drafts import services as drafting
@@ -42,7 +42,7 @@ SHARED_PHOTOS = Path(settings.BASE_DIR).parent / "shared" / "testdata" / "faces"
 WORKERS = (1, 2, 4)
 
 
-class Command(BaseCommand):
+class Command(ThrowawaySchoolCommand):
     help = "Uploads analysed by 1, 2 and 4 worker processes, on the database queue and on the Redis queue."
 
     def add_arguments(self, parser):
@@ -57,7 +57,8 @@ class Command(BaseCommand):
             with tempfile.TemporaryDirectory(prefix="scale-bench-") as folder:
                 self.folder = Path(folder)
                 with override_settings(UPLOAD_DIR=self.folder / "uploads", MEDIA_ANALYSIS="background"):
-                    self.run(copies)
+                    with self.in_the_school():
+                        self.run(copies)
         finally:
             teardown_databases(state, verbosity=0)
 
@@ -93,9 +94,9 @@ class Command(BaseCommand):
     def school(self):
         User = get_user_model()
         head = User.objects.create_user("scale-head", email="head@example.org")
-        head.groups.add(Group.objects.get(name=roles.HEADTEACHER))
+        roles.give_role(head, self.school, roles.HEADTEACHER)
         office = User.objects.create_user("scale-office")
-        office.groups.add(Group.objects.get(name=roles.OFFICE_STAFF))
+        roles.give_role(office, self.school, roles.OFFICE_STAFF)
         for user in (head, office):
             accounts.accept_aup(user)
         return office, complete_channel(head, authors=[office])

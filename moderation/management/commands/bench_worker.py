@@ -14,12 +14,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
 
 from config.school import roles
+from config.school.commands import ThrowawaySchoolCommand
 from moderation.accounts import services as accounts
 from moderation.aftercare import monitoring
 from moderation.approval import services as approving
@@ -38,7 +38,7 @@ COMMENTS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(ThrowawaySchoolCommand):
     help = "Measure the worker's timed duties: rebuilding jobs, reading comments, publishing what fell due."
 
     def handle(self, *args, **options):
@@ -49,22 +49,22 @@ class Command(BaseCommand):
                 OUTBOX_DIR=Path(folder) / "outbox", PUBLISHED_DIR=Path(folder) / "published", UPLOAD_DIR=Path(folder) / "uploads",
                 EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             ):
-                self.run()
+                with self.in_the_school():
+                    self.run()
         finally:
             teardown_databases(state, verbosity=0)
 
     def run(self):
         from django.conf import settings
         from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Group
 
         User = get_user_model()
         head = User.objects.create_user("bench-head", email="head@example.org")
-        head.groups.add(Group.objects.get(name=roles.HEADTEACHER))
+        roles.give_role(head, self.school, roles.HEADTEACHER)
         office = User.objects.create_user("bench-office")
-        office.groups.add(Group.objects.get(name=roles.OFFICE_STAFF))
+        roles.give_role(office, self.school, roles.OFFICE_STAFF)
         approver = User.objects.create_user("bench-approver")
-        approver.groups.add(Group.objects.get(name=roles.APPROVER))
+        roles.give_role(approver, self.school, roles.APPROVER)
         head, office, approver = (User.objects.get(pk=u.pk) for u in (head, office, approver))
         for user in (head, office, approver):
             accounts.accept_aup(user)
@@ -73,7 +73,7 @@ class Command(BaseCommand):
 
         # 1,000 scheduled drafts, as rows: the sync reads only their ids and times.
         Draft.objects.bulk_create(
-            Draft(channel=channel, author=office, status=Draft.Status.APPROVED, link=f"https://example.org/{n}",
+            Draft(school=channel.school, channel=channel, author=office, status=Draft.Status.APPROVED, link=f"https://example.org/{n}",
                   publish_at=now + timedelta(minutes=n + 5))
             for n in range(1000)
         )

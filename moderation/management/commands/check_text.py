@@ -15,16 +15,16 @@ judge. Exit status: 0 pass; 1 fail or review; 2 a usage error.
 import json
 import sys
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.school.commands import SchoolCommand
 from consent.models import ChannelKind
 from moderation.text import language, personal_data
 
 PASS_EXIT, FAIL_EXIT, USAGE_EXIT = 0, 1, 2
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Check words for personal data and for language a person must judge, as the text gates do."
 
     def add_arguments(self, parser):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             names = personal_data.Names.from_register()
         except Exception as error:  # no database yet, or one that cannot be read
             raise CommandError(f"The consent register could not be read, so nothing was checked: {error}", returncode=USAGE_EXIT)
-        allowed = settings.SCHOOL.own_contact_details
+        allowed = self.school.own_contact_details
         findings = []
         for where, words in (("text", text), ("title", title)):
             findings += personal_data.find(words, where, names, allowed)

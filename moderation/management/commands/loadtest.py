@@ -27,12 +27,13 @@ from datetime import timedelta
 
 import requests
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
 
 from config.school import roles
+from config.school.commands import ThrowawaySchoolCommand
 from moderation.accounts import services as accounts
 from moderation.demo.sample import complete_channel
 from moderation.models import Draft
@@ -50,7 +51,7 @@ def p95(values):
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 20 else max(values, default=0)
 
 
-class Command(BaseCommand):
+class Command(ThrowawaySchoolCommand):
     help = "Load-test the product under gunicorn with PostgreSQL (20 staff for 60 s, 10,000 drafts)."
 
     def add_arguments(self, parser):
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         logging.disable(logging.WARNING)
         state = setup_databases(verbosity=0, interactive=False)
         try:
-            with tempfile.TemporaryDirectory() as data_dir:
+            with tempfile.TemporaryDirectory() as data_dir, self.in_the_school():
                 accounts = self.seed(users, drafts)
                 self.run(accounts, seconds, max_requests, workers, data_dir, drafts)
         finally:
@@ -88,7 +89,7 @@ class Command(BaseCommand):
         User = get_user_model()
         approvers = max(1, users // 4)
         head = User.objects.create(username="load-head", password=make_password(PASSWORD))
-        head.groups.add(Group.objects.get(name=roles.HEADTEACHER))
+        roles.give_role(head, self.school, roles.HEADTEACHER)
         head = User.objects.get(pk=head.pk)
         hashed = make_password(PASSWORD)
         office = [User.objects.create(username=f"office{n}", password=hashed) for n in range(users - approvers)]
@@ -100,7 +101,7 @@ class Command(BaseCommand):
         channel = complete_channel(head, authors=office)
         now = timezone.now()
         Draft.objects.bulk_create(
-            (Draft(channel=channel, author=office[n % len(office)], status=Draft.Status.AWAITING_APPROVAL,
+            (Draft(school=channel.school, channel=channel, author=office[n % len(office)], status=Draft.Status.AWAITING_APPROVAL,
                    link=f"https://www.aycliffe.kent.sch.uk/news/{n}", objective="community",
                    intended_outcome="Families read the school's news.", updated_at=now - timedelta(minutes=n))
              for n in range(drafts)),

@@ -4,12 +4,13 @@ Removes a person's second factor (a lost or replaced phone). They set up a new o
 the next time they sign in. Written to the audit trail."""
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.school.commands import SchoolCommand
 from moderation.accounts import second_factor
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Reset a person's second factor so that they set up a new one at their next sign-in."
 
     def add_arguments(self, parser):

@@ -12,6 +12,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from config.school import audit
+from config.school.models import School
+from config.school.tenancy import in_school
 from moderation.upkeep import backup
 
 
@@ -27,11 +29,18 @@ class Command(BaseCommand):
         except (OSError, backup.BackupError) as error:
             self.stderr.write(f"Not restored: {error}")
             sys.exit(1)
-        checked, broken = audit.verify()
-        if broken:
-            self.stderr.write(f"Restored, but the audit trail is broken after {checked} entries: {broken.problem}")
-            sys.exit(1)
+        checked = 0
+        for school in School.objects.order_by("pk"):  # each school's trail is a chain of its own
+            with in_school(school):
+                whole, broken = audit.verify()
+            if broken:
+                self.stderr.write(f"Restored, but {school.name}'s audit trail is broken after {whole} entries: {broken.problem}")
+                sys.exit(1)
+            checked += whole
         self.stdout.write(f"Restored the backup of {manifest['taken_at']}: {manifest['drafts']} drafts, "
                           f"{len(manifest['files'])} files; the audit trail is whole ({checked} entries).")
-        if manifest.get("newest_audit_seal"):
-            self.stdout.write(f"Check it against the newest seal you kept: python manage.py verify_audit --seal {manifest['newest_audit_seal']}")
+        several = len(manifest.get("newest_audit_seals") or {}) > 1
+        for slug, token in (manifest.get("newest_audit_seals") or {"": manifest.get("newest_audit_seal")}).items():
+            if token:
+                self.stdout.write("Check it against the newest seal you kept: python manage.py verify_audit "
+                                  + (f"--school {slug} " if several else "") + f"--seal {token}")

@@ -26,7 +26,8 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from config.school import audit
-from moderation.aftercare import monitoring, retention
+from config.school.tenancy import for_each_school, scopes_disabled
+from moderation.aftercare import monitoring
 from moderation.drafts import analysis
 from moderation.publishing import video_copies
 from moderation.reviews import services as reviews
@@ -47,27 +48,29 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="do one round of everything that is due now, then stop")
 
     def handle(self, *args, once, **options):
-        tasks.close_abandoned()
-        requeued = analysis.requeue_abandoned()
-        video_copies.requeue_abandoned()
+        with scopes_disabled():  # every school's files: each task then works in its file's school
+            tasks.close_abandoned()
+            requeued = analysis.requeue_abandoned()
+            video_copies.requeue_abandoned()
         if requeued:
             self.stdout.write(f"{requeued} file(s) left unfinished by a stopped worker were queued again.")
         if once:
             health.beat()
-            done = analysis.run_pending()
-            copies = video_copies.run_pending()
+            with scopes_disabled():
+                done = analysis.run_pending()
+                copies = video_copies.run_pending()
             tasks.run_queued(tasks.QUICK)  # posts due, rounds enqueued before
             published = worker.publishing_duties()
-            raised = monitoring.read_comments()
-            reminders = reviews.send_reminders()
-            seal = audit.seal_if_due()
-            warned, expired = retention.run()
+            raised = [c for school in for_each_school(monitoring.read_comments) for c in school]
+            reminders = [r for school in for_each_school(reviews.send_reminders) for r in school]
+            seals = [s for s in for_each_school(audit.seal_if_due) if s]
+            warned, expired = worker.retention_round.call()
             self.stdout.write(
                 f"{done} file(s) analysed; {copies} video cop{'y' if copies == 1 else 'ies'} made for publishing; "
                 f"{published} scheduled post(s) published; "
                 f"{len(raised)} comment(s) of concern raised; {len(reminders)} reminder(s) sent; "
                 f"{warned} author(s) warned and {expired} draft(s) cleared of uploads kept {settings.DRAFT_RETENTION_DAYS} days unused"
-                + (f"; the audit trail sealed at entry {seal.entry_id}." if seal else ".")
+                + (f"; the audit trail sealed at entry {', '.join(str(s.entry_id) for s in seals)}." if seals else ".")
             )
             return
         if tasks.on_redis():

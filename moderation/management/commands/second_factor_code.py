@@ -5,12 +5,14 @@ tried without a phone. It refuses to run unless DEBUG is on: in production the c
 from the person's own app."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from config.school.commands import SchoolCommand
 
-class Command(BaseCommand):
+
+class Command(SchoolCommand):
     help = "The demo only: print a user's current second-factor code."
 
     def add_arguments(self, parser):

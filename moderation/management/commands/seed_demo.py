@@ -9,13 +9,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files import File
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from config.school import crypto, roles
+from config.school.commands import SchoolCommand
 from connectors.models import Channel
 from consent import services as register
 from consent.models import FaceEncoding, Pupil
@@ -49,7 +48,7 @@ USERS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Create the demo school (once) and print its logins."
 
     def add_arguments(self, parser):
@@ -80,7 +79,7 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
-            user.groups.add(Group.objects.get(name=role))
+            roles.give_role(user, self.school, role)
         return user
 
     def channels_and_posts(self, users) -> bool:

@@ -1,6 +1,6 @@
-"""python manage.py verify_audit [--seal ENTRY:HASH]
+"""python manage.py verify_audit [--seal ENTRY:HASH] [--school SLUG]
 
-Checks the audit trail's hash chain from the first entry to the newest, and prints the newest
+Checks a school's audit trail's hash chain from the first entry to the newest, and prints the newest
 seal. With --seal (from a seal's email, or written down from the audit page) it also checks that
 the trail still holds that entry with that hash: a trail rewritten or cut inside the database is
 caught by a seal taken before. Exits 0 when all is well, 1 at the first difference (which it
@@ -9,14 +9,14 @@ names), 2 when the database cannot be read or the seal is not written ENTRY:HASH
 
 import sys
 
-from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 from django.utils import timezone
 
 from config.school import audit
+from config.school.commands import SchoolCommand
 
 
-class Command(BaseCommand):
+class Command(SchoolCommand):
     help = "Check that no audit entry was edited, removed or inserted outside the product."
 
     def add_arguments(self, parser):

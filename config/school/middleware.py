@@ -1,0 +1,30 @@
+"""Every request works in one school's scope: the school its signed-in person works in (chosen
+from their schools when they have several), or no school at all for a visitor. A public page of
+a school (its news page, its families' page) enters that school's scope itself."""
+
+from config.school.tenancy import in_school, nowhere, schools_of
+
+# The session remembers which of their schools a person with several is working in.
+SESSION_KEY = "school"
+
+
+def school_for(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    schools = schools_of(user)
+    chosen = request.session.get(SESSION_KEY)
+    for school in schools:
+        if school.pk == chosen:
+            return school
+    return schools[0] if schools else None
+
+
+class SchoolMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.school = school_for(request)
+        with in_school(request.school) if request.school is not None else nowhere():
+            return self.get_response(request)
