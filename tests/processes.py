@@ -8,6 +8,10 @@ import subprocess
 import sys
 import time
 
+# What a `shell -c` script starts with: the first school's data is read and written in its scope,
+# as a request or a command of that school would.
+IN_THE_SCHOOL = "from config.school.tenancy import first_school, in_school; school_scope = in_school(first_school()); school_scope.__enter__(); "
+
 
 def process_env(tmp_path, **extra) -> dict:
     from django.conf import settings

@@ -391,7 +391,7 @@ def _walk_through(browser, live_server, head, approver):
     entries = feed.findall(f"{ATOM}entry")
     assert len(entries) == 1
     links = [e.get("href") for e in entries[0].findall(f"{ATOM}link")]
-    assert any(href.endswith(f"/mirror/{post.pk}/") for href in links), links
+    assert any(href.endswith(f"/schools/{post.channel.school.slug}/news/{post.pk}/") for href in links), links  # its school's address
     assert LINK in (entries[0].findtext(f"{ATOM}summary") or "")
     visit.open("/mirror/feed/")
     assert LINK in browser.page_source

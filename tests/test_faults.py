@@ -69,13 +69,14 @@ def test_the_database_restarting_in_the_middle_of_an_approval_changes_nothing_an
     assert drafting.submit(draft, office).passed
     blocker = connections.create_connection("default")
     outcome = {}
+    seen_hash = pipeline.freeze(draft).hash  # as the page's form carries it
 
     def approve():
         """The approver's own request, through the page."""
         try:
             client.force_login(approver)
             data = {f"attest_{key}": "on" for key, _ in ATTESTATIONS}
-            data["seen_hash"] = pipeline.freeze(draft).hash  # as the page's form carries it
+            data["seen_hash"] = seen_hash
             outcome["response"] = client.post(f"/drafts/{draft.pk}/approve/", data, follow=True)
         finally:
             connections.close_all()
@@ -84,7 +85,7 @@ def test_the_database_restarting_in_the_middle_of_an_approval_changes_nothing_an
         with blocker.cursor() as cursor:
             blocker.set_autocommit(False)
             # The approval will wait here, mid-way: its approval row written, its audit entry not yet.
-            cursor.execute("SELECT 1 FROM moderation_auditchainhead WHERE id = 1 FOR UPDATE")
+            cursor.execute("SELECT 1 FROM moderation_auditchainhead WHERE school_id = %s FOR UPDATE", [draft.school_id])
             worker = threading.Thread(target=approve)
             worker.start()
             waiting = []

@@ -21,7 +21,7 @@ def test_a_process_killed_after_facebook_took_the_post_leaves_it_to_the_worker_w
     platform = {"FACEBOOK_GRAPH_URL": graph.url, "CONNECTOR_TIMEOUT": "120"}
     publisher = processes.start(
         tmp_path, "shell", "-c",
-        "from django.contrib.auth import get_user_model; from moderation.models import Draft; from moderation.publishing import services as publishing; "
+        processes.IN_THE_SCHOOL + "from django.contrib.auth import get_user_model; from moderation.models import Draft; from moderation.publishing import services as publishing; "
         f"publishing.publish(Draft.objects.get(pk={draft.pk}), get_user_model().objects.get(username='approver'))",
         **platform,
     )

@@ -19,7 +19,7 @@ def test_a_process_killed_in_the_middle_of_an_upload_leaves_it_to_the_worker_whi
                 "YOUTUBE_UPLOAD_CHUNK_BYTES": str(256 * 1024)}
     publisher = processes.start(
         tmp_path, "shell", "-c",
-        "from django.contrib.auth import get_user_model; from moderation.models import Draft; from moderation.publishing import services as publishing; "
+        processes.IN_THE_SCHOOL + "from django.contrib.auth import get_user_model; from moderation.models import Draft; from moderation.publishing import services as publishing; "
         f"publishing.publish(Draft.objects.get(pk={draft.pk}), get_user_model().objects.get(username='approver'))",
         **platform,
     )
