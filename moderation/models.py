@@ -41,9 +41,7 @@ from moderation.reviews.models import (
     PolicyReview,
     RiskAssessment,
 )
-from moderation.upkeep.models import (
-    WorkerBeat,
-)
+from moderation.upkeep.models import ClockLease, WorkerBeat
 
 __all__ = [
     "IllegalTransition",
@@ -70,4 +68,5 @@ __all__ = [
     "PolicyReview",
     "AUPAcceptance",
     "WorkerBeat",
+    "ClockLease",
 ]

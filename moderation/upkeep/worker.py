@@ -14,6 +14,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 
@@ -22,14 +23,17 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks.exceptions import TaskResultDoesNotExist
 
 from config.school import audit
 from config.school.tenancy import for_each_school, scopes_disabled
+from connectors.models import worker_name
 from moderation.aftercare import concerns, monitoring, retention
 from moderation.drafts import analysis
+from moderation.models import ClockLease
 from moderation.publishing import scheduling, video_copies
 from moderation.publishing import services as publishing
 from moderation.reviews import services as reviews
@@ -124,11 +128,28 @@ def still_to_run(result) -> bool:
         timezone.now() - result.started_at < ROUND_STALE_AFTER)
 
 
-def every_time(round_task):
-    """What the clock does for a round: enqueue its task, unless the last one is still to run."""
+# The installation's clock is the one holding the lease; another takes over a lease not renewed this long.
+LEASE_SECONDS = 90
+CLOCK = "clock"
+
+
+def holds_the_clock(me: str, now=None) -> bool:
+    """Whether this worker's clock is the installation's now: it takes or renews the lease when it
+    is free, expired or already its own, in one statement, so two clocks never both hold it."""
+    now = now or timezone.now()
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    ClockLease.objects.get_or_create(name=CLOCK, defaults={"holder": me, "until": until})
+    return bool(ClockLease.objects.filter(Q(holder=me) | Q(until__lt=now), name=CLOCK).update(holder=me, until=until))
+
+
+def every_time(round_task, me: str | None = None):
+    """What the clock does for a round: enqueue its task, unless the last one is still to run or
+    another worker's clock is the installation's (each round then runs once, not once per worker)."""
     last = [None]
 
     def enqueue():
+        if me is not None and not holds_the_clock(me):
+            return
         if not still_to_run(last[0]):
             last[0] = round_task.enqueue()
 
@@ -167,12 +188,16 @@ class Clock:
             ("retention", retention_round, {"hours": 6}),
             ("tidy", tidy_round, {"hours": 6}),
         ]
-        self.enqueuers = {id: job(every_time(round_task)) for id, round_task, _ in self.rounds}
+        self.me = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
+        self.enqueuers = {id: job(every_time(round_task, self.me)) for id, round_task, _ in self.rounds}
         self.publishing = {}  # draft id: the task enqueued at its time
         self.publish_draft = job(self.enqueue_publish)
 
     def enqueue_publish(self, draft_id: int) -> None:
-        self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
+        # Every clock keeps the jobs; the installation's clock enqueues. Were it to die at that very
+        # moment, the next publishing round of the clock that takes over publishes what fell due.
+        if holds_the_clock(self.me):
+            self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
 
     def add_rounds(self):
         add = self.scheduler.add_job
@@ -181,6 +206,7 @@ class Clock:
             add(self.enqueuers[id], "interval", **every, id=id, replace_existing=True)
         add(queue_stale_work, "interval", minutes=1, id="stale-work", replace_existing=True)
         add(beat_round, "interval", seconds=health.BEAT_SECONDS, id="beat", replace_existing=True)
+        add(job(functools.partial(holds_the_clock, self.me)), "interval", seconds=health.BEAT_SECONDS, id="clock-lease", replace_existing=True)
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""

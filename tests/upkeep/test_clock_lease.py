@@ -1,0 +1,37 @@
+"""One clock per installation: however many workers run, each round is enqueued by one of them,
+and another takes over when that worker dies."""
+
+import datetime
+
+import pytest
+import time_machine
+from django_tasks_db.models import DBTaskResult
+
+from moderation.upkeep import worker
+from moderation.upkeep.worker import Clock, holds_the_clock
+
+pytestmark = pytest.mark.django_db
+
+START = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
+
+
+def rounds_enqueued() -> int:
+    return DBTaskResult.objects.filter(task_path=worker.comments_round.module_path).count()
+
+
+def test_of_two_workers_clocks_only_one_enqueues_the_rounds():
+    first, second = Clock(), Clock()
+    for clock in (first, second):
+        clock.enqueuers["comments"]()
+    assert rounds_enqueued() == 1
+
+
+def test_the_clock_of_a_worker_that_died_is_taken_over():
+    with time_machine.travel(START, tick=False) as traveller:
+        assert holds_the_clock("worker-a")
+        assert not holds_the_clock("worker-b")
+        traveller.shift(datetime.timedelta(seconds=worker.LEASE_SECONDS - 1))
+        assert holds_the_clock("worker-a")  # renewed by its holder in time
+        traveller.shift(datetime.timedelta(seconds=worker.LEASE_SECONDS + 1))  # worker-a died: not renewed
+        assert holds_the_clock("worker-b")
+        assert not holds_the_clock("worker-a")
