@@ -301,6 +301,9 @@ if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
     INSTALLED_APPS.append("django_rq")  # the backend's check asks for it
 # The record of each task that ended (which worker ran it, when, what it returned) is kept this long.
 TASK_RECORDS_DAYS = int(os.environ.get("TASK_RECORDS_DAYS", 7))
+# Fair turns between schools for the work on pictures (moderation/upkeep/tasks.py, in_turn); off:
+# first in, first out, whichever school it is.
+TASKS_FAIR_TURNS = school.env_bool("TASKS_FAIR_TURNS", True)
 
 # --- Platforms ---------------------------------------------------------------------------
 # Every call to a platform gives up after this many seconds (an upload's chunk included).

@@ -45,7 +45,15 @@ def queue(media: MediaFile) -> None:
     if getattr(settings, "MEDIA_ANALYSIS", "background") == "inline":
         run(media.pk)
     else:
-        tasks.enqueue(analyse, media.pk)
+        enqueue(media.pk)
+
+
+def enqueue(media_id: int) -> None:
+    """Its task, in its turn among the schools (tasks.in_turn)."""
+    everywhere = MediaFile.objects.with_scopes_disabled()
+    school = everywhere.filter(pk=media_id).values("draft__school")
+    before = everywhere.filter(draft__school__in=school, analysis=MediaFile.Analysis.QUEUED).exclude(pk=media_id).count()
+    tasks.enqueue(tasks.in_turn(analyse, before), media_id)
 
 
 def _queue_again(running) -> int:
@@ -55,7 +63,7 @@ def _queue_again(running) -> int:
         if MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
             analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
         ):
-            tasks.enqueue(analyse, media_id)
+            enqueue(media_id)
             count += 1
     return count
 
@@ -88,7 +96,7 @@ def requeue_abandoned() -> int:
 
 def give_forgotten_tasks() -> int:
     """Queued files without a task get one (the worker's start, and its clock every minute)."""
-    return tasks.give_tasks(analyse, MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True))
+    return tasks.give_tasks(analyse, MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True), enqueue)
 
 
 def requeue_stale(now=None) -> int:

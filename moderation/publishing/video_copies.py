@@ -134,7 +134,15 @@ def request(media: MediaFile) -> None:
     if getattr(settings, "MEDIA_COPIES", getattr(settings, "MEDIA_ANALYSIS", "background")) == "inline":
         make(media.pk)
     else:
-        tasks.enqueue(make_copy, media.pk)
+        enqueue(media.pk)
+
+
+def enqueue(media_id: int) -> None:
+    """Its task, in its turn among the schools (tasks.in_turn)."""
+    everywhere = MediaFile.objects.with_scopes_disabled()
+    school = everywhere.filter(pk=media_id).values("draft__school")
+    before = everywhere.filter(draft__school__in=school, copy_state=MediaFile.Copy.QUEUED).exclude(pk=media_id).count()
+    tasks.enqueue(tasks.in_turn(make_copy, before), media_id)
 
 
 @in_its_school(MediaFile)
@@ -211,7 +219,7 @@ def _queue_again(running) -> int:
         if MediaFile.objects.filter(pk=media_id, copy_state=MediaFile.Copy.RUNNING).update(
             copy_state=MediaFile.Copy.QUEUED, copy_progress=0.0,
         ):
-            tasks.enqueue(make_copy, media_id)
+            enqueue(media_id)
             count += 1
     return count
 
@@ -232,7 +240,7 @@ def requeue_abandoned() -> int:
 
 def give_forgotten_tasks() -> int:
     """Copies asked for without a task get one (the worker's start, and its clock every minute)."""
-    return tasks.give_tasks(make_copy, MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True))
+    return tasks.give_tasks(make_copy, MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True), enqueue)
 
 
 def run_pending(limit: int | None = None) -> int:

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task_backends
+from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -91,12 +92,25 @@ def _hand_over(a_task, *args) -> None:
         logger.exception("The task queue did not take %s%s; the worker's clock gives it a task within a minute", a_task.name, args)
 
 
-def give_tasks(a_task, ids) -> int:
+def in_turn(a_task, waiting_before: int):
+    """The task with its turn among the schools: a school with nothing else waiting goes first,
+    and each further file of the same school one step later, so that one school's 300-photo upload
+    does not hold every other school's photo behind it. The database queue takes the most urgent
+    first (then the oldest). django-tasks-rq accepts no priority (its backend says
+    supports_priority = False), so on Redis the order stays first in, first out."""
+    if not settings.TASKS_FAIR_TURNS or not a_task.get_backend().supports_priority:
+        return a_task  # RQ refuses priorities (django-tasks-rq 0.12): first in, first out there
+    if waiting_before <= 0:
+        return a_task.using(priority=TASK_MAX_PRIORITY)
+    return a_task.using(priority=max(TASK_MIN_PRIORITY, -waiting_before))
+
+
+def give_tasks(a_task, ids, enqueue_one=None) -> int:
     """Each of these ids (of files whose state says queued) without a task of this kind waiting or
     running gets one: files queued before tasks existed, or whose queue did not answer. Returns how many."""
     missing = sorted(set(ids) - waiting(a_task))
     for id in missing:
-        enqueue(a_task, id)
+        (enqueue_one or functools.partial(enqueue, a_task))(id)
     return len(missing)
 
 

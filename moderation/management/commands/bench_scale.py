@@ -1,13 +1,16 @@
-"""python manage.py bench_scale: uploads analysed by 1, 2 and 4 worker processes, with the tasks
-waiting in the database (the default) and in Redis (many machines).
+"""python manage.py bench_scale [--schools N] [--copies N]: uploads analysed by 1, 2 and 4 worker
+processes, with the tasks waiting in the database (the default) and in Redis (many machines).
 
 It needs PostgreSQL (DATABASE_URL, or 127.0.0.1:5432): the worker processes share its throwaway
 test database. The Redis rows need Redis at BENCH_REDIS_URL (default: database 13 on
 127.0.0.1:6379, which it empties). The uploads are the shared test photos (320×240 to
 1548×1024) and 12-megapixel copies of one of them, as a sports day brings. Each run starts its
 workers, waits until they are ready, commits the uploads at once and times until every upload is
-analysed; and times one photo uploaded just after them for another draft, which waits behind them
-(the first in, first out order that per-school fairness will change).
+analysed. The big upload is one school's sports day; each of the other schools uploads one photo
+just after it, and the longest any of them waits is timed: with fair turns between schools
+(tasks.in_turn) it waits for about one photo, first in, first out (the previous way, measured
+beside it with one worker) for the whole upload. `--schools 50 --copies 15` is a trust's sports day:
+50 schools, about 500 photos (some 30 minutes a row).
 """
 
 import io
@@ -32,6 +35,8 @@ from PIL import Image
 
 from config.school import roles
 from config.school.commands import ThrowawaySchoolCommand
+from config.school.models import School
+from config.school.tenancy import in_school
 from moderation.accounts import services as accounts
 from moderation.demo.sample import complete_channel
 from moderation.drafts import services as drafting
@@ -47,8 +52,9 @@ class Command(ThrowawaySchoolCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--copies", type=int, default=3, help="how many times each shared photo is uploaded (default 3)")
+        parser.add_argument("--schools", type=int, default=3, help="schools on the installation: one big upload, one photo each from the others")
 
-    def handle(self, *args, copies, **options):
+    def handle(self, *args, copies, schools, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_scale needs PostgreSQL (DATABASE_URL): its worker processes share the database.")
         self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -58,27 +64,31 @@ class Command(ThrowawaySchoolCommand):
                 self.folder = Path(folder)
                 with override_settings(UPLOAD_DIR=self.folder / "uploads", MEDIA_ANALYSIS="background"):
                     with self.in_the_school():
-                        self.run(copies)
+                        self.run(copies, schools)
         finally:
             teardown_databases(state, verbosity=0)
 
-    def run(self, copies):
+    def run(self, copies, schools):
         files = self.files(copies)
         sizes = sorted({Image.open(io.BytesIO(data)).size for _, data in files})
-        self.stdout.write(f"{len(files)} uploads ({sizes[0][0]}×{sizes[0][1]} to {sizes[-1][0]}×{sizes[-1][1]}) on "
-                          f"{os.cpu_count()} cores, with the workers started and ready.")
-        self.office, self.channel = self.school()
-        backends = [("database queue (default)", {}, None)]
+        self.stdout.write(f"{len(files)} uploads ({sizes[0][0]}×{sizes[0][1]} to {sizes[-1][0]}×{sizes[-1][1]}) by one school, "
+                          f"then one photo from each of {schools - 1} other schools, on {os.cpu_count()} cores, "
+                          "with the workers started and ready.")
+        self.schools = [self.staff_and_channel(self.school)] + [
+            self.staff_and_channel(School.objects.create(name=f"Bench school {n}", slug=f"bench-{n}")) for n in range(1, schools)]
+        backends = [("database queue, first in first out (before)", {}, None, False), ("database queue (default)", {}, None, True)]
         try:
             redis.Redis.from_url(self.redis_url).ping()
-            backends.append(("Redis queue (RQ)", {"TASKS_BACKEND": "django_tasks_rq.RQBackend", "REDIS_URL": self.redis_url}, self.redis_url))
+            backends.append(("Redis queue (RQ)", {"TASKS_BACKEND": "django_tasks_rq.RQBackend", "REDIS_URL": self.redis_url}, self.redis_url, True))
         except redis.RedisError:
             self.stdout.write(f"Redis does not answer at {self.redis_url}: the Redis rows are left out.")
-        self.stdout.write("\n| queue | workers | all analysed | photos a minute | one photo uploaded just after them waited |\n|---|---|---|---|---|")
-        for name, env, redis_url in backends:
-            for count in WORKERS:
-                elapsed, single = self.one_run(files, count, env, redis_url)
-                self.stdout.write(f"| {name} | {count} | {elapsed:.1f} s | {(len(files) + 1) / elapsed * 60:.0f} | {single:.1f} s |")
+        self.stdout.write("\n| queue | workers | all analysed | photos a minute | the longest a one-photo school waited |\n|---|---|---|---|---|")
+        for name, env, redis_url, fair in backends:
+            for count in WORKERS if fair else WORKERS[:1]:
+                with override_settings(TASKS_FAIR_TURNS=fair):
+                    elapsed, single = self.one_run(files, count, {**env, "TASKS_FAIR_TURNS": "1" if fair else "0"}, redis_url)
+                photos = len(files) + len(self.schools) - 1
+                self.stdout.write(f"| {name} | {count} | {elapsed:.1f} s | {photos / elapsed * 60:.0f} | {single:.1f} s |")
                 self.stdout.flush()
 
     def files(self, copies):
@@ -91,20 +101,21 @@ class Command(ThrowawaySchoolCommand):
         big.save(buffer, "JPEG", quality=90)
         return files + [(f"sports-day-{n}.jpg", buffer.getvalue()) for n in range(copies * 2)]
 
-    def school(self):
+    def staff_and_channel(self, school):
         User = get_user_model()
-        head = User.objects.create_user("scale-head", email="head@example.org")
-        roles.give_role(head, self.school, roles.HEADTEACHER)
-        office = User.objects.create_user("scale-office")
-        roles.give_role(office, self.school, roles.OFFICE_STAFF)
-        for user in (head, office):
-            accounts.accept_aup(user)
-        return office, complete_channel(head, authors=[office])
+        head = User.objects.create_user(f"scale-head-{school.slug}", email="head@example.org")
+        roles.give_role(head, school, roles.HEADTEACHER)
+        office = User.objects.create_user(f"scale-office-{school.slug}")
+        roles.give_role(office, school, roles.OFFICE_STAFF)
+        with in_school(school):
+            for user in (head, office):
+                accounts.accept_aup(user)
+            return school, office, complete_channel(head, authors=[office])
 
     def one_run(self, files, count, env, redis_url) -> tuple[float, float]:
-        """The workers are started and ready first; then the uploads are committed at once, and one
-        more photo just after them, for another draft (a school with one photo). Returns how long
-        until every upload was analysed, and how long the one photo waited."""
+        """The workers are started and ready first; then the first school's uploads are committed at
+        once, and one photo from each other school just after them. Returns how long until every
+        upload was analysed, and the longest a one-photo school waited."""
         if redis_url:
             redis.Redis.from_url(redis_url).flushdb()
             queues = tasks.redis_queues(redis_url)
@@ -117,25 +128,32 @@ class Command(ThrowawaySchoolCommand):
         try:
             self.wait_until_ready(count, logs_before)
             with override_settings(TASKS=backend):
+                [(big_school, office, channel), *others] = self.schools
                 with transaction.atomic():
-                    draft = self.draft("sports-day")
+                    draft = self.draft(office, channel, "sports-day")
                     for name, data in files:
-                        drafting.add_media(draft, self.office, SimpleUploadedFile(name, data), source="Mrs Patel", rights="school")
+                        drafting.add_media(draft, office, SimpleUploadedFile(name, data), source="Mrs Patel", rights="school")
                 started = time.perf_counter()
-                alone = self.draft("one-photo")
+                singles = {}  # the one photo of each other school: when it was uploaded
                 [_, data] = files[0]
-                single = drafting.add_media(alone, self.office, SimpleUploadedFile("assembly.jpg", data), source="Mrs Patel", rights="school")
-                single_at = time.perf_counter()
-            single_waited = None
-            while MediaFile.objects.filter(draft__in=(draft, alone)).exclude(analysis__in=("done", "failed")).exists():
+                for school, school_office, school_channel in others:
+                    with in_school(school):
+                        alone = self.draft(school_office, school_channel, "one-photo")
+                        single = drafting.add_media(alone, school_office, SimpleUploadedFile("assembly.jpg", data), source="Mrs Patel", rights="school")
+                    singles[single.pk] = time.perf_counter()
+            waited = {}
+            everywhere = MediaFile.objects.with_scopes_disabled()
+            mine = [draft.pk] + list(everywhere.filter(pk__in=singles).values_list("draft", flat=True))
+            while everywhere.filter(draft__in=mine).exclude(analysis__in=("done", "failed")).exists():
                 if any(w.poll() is not None for w in workers):
                     raise CommandError(f"A worker stopped: see {self.folder}")
-                if single_waited is None and MediaFile.objects.filter(pk=single.pk, analysis="done").exists():
-                    single_waited = time.perf_counter() - single_at
+                for pk in everywhere.filter(pk__in=set(singles) - set(waited), analysis="done").values_list("pk", flat=True):
+                    waited[pk] = time.perf_counter() - singles[pk]
                 time.sleep(0.1)
             elapsed = time.perf_counter() - started
-            if single_waited is None:
-                single_waited = time.perf_counter() - single_at
+            for pk in set(singles) - set(waited):
+                waited[pk] = time.perf_counter() - singles[pk]
+            single_waited = max(waited.values(), default=0.0)
         finally:
             if original is not None:
                 django_rq.settings.QUEUES = original
@@ -143,13 +161,13 @@ class Command(ThrowawaySchoolCommand):
                 w.terminate()
             for w in workers:
                 w.wait(timeout=60)
-        failed = MediaFile.objects.filter(draft__in=(draft, alone), analysis="failed").count()
+        failed = MediaFile.objects.with_scopes_disabled().filter(draft__in=mine, analysis="failed").count()
         if failed:
             raise CommandError(f"{failed} upload(s) could not be analysed")
         return elapsed, single_waited
 
-    def draft(self, slug):
-        return drafting.create_draft(self.office, self.channel, link=f"https://example.org/{slug}", objective="community",
+    def draft(self, office, channel, slug):
+        return drafting.create_draft(office, channel, link=f"https://example.org/{slug}", objective="community",
                                      intended_outcome="Families see the day.")
 
     def wait_until_ready(self, count, logs_before):
