@@ -103,14 +103,15 @@ def _preview(request, report):
         token = secrets.token_urlsafe(16)
         request.session[PENDING] = {
             "token": token, "text": report.text, "file_name": report.file_name, "profile": report.profile,
-            "partial": report.partial, "fingerprint": report.fingerprint,
+            "partial": report.partial, "fingerprint": report.fingerprint, "school": request.school.pk,
         }
     return render(request, "consent/import_report.html", {"report": report, "token": token})
 
 
 def _confirm(request):
     pending = request.session.get(PENDING)
-    if not pending or not secrets.compare_digest(pending["token"], request.POST.get("token", "")):
+    if (not pending or not secrets.compare_digest(pending["token"], request.POST.get("token", ""))
+            or pending.get("school") != request.school.pk):  # previewed in another of the keeper's schools
         messages.error(request, "There is no file waiting to be imported (it was imported, cancelled or replaced by another upload). Upload it again.")
         return redirect("register_import")
     try:

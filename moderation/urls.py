@@ -79,6 +79,7 @@ urlpatterns = [
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
     # Each school's news page at its own address (/mirror/ is the only school's, or lists them).
+    path("schools/", mirror.school_list, name="schools"),
     path("schools/<slug:school>/news/", mirror.mirror_index, name="school_mirror"),
     path("schools/<slug:school>/news/feed/", login_not_required(mirror.MirrorFeed()), name="school_mirror_feed"),
     path("schools/<slug:school>/news/<int:pk>/", mirror.mirror_post, name="school_mirror_post"),

@@ -15,7 +15,7 @@ from moderation.publishing import services as publishing
 from tests.conftest import link_draft
 
 PUBLIC = {"mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern", "login", "health",
-          "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern",
+          "schools", "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern",
           # the families' page: the code form, and pages that open only with the current code (else 404)
           "families_enter", "families", "families_feed", "families_post", "families_media", "families_concern"}
 

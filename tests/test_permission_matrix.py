@@ -33,7 +33,7 @@ MATRIX = {
     "login": EVERYONE, "health": EVERYONE, "mirror": EVERYONE, "mirror_feed": EVERYONE, "mirror_post": EVERYONE, "mirror_media": EVERYONE,
     "mirror_concern": EVERYONE,
     # Each school's news page at its own address: the same pages.
-    "school_mirror": EVERYONE, "school_mirror_feed": EVERYONE, "school_mirror_post": EVERYONE, "school_mirror_media": EVERYONE,
+    "schools": EVERYONE, "school_mirror": EVERYONE, "school_mirror_feed": EVERYONE, "school_mirror_post": EVERYONE, "school_mirror_media": EVERYONE,
     "school_mirror_concern": EVERYONE,
     # Anyone signed in may ask to work in one of their schools (a school they have no role in is refused by name).
     "choose_school": STAFF,

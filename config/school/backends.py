@@ -11,6 +11,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 
 from config.school.models import School
+from config.school.roles import INSTALLATION_ROLES
 from config.school.tenancy import current_school_id
 
 
@@ -27,7 +28,9 @@ class SchoolRolesBackend(ModelBackend):
         school_id = school_id_of(obj) if obj is not None else current_school_id()
         cache = user_obj.__dict__.setdefault("_school_perm_cache", {})
         if school_id not in cache:
-            granted = Permission.objects.filter(group__user=user_obj)
+            # Only the roles held across the installation count from user.groups: a school's role
+            # put there by hand would otherwise count in every school.
+            granted = Permission.objects.filter(group__user=user_obj, group__name__in=INSTALLATION_ROLES)
             if school_id is not None:
                 granted = granted | Permission.objects.filter(
                     group__memberships__user=user_obj, group__memberships__school_id=school_id)

@@ -13,6 +13,10 @@ def school_for(request):
     if user is None or not user.is_authenticated:
         return None
     schools = schools_of(user)
+    asked = request.GET.get("school", "")
+    if asked.isdigit() and any(school.pk == int(asked) for school in schools):
+        # A link from an email about one of their schools opens in that school.
+        request.session[SESSION_KEY] = int(asked)
     chosen = request.session.get(SESSION_KEY)
     for school in schools:
         if school.pk == chosen:

@@ -23,6 +23,9 @@ def page(name: str, *args) -> str:
     from django.urls import reverse
 
     path = reverse(name, args=args)
+    if current_school_id() is not None:
+        # Opened by someone working in several schools, the link opens in the school it is about.
+        path += f"?school={current_school_id()}"
     if settings.SITE_ADDRESS:
         return settings.SITE_ADDRESS + path
     return f"{path} (on the product's site; SITE_ADDRESS gives its full address)"

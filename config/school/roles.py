@@ -41,8 +41,9 @@ ROLE_PERMISSIONS = {
     REGISTER_KEEPER: ["consent.keep_register"],
     TRUST_ADMINISTRATOR: ["school.add_school"],
 }
-# The roles held in a school; the others are held across the installation.
+# The roles held in a school (school.Membership), and those held across the installation (user.groups).
 SCHOOL_ROLES = (OFFICE_STAFF, APPROVER, HEADTEACHER, DSL, REGISTER_KEEPER)
+INSTALLATION_ROLES = (TRUST_ADMINISTRATOR,)
 
 
 def ensure_groups(**_kwargs):

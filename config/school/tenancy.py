@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.text import slugify
 from django_scopes import scope, scopes_disabled
@@ -27,13 +28,15 @@ __all__ = ["scope", "scopes_disabled", "in_school", "nowhere", "current_school",
            "in_school_of", "in_its_school", "for_each_school"]
 
 
-class NoSchool(LookupError):
-    """Work that needs one school ran with none (or several) in scope."""
+class NoSchool(PermissionDenied):
+    """Work that needs one school ran with none (or several) in scope: refused (403 on a page)."""
 
 
 @contextmanager
 def in_school(school):
     """Everything inside sees only this school's data (and acts with its roles)."""
+    if school is None:  # django-scopes reads None as "every school": never here
+        raise NoSchool("No school was given, so nothing was done.")
     with scope(school=school.pk if isinstance(school, School) else school):
         yield
 

@@ -11,7 +11,7 @@ from config.school.tenancy import schools_of
 
 # Pages a signed-in person may reach before giving the second factor.
 OPEN = {"second_factor", "logout", "login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern",
-        "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern"}
+        "schools", "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern"}
 
 
 def needs_second_factor(user) -> bool:

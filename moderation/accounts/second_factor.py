@@ -11,6 +11,7 @@ from django_otp.qr import write_qrcode_image
 
 from config.school.models import AuditEntry
 from config.school.roles import HEADTEACHER, has_role
+from config.school.tenancy import current_school_id, roles_in
 
 DEVICE_NAME = "Authenticator app"
 
@@ -61,6 +62,8 @@ def reset(user, by) -> int:
     """Remove a person's second factor (a lost phone): they set up a new one at their next sign-in."""
     if by is not None and not has_role(by, HEADTEACHER):
         raise PermissionDenied("Only the headteacher resets a second factor.")
+    if not roles_in(user, current_school_id()):
+        raise PermissionDenied(f"{user.get_full_name() or user.username} holds no role in this school: their own school resets it.")
     with transaction.atomic():
         removed, _ = TOTPDevice.objects.filter(user=user).delete()
         AuditEntry.objects.create(actor=by, action="account.second_factor_reset",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from config.school import notify
 from config.school.models import AuditEntry
 from config.school.roles import DSL, HEADTEACHER
+from config.school.tenancy import current_school_id
 from connectors import base as connectors
 from connectors import services as connections
 from consent.models import PhotoConsent
@@ -104,7 +105,7 @@ def tell_flood(now=None) -> bool:
     marked told. A report of a flood that arrives after that email waits for the next one."""
     now = now or timezone.now()
     untold = Concern.objects.filter(in_flood=True, told_at__isnull=True)
-    if not untold.exists() or not notify.once(f"concern-flood-{now:%Y%m%d%H}", "a flood of reports of concern"):
+    if not untold.exists() or not notify.once(f"concern-flood-{current_school_id()}-{now:%Y%m%d%H}", "a flood of reports of concern"):
         return False
     count = flood().count()
     posts = sorted({str(c.post) for c in flood()[:200]})

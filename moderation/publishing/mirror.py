@@ -11,7 +11,7 @@ import functools
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.syndication.views import Feed
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -37,13 +37,29 @@ def news_school(request, slug: str | None) -> School | None:
     return schools[0] if len(schools) == 1 else None
 
 
+def moved_to_its_school(request, pk=None):
+    """/mirror/… on an installation of several schools: the address of the same page at its
+    school's own address, for good (301). The /mirror/ addresses were the first school's (the only
+    one there was): a post's own school is looked up outside any scope, and only a post on a news
+    page is redirected, so that the address says nothing of any other post."""
+    if pk is None:
+        school = School.objects.order_by("pk").first()
+    else:
+        public = PublishedPost.objects.with_scopes_disabled().filter(pk=pk, taken_down_at__isnull=True, for_families_only=False)
+        school = School.objects.filter(pk__in=public.values("channel__school")).first()
+    if school is None:
+        raise Http404("There is no such post on any school's news page.")
+    address = f"/schools/{school.slug}/news/" + request.path.removeprefix("/mirror/")
+    return HttpResponsePermanentRedirect(address + (f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""))
+
+
 def on_news_page(view):
     """The view works in the scope of the school whose news page it shows, whoever asks."""
     @functools.wraps(view)
     def wrapped(request, *args, school=None, **kwargs):
         found = news_school(request, school)
         if found is None:
-            raise Http404("Which school's news? Each school's page has its own address.")
+            return moved_to_its_school(request, kwargs.get("pk"))
         request.school = found
         with in_school(found):
             return view(request, *args, **kwargs)
@@ -52,10 +68,13 @@ def on_news_page(view):
 
 @login_not_required
 def mirror_index(request, school=None):
-    if news_school(request, school) is None:
-        # An installation of several schools: /mirror/ lists their news pages.
-        return render(request, "mirror/schools.html", {"schools": School.objects.order_by("name")})
     return news_index(request, school=school)
+
+
+@login_not_required
+def school_list(request):
+    """Every school's news page: what a visitor to an installation of several schools chooses from."""
+    return render(request, "mirror/schools.html", {"schools": School.objects.order_by("name")})
 
 
 @on_news_page

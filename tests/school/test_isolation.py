@@ -10,7 +10,11 @@ import re
 
 import numpy as np
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes import ScopeError
 
@@ -20,6 +24,7 @@ from config.school.scoping import OutsideAnySchool
 from config.school.tenancy import in_school, nowhere, scopes_disabled
 from connectors.models import Channel
 from consent.models import Pupil
+from moderation.accounts import second_factor
 from moderation.aftercare import concerns
 from moderation.approval import services as approving
 from moderation.approval.attestations import ATTESTATIONS
@@ -94,7 +99,7 @@ def every_route(resolver=None, prefix=""):
 # Public by design, for anyone: a school's news page (its posts are public on the platform anyway)
 # and the login. The families' pages open with the code alone, which is the secret: they are
 # checked below with A's code against B's posts.
-PUBLIC = {"login", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern",
+PUBLIC = {"login", "schools", "mirror", "mirror_feed", "mirror_post", "mirror_media", "mirror_concern",
           "school_mirror", "school_mirror_feed", "school_mirror_post", "school_mirror_media", "school_mirror_concern",
           "families_enter", "health", "logout"}
 
@@ -179,8 +184,8 @@ def test_each_school_has_its_own_news_page(world_b, client):
     assert "Harvest festival" in page_b
     first = School.objects.order_by("pk").first()
     assert "Harvest festival" not in client.get(f"/schools/{first.slug}/news/").content.decode()
-    # Several schools: /mirror/ lists their pages rather than mixing their posts.
-    listing = client.get("/mirror/").content.decode()
+    # Several schools: /schools/ lists their pages rather than mixing their posts.
+    listing = client.get("/schools/").content.decode()
     assert "/schools/bramley/news/" in listing and "Harvest festival" not in listing
     assert client.get(f"/schools/bramley/news/{world_b['post'].pk}/").status_code == 200
     assert client.get(f"/schools/{first.slug}/news/{world_b['post'].pk}/").status_code == 404
@@ -305,3 +310,64 @@ def test_the_first_school_still_reads_what_was_encrypted_before_there_were_sever
     assert crypto.decrypt_encoding(token)[0] == 1.0
     with in_school(world_b["school"]), pytest.raises(crypto.FaceKeyError):
         crypto.decrypt_encoding(token)
+
+
+# --- What a review found -----------------------------------------------------------------------
+
+def test_a_flood_of_reports_in_one_school_does_not_silence_anothers(world_b, approved_draft, approver, head, dsl, settings, mailoutbox):
+    settings.CONCERNS_FLOOD_PER_HOUR = 1
+    for user in (head, dsl, world_b["people"]["head"], world_b["people"]["dsl"]):
+        user.email = f"{user.username}@example.org"
+        user.save()
+    post_a = publishing.publish(approved_draft, approver)
+    for n in range(3):
+        with in_school(world_b["school"]):
+            concerns.report(world_b["post"], kind=Concern.Kind.OTHER, details="Flood", sender_address=f"198.51.100.{n}")
+        concerns.report(post_a, kind=Concern.Kind.OTHER, details="Flood", sender_address=f"203.0.113.{n}")
+    floods = [m for m in mailoutbox if "A flood of reports" in m.subject]
+    assert sorted(m.subject.split("]")[0] for m in floods) == ["[Aycliffe Community Primary School", "[Bramley Primary School"]
+
+
+def test_a_schools_role_put_among_a_persons_groups_by_hand_counts_nowhere(db, office):
+    stray = make_user("stray", roles.OFFICE_STAFF)
+    stray.memberships.all().delete()
+    stray.groups.add(Group.objects.get(name=roles.APPROVER))
+    stray = get_user_model().objects.get(pk=stray.pk)
+    assert not stray.has_perm("moderation.approve_draft")
+
+
+def test_a_second_factor_is_reset_only_by_the_school_the_person_works_in(world_b, office):
+    with in_school(world_b["school"]), pytest.raises(PermissionDenied):
+        second_factor.reset(office, world_b["people"]["head"])
+    with pytest.raises(CommandError, match="holds no role in this school"):
+        call_command("reset_second_factor", "office", "--school", "bramley")
+
+
+def test_the_first_schools_old_news_addresses_lead_to_its_own_once_there_are_several(world_b, approved_draft, approver, client):
+    post_a = publishing.publish(approved_draft, approver)
+    first = School.objects.order_by("pk").first()
+    response = client.get(f"/mirror/{post_a.pk}/")
+    assert response.status_code == 301 and response["Location"] == f"/schools/{first.slug}/news/{post_a.pk}/"
+    assert client.get("/mirror/feed/")["Location"] == f"/schools/{first.slug}/news/feed/"
+    assert client.get("/mirror/")["Location"] == f"/schools/{first.slug}/news/"
+    assert "/schools/bramley/news/" in client.get("/schools/").content.decode()
+
+
+def test_an_old_news_address_says_nothing_of_a_post_that_is_not_on_a_news_page(world_b, approved_draft, approver, client):
+    post_a = publishing.publish(approved_draft, approver)
+    PublishedPost.objects.filter(pk=post_a.pk).update(for_families_only=True)
+    assert client.get(f"/mirror/{post_a.pk}/").status_code == 404
+
+
+def test_a_link_from_an_email_opens_in_the_school_it_is_about(world_b, dsl, client):
+    roles.give_role(dsl, world_b["school"], roles.DSL)
+    client.force_login(dsl)
+    page = client.get(f"/concerns/{world_b['concern'].pk}/?school={world_b['school'].pk}")
+    assert page.status_code == 200 and SECRET in page.content.decode()
+
+
+def test_someone_with_no_school_is_refused_a_schools_page_with_a_message(db, client):
+    admin = make_user("trust", roles.OFFICE_STAFF, accept_aup=False)
+    admin.memberships.all().delete()
+    client.force_login(admin)
+    assert client.get("/aup/").status_code == 403

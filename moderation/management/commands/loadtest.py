@@ -83,7 +83,6 @@ class Command(ThrowawaySchoolCommand):
     def seed(self, users, drafts):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.hashers import make_password
-        from django.contrib.auth.models import Group
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         User = get_user_model()
@@ -94,8 +93,10 @@ class Command(ThrowawaySchoolCommand):
         hashed = make_password(PASSWORD)
         office = [User.objects.create(username=f"office{n}", password=hashed) for n in range(users - approvers)]
         checkers = [User.objects.create(username=f"approver{n}", password=hashed) for n in range(approvers)]
-        Group.objects.get(name=roles.OFFICE_STAFF).user_set.add(*office)
-        Group.objects.get(name=roles.APPROVER).user_set.add(*checkers)
+        for user in office:
+            roles.give_role(user, self.school, roles.OFFICE_STAFF)
+        for user in checkers:
+            roles.give_role(user, self.school, roles.APPROVER)
         for user in [head, *office, *checkers]:
             accounts.accept_aup(user)
         channel = complete_channel(head, authors=office)
