@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from config.school.models import AuditEntry
+from config.school import roles
+from config.school.models import AuditEntry, School
 from consent import services
 from consent.models import (
     BiometricConsent,
@@ -694,3 +695,15 @@ def test_erasing_a_record_sits_apart_from_the_routine_changes_and_asks_for_confi
     assert refused.status_code == 200 and Pupil.objects.get(upn=AMIRA).erased_at is None
     client.post(f"/register/{AMIRA}/change/", {"change": "erase", "note": "Left the school in July", "confirm": "on"})
     assert not Pupil.objects.filter(upn=AMIRA).exists()  # the UPN is erased with the rest
+
+
+def test_an_import_previewed_in_one_school_is_not_confirmed_in_another(client, register_keeper):
+    other = School.objects.create(name="Bramley Primary School", slug="bramley")
+    roles.give_role(register_keeper, other, roles.REGISTER_KEEPER)
+    client.force_login(register_keeper)
+    upload = SimpleUploadedFile("autumn.csv", csv_bytes(*SCHOOL), content_type="text/csv")
+    token = client.post("/register/import/", {"file": upload, "profile": "default"}).context["token"]
+    client.post("/school/choose/", {"school": other.pk})
+    refused = client.post("/register/import/", {"token": token}, follow=True)
+    assert "There is no file waiting to be imported" in refused.content.decode()
+    assert Pupil.objects.with_scopes_disabled().count() == 0
