@@ -23,7 +23,7 @@ def page(name: str, *args) -> str:
     from django.urls import reverse
 
     path = reverse(name, args=args)
-    if current_school_id() is not None:
+    if current_school_id() is not None and School.objects.count() > 1:
         # Opened by someone working in several schools, the link opens in the school it is about.
         path += f"?school={current_school_id()}"
     if settings.SITE_ADDRESS:

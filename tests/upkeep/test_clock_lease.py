@@ -20,10 +20,13 @@ def rounds_enqueued() -> int:
 
 
 def test_of_two_workers_clocks_only_one_enqueues_the_rounds():
-    first, second = Clock(), Clock()
-    for clock in (first, second):
-        clock.enqueuers["comments"]()
+    for me in ("worker-a", "worker-b"):
+        worker.every_time(worker.comments_round, me)()
     assert rounds_enqueued() == 1
+
+
+def test_each_worker_names_its_clock_apart_from_the_others():
+    assert Clock().me != Clock().me
 
 
 def test_the_clock_of_a_worker_that_died_is_taken_over():

@@ -55,7 +55,7 @@ def test_each_further_file_of_a_school_waits_one_step_more(office, facebook):
 
 
 def test_a_file_queued_again_takes_its_turn_like_a_new_one(office, facebook):
-    media = upload(office, facebook)
+    upload(office, facebook)
     DBTaskResult.objects.all().delete()
     assert analysis.give_forgotten_tasks() == 1
     assert DBTaskResult.objects.get().priority == 100
