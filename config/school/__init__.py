@@ -1,7 +1,8 @@
-"""The school's own configuration, read from the environment with safe defaults.
+"""The first school's configuration, read from the environment (SCHOOL_*) with safe defaults.
 
-Everything a school changes without touching code lives here: its name, the email
-domains it owns, whether YouTube `unlisted` is allowed, the Acceptable Use Policy version.
+The first `migrate` makes the installation's first school from it, and on an installation of one
+school every `migrate` copies the variables that are set into that school (schools.py). Each
+school's own record is `config.school.models.School`, which everything else reads.
 """
 
 import os
@@ -38,16 +39,6 @@ class School:
     # not personal data.
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
-
-    @property
-    def own_address_parts(self) -> tuple[str, ...]:
-        parts = [p.strip() for p in self.address.split(",") if p.strip()]
-        return tuple(parts + ([self.address.strip()] if parts else []))
-
-    @property
-    def own_contact_details(self) -> tuple[str, ...]:
-        """Everything of the school's own that a post may give: its address, phones and emails."""
-        return self.own_address_parts + self.phones + self.emails
 
 
 def load() -> School:

@@ -22,7 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
@@ -142,13 +142,13 @@ def holds_the_clock(me: str, now=None) -> bool:
     return bool(ClockLease.objects.filter(Q(holder=me) | Q(until__lt=now), name=CLOCK).update(holder=me, until=until))
 
 
-def every_time(round_task, me: str | None = None):
+def every_time(round_task, is_the_clock=None):
     """What the clock does for a round: enqueue its task, unless the last one is still to run or
     another worker's clock is the installation's (each round then runs once, not once per worker)."""
     last = [None]
 
     def enqueue():
-        if me is not None and not holds_the_clock(me):
+        if is_the_clock is not None and not is_the_clock():
             return
         if not still_to_run(last[0]):
             last[0] = round_task.enqueue()
@@ -189,14 +189,15 @@ class Clock:
             ("tidy", tidy_round, {"hours": 6}),
         ]
         self.me = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
-        self.enqueuers = {id: job(every_time(round_task, self.me)) for id, round_task, _ in self.rounds}
+        self.lease_checked_at, self.holds_lease = None, False
+        self.enqueuers = {id: job(every_time(round_task, self.is_the_clock)) for id, round_task, _ in self.rounds}
         self.publishing = {}  # draft id: the task enqueued at its time
         self.publish_draft = job(self.enqueue_publish)
 
     def enqueue_publish(self, draft_id: int) -> None:
         # Every clock keeps the jobs; the installation's clock enqueues. Were it to die at that very
         # moment, the next publishing round of the clock that takes over publishes what fell due.
-        if holds_the_clock(self.me):
+        if self.is_the_clock():
             self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
 
     def add_rounds(self):
@@ -206,7 +207,19 @@ class Clock:
             add(self.enqueuers[id], "interval", **every, id=id, replace_existing=True)
         add(queue_stale_work, "interval", minutes=1, id="stale-work", replace_existing=True)
         add(beat_round, "interval", seconds=health.BEAT_SECONDS, id="beat", replace_existing=True)
-        add(job(functools.partial(holds_the_clock, self.me)), "interval", seconds=health.BEAT_SECONDS, id="clock-lease", replace_existing=True)
+        add(job(functools.partial(self.is_the_clock, ask=True)), "interval", seconds=health.BEAT_SECONDS, id="clock-lease", replace_existing=True)
+
+    def is_the_clock(self, ask: bool = False) -> bool:
+        """Whether this clock is the installation's. The database is asked at the start and every half
+        minute by the lease job (ask=True); in between, the answer it gave stands, so that a round or
+        a post due enqueues its task as quickly as before, without writing the lease each time."""
+        now = timezone.now()
+        if ask or self.lease_checked_at is None:
+            try:
+                self.holds_lease, self.lease_checked_at = holds_the_clock(self.me, now), now
+            except DatabaseError:  # busy or away for a moment: the last answer stands until the next time
+                logger.warning("The clock's lease could not be read; its last answer stands", exc_info=True)
+        return self.holds_lease
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
@@ -233,6 +246,7 @@ class Clock:
         """Build every job from the database, then start the clock. A draft that fell due while no
         worker ran has a job in the past, which runs at once."""
         self.sync()
+        self.is_the_clock(ask=True)  # before any job runs: the jobs at start only read the answer
         self.add_rounds()
         # The first rounds run at once, not half a minute (or an hour) after a restart.
         for id, round_task, every in self.rounds:

@@ -2,11 +2,13 @@
 and another takes over when that worker dies."""
 
 import datetime
+import functools
 
 import pytest
 import time_machine
 from django_tasks_db.models import DBTaskResult
 
+from moderation.models import ClockLease
 from moderation.upkeep import worker
 from moderation.upkeep.worker import Clock, holds_the_clock
 
@@ -21,7 +23,7 @@ def rounds_enqueued() -> int:
 
 def test_of_two_workers_clocks_only_one_enqueues_the_rounds():
     for me in ("worker-a", "worker-b"):
-        worker.every_time(worker.comments_round, me)()
+        worker.every_time(worker.comments_round, functools.partial(holds_the_clock, me))()
     assert rounds_enqueued() == 1
 
 
@@ -38,3 +40,15 @@ def test_the_clock_of_a_worker_that_died_is_taken_over():
         traveller.shift(datetime.timedelta(seconds=worker.LEASE_SECONDS + 1))  # worker-a died: not renewed
         assert holds_the_clock("worker-b")
         assert not holds_the_clock("worker-a")
+
+
+def test_a_clock_that_is_not_the_installations_takes_it_over_when_its_lease_job_next_asks():
+    with time_machine.travel(START, tick=False) as traveller:
+        assert holds_the_clock("worker-a")
+        clock = Clock()
+        assert not clock.is_the_clock()
+        ClockLease.objects.all().delete()  # the lease is free now
+        traveller.shift(datetime.timedelta(seconds=10))
+        assert not clock.is_the_clock()  # its last answer stands until the lease job asks...
+        assert clock.is_the_clock(ask=True)  # ...every half minute: it takes the clock
+        assert clock.is_the_clock()
