@@ -142,13 +142,13 @@ def holds_the_clock(me: str, now=None) -> bool:
     return bool(ClockLease.objects.filter(Q(holder=me) | Q(until__lt=now), name=CLOCK).update(holder=me, until=until))
 
 
-def every_time(round_task, is_the_clock=None):
+def every_time(round_task, is_the_clock):
     """What the clock does for a round: enqueue its task, unless the last one is still to run or
     another worker's clock is the installation's (each round then runs once, not once per worker)."""
     last = [None]
 
     def enqueue():
-        if is_the_clock is not None and not is_the_clock():
+        if not is_the_clock():
             return
         if not still_to_run(last[0]):
             last[0] = round_task.enqueue()
@@ -189,16 +189,20 @@ class Clock:
             ("tidy", tidy_round, {"hours": 6}),
         ]
         self.me = f"{worker_name()}:{uuid.uuid4().hex[:8]}"
-        self.lease_checked_at, self.holds_lease = None, False
+        self.holds_lease = None  # not asked yet
         self.enqueuers = {id: job(every_time(round_task, self.is_the_clock)) for id, round_task, _ in self.rounds}
         self.publishing = {}  # draft id: the task enqueued at its time
+        self.publishing_lock = threading.Lock()
         self.publish_draft = job(self.enqueue_publish)
 
     def enqueue_publish(self, draft_id: int) -> None:
         # Every clock keeps the jobs; the installation's clock enqueues. Were it to die at that very
         # moment, the next publishing round of the clock that takes over publishes what fell due.
-        if self.is_the_clock():
-            self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
+        # A sync at the same moment sees the job gone from the scheduler and no task yet, and adds
+        # the job again: the second run finds the first one's task still waiting and leaves it.
+        with self.publishing_lock:
+            if self.is_the_clock() and not still_to_run(self.publishing.get(draft_id)):
+                self.publishing[draft_id] = scheduling.publish_at_its_time.enqueue(draft_id)
 
     def add_rounds(self):
         add = self.scheduler.add_job
@@ -213,16 +217,19 @@ class Clock:
         """Whether this clock is the installation's. The database is asked at the start and every half
         minute by the lease job (ask=True); in between, the answer it gave stands, so that a round or
         a post due enqueues its task as quickly as before, without writing the lease each time."""
-        now = timezone.now()
-        if ask or self.lease_checked_at is None:
+        if ask or self.holds_lease is None:
             try:
-                self.holds_lease, self.lease_checked_at = holds_the_clock(self.me, now), now
+                self.holds_lease = holds_the_clock(self.me)
             except DatabaseError:  # busy or away for a moment: the last answer stands until the next time
                 logger.warning("The clock's lease could not be read; its last answer stands", exc_info=True)
-        return self.holds_lease
+        return bool(self.holds_lease)
 
     def sync(self) -> None:
         """Make the publish jobs match the approved drafts with a publish time, as the database says now."""
+        with self.publishing_lock:
+            self._sync()
+
+    def _sync(self) -> None:
         with scopes_disabled():  # every school's: each publish task works in its draft's school
             wanted = dict(scheduling.scheduled_drafts().values_list("pk", "publish_at"))
         # Published, withdrawn or reopened since: nothing more to remember of them.

@@ -127,7 +127,7 @@ def test_a_worker_asked_to_stop_puts_the_file_back_with_a_new_task(office, faceb
 
 
 def test_a_round_still_waiting_to_run_is_not_enqueued_again():
-    enqueue = worker.every_time(worker.reviews_round)
+    enqueue = worker.every_time(worker.reviews_round, is_the_clock=lambda: True)
     enqueue()
     enqueue()  # the clock ticks again before a worker ran the first
     rounds = DBTaskResult.objects.filter(task_path=worker.reviews_round.module_path)
@@ -139,7 +139,7 @@ def test_a_round_still_waiting_to_run_is_not_enqueued_again():
 
 def test_the_slow_work_and_the_quick_work_have_their_own_queues(office, facebook):
     upload(office, facebook)
-    worker.every_time(worker.publishing_round)()
+    worker.every_time(worker.publishing_round, is_the_clock=lambda: True)()
     assert tasks.run_queued(tasks.QUICK) == 0  # the publishing round ran (nothing was due)...
     assert analysis_tasks(TaskResultStatus.READY).count() == 1  # ...and left the analysis to the slow loop
     assert DBTaskResult.objects.filter(task_path=worker.publishing_round.module_path, status=TaskResultStatus.SUCCESSFUL).count() == 1
