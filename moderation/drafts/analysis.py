@@ -10,6 +10,7 @@ analysed, the gates that need it fail closed and say so.
 settings.MEDIA_ANALYSIS = "inline" analyses in the request instead (the test suite uses it).
 """
 
+import functools
 import logging
 import socket
 from datetime import timedelta
@@ -50,10 +51,8 @@ def queue(media: MediaFile) -> None:
 
 def enqueue(media_id: int) -> None:
     """Its task, in its turn among the schools (tasks.in_turn)."""
-    everywhere = MediaFile.objects.with_scopes_disabled()
-    school = everywhere.filter(pk=media_id).values("draft__school")
-    before = everywhere.filter(draft__school__in=school, analysis=MediaFile.Analysis.QUEUED).exclude(pk=media_id).count()
-    tasks.enqueue(tasks.in_turn(analyse, before), media_id)
+    waiting = functools.partial(MediaFile.waiting_beside, media_id, analysis=MediaFile.Analysis.QUEUED)
+    tasks.enqueue(tasks.in_turn(analyse, waiting), media_id)
 
 
 def _queue_again(running) -> int:

@@ -236,6 +236,14 @@ class MediaFile(models.Model):
     # The words read in that copy (after its blurs): [[time, text, top, right, bottom, left], ...].
     copy_words = models.JSONField(default=list, blank=True)
 
+    @classmethod
+    def waiting_beside(cls, media_id: int, **state) -> int:
+        """How many other files of this file's school wait in this state (analysis=QUEUED, say),
+        counted across the installation: a file's turn among the schools (upkeep/tasks.in_turn)."""
+        everywhere = cls.objects.with_scopes_disabled()
+        school = everywhere.filter(pk=media_id).values("draft__school")
+        return everywhere.filter(draft__school__in=school, **state).exclude(pk=media_id).count()
+
     def analysis_seconds_left(self, now=None) -> int | None:
         """A guess from the pace measured so far, up to now (not to the last report of progress,
         which a long step between two reports would freeze); None until there is a pace to go by."""

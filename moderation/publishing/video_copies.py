@@ -7,6 +7,7 @@ blurred. Each decision asks for a new copy (`request`, which enqueues the task `
 worker runs it as it analyses uploads, and a copy left half-made by a stopped worker is made again.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -139,10 +140,8 @@ def request(media: MediaFile) -> None:
 
 def enqueue(media_id: int) -> None:
     """Its task, in its turn among the schools (tasks.in_turn)."""
-    everywhere = MediaFile.objects.with_scopes_disabled()
-    school = everywhere.filter(pk=media_id).values("draft__school")
-    before = everywhere.filter(draft__school__in=school, copy_state=MediaFile.Copy.QUEUED).exclude(pk=media_id).count()
-    tasks.enqueue(tasks.in_turn(make_copy, before), media_id)
+    waiting = functools.partial(MediaFile.waiting_beside, media_id, copy_state=MediaFile.Copy.QUEUED)
+    tasks.enqueue(tasks.in_turn(make_copy, waiting), media_id)
 
 
 @in_its_school(MediaFile)

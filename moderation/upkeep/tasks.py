@@ -92,25 +92,29 @@ def _hand_over(a_task, *args) -> None:
         logger.exception("The task queue did not take %s%s; the worker's clock gives it a task within a minute", a_task.name, args)
 
 
-def in_turn(a_task, waiting_before: int):
+def in_turn(a_task, waiting_beside):
     """The task with its turn among the schools: a school with nothing else waiting goes first,
     and each further file of the same school one step later, so that one school's 300-photo upload
     does not hold every other school's photo behind it. The database queue takes the most urgent
     first (then the oldest). django-tasks-rq accepts no priority (its backend says
-    supports_priority = False), so on Redis the order stays first in, first out."""
+    supports_priority = False), so on Redis the order stays first in, first out.
+
+    `waiting_beside` counts the same school's other files waiting; it is asked only when the
+    turn is needed."""
     if not settings.TASKS_FAIR_TURNS or not a_task.get_backend().supports_priority:
-        return a_task  # RQ refuses priorities (django-tasks-rq 0.12): first in, first out there
-    if waiting_before <= 0:
+        return a_task
+    waiting = waiting_beside()
+    if waiting <= 0:
         return a_task.using(priority=TASK_MAX_PRIORITY)
-    return a_task.using(priority=max(TASK_MIN_PRIORITY, -waiting_before))
+    return a_task.using(priority=max(TASK_MIN_PRIORITY, -waiting))
 
 
-def give_tasks(a_task, ids, enqueue_one=None) -> int:
+def give_tasks(a_task, ids, enqueue_one) -> int:
     """Each of these ids (of files whose state says queued) without a task of this kind waiting or
     running gets one: files queued before tasks existed, or whose queue did not answer. Returns how many."""
     missing = sorted(set(ids) - waiting(a_task))
     for id in missing:
-        (enqueue_one or functools.partial(enqueue, a_task))(id)
+        enqueue_one(id)
     return len(missing)
 
 
