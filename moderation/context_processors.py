@@ -11,7 +11,7 @@ def school(request):
     if current is None and not request.user.is_authenticated:
         only = list(School.objects.all()[:2])
         current = only[0] if len(only) == 1 else None
-    mine = schools_of(request.user) if request.user.is_authenticated else []
+    mine = getattr(request, "schools", [])
     return {
         "school": current,
         # A person with roles in several schools chooses which they work in (and sees it named).

@@ -1,4 +1,3 @@
-from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from moderation import views
@@ -75,13 +74,13 @@ urlpatterns = [
     path("reviews/", review_views.review_list, name="reviews"),
     path("mirror/", mirror.mirror_index, name="mirror"),
     path("mirror/<int:pk>/concern/", aftercare_views.mirror_concern, name="mirror_concern"),
-    path("mirror/feed/", login_not_required(mirror.MirrorFeed()), name="mirror_feed"),
+    path("mirror/feed/", mirror.mirror_feed, name="mirror_feed"),
     path("mirror/<int:pk>/", mirror.mirror_post, name="mirror_post"),
     path("mirror/<int:pk>/media/<int:position>/", mirror.mirror_media, name="mirror_media"),
     # Each school's news page at its own address (/mirror/ is the only school's, or lists them).
     path("schools/", mirror.school_list, name="schools"),
     path("schools/<slug:school>/news/", mirror.mirror_index, name="school_mirror"),
-    path("schools/<slug:school>/news/feed/", login_not_required(mirror.MirrorFeed()), name="school_mirror_feed"),
+    path("schools/<slug:school>/news/feed/", mirror.mirror_feed, name="school_mirror_feed"),
     path("schools/<slug:school>/news/<int:pk>/", mirror.mirror_post, name="school_mirror_post"),
     path("schools/<slug:school>/news/<int:pk>/media/<int:position>/", mirror.mirror_media, name="school_mirror_media"),
     path("schools/<slug:school>/news/<int:pk>/concern/", aftercare_views.mirror_concern, name="school_mirror_concern"),

@@ -8,11 +8,9 @@ from config.school.tenancy import in_school, nowhere, schools_of
 SESSION_KEY = "school"
 
 
-def school_for(request):
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+def school_for(request, schools):
+    if not schools:
         return None
-    schools = schools_of(user)
     asked = request.GET.get("school", "")
     if asked.isdigit() and any(school.pk == int(asked) for school in schools):
         # A link from an email about one of their schools opens in that school.
@@ -21,7 +19,7 @@ def school_for(request):
     for school in schools:
         if school.pk == chosen:
             return school
-    return schools[0] if schools else None
+    return schools[0]
 
 
 class SchoolMiddleware:
@@ -29,6 +27,9 @@ class SchoolMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.school = school_for(request)
+        user = getattr(request, "user", None)
+        # Every school this person holds a role in (the pages offer to switch between them).
+        request.schools = schools_of(user) if user is not None and user.is_authenticated else []
+        request.school = school_for(request, request.schools)
         with in_school(request.school) if request.school is not None else nowhere():
             return self.get_response(request)

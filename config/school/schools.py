@@ -24,6 +24,8 @@ def add_school(*, name: str, slug: str = "", email_domains=(), head_username: st
     if by is not COMMAND_LINE and not (by and by.is_active and by.has_perm("school.add_school")):
         raise PermissionDenied("Only a trust administrator adds schools.")
     name, slug = name.strip(), (slug.strip() or slugify(name))[:60]
+    head_username, head_email = head_username.strip(), head_email.strip()
+    head_first_name, head_last_name = head_first_name.strip(), head_last_name.strip()
     problems = {}
     if not name:
         problems["name"] = "Give the school's name."
@@ -32,13 +34,13 @@ def add_school(*, name: str, slug: str = "", email_domains=(), head_username: st
     elif School.objects.filter(slug=slug).exists():
         problems["slug"] = f"Another school already has the short name '{slug}'."
     User = get_user_model()
-    if not head_username.strip():
+    if not head_username:
         problems["head_username"] = "Give the headteacher a username."
-    elif User.objects.filter(username=head_username.strip()).exists():
-        problems["head_username"] = f"The username '{head_username.strip()}' is taken: each account belongs to one person."
-    if not head_email.strip():
+    elif User.objects.filter(username=head_username).exists():
+        problems["head_username"] = f"The username '{head_username}' is taken: each account belongs to one person."
+    if not head_email:
         problems["head_email"] = "Give the headteacher's email address: reminders, seals and concerns go to it."
-    candidate = User(username=head_username.strip(), email=head_email.strip(), first_name=head_first_name, last_name=head_last_name)
+    candidate = User(username=head_username, email=head_email, first_name=head_first_name, last_name=head_last_name)
     try:
         validate_password(head_password, candidate)
     except ValidationError as error:
@@ -47,8 +49,8 @@ def add_school(*, name: str, slug: str = "", email_domains=(), head_username: st
         raise ValidationError(problems)
     with transaction.atomic():
         school = School.objects.create(name=name, slug=slug, email_domains=[d.strip().lower() for d in email_domains if d.strip()])
-        head = User.objects.create_user(head_username.strip(), email=head_email.strip(), password=head_password,
-                                        first_name=head_first_name.strip(), last_name=head_last_name.strip())
+        head = User.objects.create_user(head_username, email=head_email, password=head_password,
+                                        first_name=head_first_name, last_name=head_last_name)
         give_role(head, school, HEADTEACHER)
         with in_school(school):
             AuditEntry.objects.create(

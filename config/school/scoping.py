@@ -27,14 +27,11 @@ class OutsideAnySchool(ScopeError):
 
 
 def current_school_id() -> int | None:
-    """The one school in scope, or None (no scope, several schools, or scoping switched off)."""
+    """The one school in scope, or None (no scope, several schools, or scoping switched off).
+    Work enters a school's scope by its id (tenancy.in_school)."""
     state = get_scope()
-    if not state.get("_enabled", True):
-        return None
-    value = state.get("school")
-    if isinstance(value, int):
-        return value
-    return getattr(value, "pk", None) if value is not None and not isinstance(value, (list, tuple)) else None
+    value = state.get("school") if state.get("_enabled", True) else None
+    return value if isinstance(value, int) else None
 
 
 class BelongsToSchool(models.Model):

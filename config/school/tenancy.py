@@ -32,12 +32,17 @@ class NoSchool(PermissionDenied):
     """Work that needs one school ran with none (or several) in scope: refused (403 on a page)."""
 
 
+def id_of(school) -> int | None:
+    """A school given as a School or as its id, as its id."""
+    return school.pk if isinstance(school, School) else school
+
+
 @contextmanager
 def in_school(school):
     """Everything inside sees only this school's data (and acts with its roles)."""
     if school is None:  # django-scopes reads None as "every school": never here
         raise NoSchool("No school was given, so nothing was done.")
-    with scope(school=school.pk if isinstance(school, School) else school):
+    with scope(school=id_of(school)):
         yield
 
 
@@ -90,14 +95,13 @@ def schools_of(user, *roles) -> list[School]:
 def roles_in(user, school) -> set[str]:
     if not user.is_authenticated or school is None:
         return set()
-    school_id = school.pk if isinstance(school, School) else school
-    return set(Membership.objects.filter(user=user, school_id=school_id).values_list("role__name", flat=True))
+    return set(Membership.objects.filter(user=user, school_id=id_of(school)).values_list("role__name", flat=True))
 
 
 def people(*roles, school=None):
     """The people holding any of these roles (any role, when none are named) in the school (by
     default, the one in scope): never anyone of another school. No school, nobody."""
-    school_id = school.pk if isinstance(school, School) else (school if school is not None else current_school_id())
+    school_id = id_of(school) if school is not None else current_school_id()
     User = get_user_model()
     if school_id is None:
         return User.objects.none()

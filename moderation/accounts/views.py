@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 from config.school.middleware import SESSION_KEY
 from config.school.models import School
 from config.school.schools import add_school, is_trust_administrator
-from config.school.tenancy import schools_of
 from moderation.accounts import second_factor
 from moderation.accounts import services as accounts
 
@@ -77,7 +76,7 @@ def second_factor_view(request):
 @require_POST
 def choose_school(request):
     """A person with roles in several schools chooses the one they work in now."""
-    schools = {str(s.pk): s for s in schools_of(request.user)}
+    schools = {str(s.pk): s for s in request.schools}
     chosen = schools.get(request.POST.get("school", ""))
     if chosen is None:
         messages.error(request, "You have no role in that school.")

@@ -13,7 +13,6 @@ import secrets
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.contrib.syndication.views import Feed
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
@@ -147,9 +146,6 @@ class FamiliesFeed(MirrorFeed):
     def __init__(self, code: str):
         super().__init__()
         self.code = code
-
-    def __call__(self, request, *args, **kwargs):
-        return Feed.__call__(self, request, *args, **kwargs)  # the school is known from the code already
 
     def title(self, school):
         return f"{school.name}: for families"

@@ -20,10 +20,12 @@ from config.school.models import School
 from config.school.tenancy import in_school
 from moderation.models import PublishedPost
 
+ON_THE_NEWS_PAGE = {"taken_down_at__isnull": True, "for_families_only": False}
+
 
 def mirrored_posts():
     # A post taken down (policy section 8) leaves the news page and the feed at once.
-    return PublishedPost.objects.filter(taken_down_at__isnull=True, for_families_only=False).select_related("channel").prefetch_related("media")
+    return PublishedPost.objects.filter(**ON_THE_NEWS_PAGE).select_related("channel__school").prefetch_related("media")
 
 
 def news_school(request, slug: str | None) -> School | None:
@@ -45,7 +47,7 @@ def moved_to_its_school(request, pk=None):
     if pk is None:
         school = School.objects.order_by("pk").first()
     else:
-        public = PublishedPost.objects.with_scopes_disabled().filter(pk=pk, taken_down_at__isnull=True, for_families_only=False)
+        public = PublishedPost.objects.with_scopes_disabled().filter(pk=pk, **ON_THE_NEWS_PAGE)
         school = School.objects.filter(pk__in=public.values("channel__school")).first()
     if school is None:
         raise Http404("There is no such post on any school's news page.")
@@ -67,18 +69,14 @@ def on_news_page(view):
 
 
 @login_not_required
-def mirror_index(request, school=None):
-    return news_index(request, school=school)
-
-
-@login_not_required
 def school_list(request):
     """Every school's news page: what a visitor to an installation of several schools chooses from."""
     return render(request, "mirror/schools.html", {"schools": School.objects.order_by("name")})
 
 
+@login_not_required
 @on_news_page
-def news_index(request):
+def mirror_index(request):
     return render(request, "mirror/index.html", {"posts": mirrored_posts()[:50]})
 
 
@@ -107,13 +105,10 @@ def media_response(post, position):
 
 
 class MirrorFeed(Feed):
-    """A school's news as an Atom feed (its object is the school)."""
+    """A school's news as an Atom feed (its object is the school, which on_news_page finds)."""
 
     feed_type = Atom1Feed
     description_template = "mirror/feed_item.html"
-
-    def __call__(self, request, *args, **kwargs):
-        return on_news_page(super().__call__)(request, *args, **kwargs)
 
     def get_object(self, request, *args, **kwargs):
         return request.school
@@ -141,3 +136,7 @@ class MirrorFeed(Feed):
 
     def item_updateddate(self, post):
         return post.published_at
+
+
+# The feed at both addresses, in the scope of its school like the news page.
+mirror_feed = login_not_required(on_news_page(MirrorFeed()))
