@@ -5,6 +5,7 @@ the pixels alone: nothing of the upload's file (EXIF, XMP, IPTC, comments, colou
 chunks) is carried over, and `pixels.hidden_data` reads the bytes that result.
 """
 
+import io
 from pathlib import Path
 
 import cv2
@@ -75,5 +76,10 @@ def write_published_copy(image: Image.Image, blur_boxes, destination: Path) -> P
     image = published_pixels(image, blur_boxes)
     destination.parent.mkdir(parents=True, exist_ok=True)
     # No exif=, xmp=, icc_profile=, comment= or dpi=: Pillow writes a bare JFIF header and the picture.
-    image.save(destination, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    # Encoded in memory, then written by Python: Pillow writing into a full disk leaves a cut-off
+    # file without an error (seen with Pillow 13), where Python's write raises ENOSPC.
+    encoded = io.BytesIO()
+    image.save(encoded, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    with open(destination, "wb") as handle:
+        handle.write(encoded.getbuffer())
     return destination
