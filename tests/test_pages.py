@@ -55,6 +55,12 @@ def test_an_anonymous_visitor_reaches_only_the_mirror_its_feed_the_families_page
     assert {"home", "log", "queue", "new_draft", "mirror"} <= seen
 
 
+@pytest.mark.django_db
+def test_a_browser_asking_any_page_for_favicon_ico_is_sent_to_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
+
+
 def test_the_mirror_shows_published_posts_and_nothing_else(client, published, office, facebook):
     waiting = link_draft(office, facebook, link="https://www.aycliffe.kent.sch.uk/not-yet")
     drafting.submit(waiting, office)
