@@ -42,6 +42,7 @@ bench: .venv/.synced
 	$(RUN) python manage.py bench_connectors
 	$(RUN) python manage.py bench_worker
 	$(RUN) python manage.py bench_tenancy
+	$(RUN) python manage.py bench_files
 	@# Worker processes share a database only on PostgreSQL.
 	@url="$$($(RUN) python -m tests.postgres_url)"; \
 	if [ -n "$$url" ]; then DATABASE_URL="$$url" $(RUN) python manage.py bench_scale; \

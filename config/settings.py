@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from config import school
+from config.school import files
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
@@ -206,17 +207,34 @@ STATIC_ROOT = DATA_DIR / "static"
 # (`python manage.py collectstatic`, a step of the README's deployment) and served by WhiteNoise.
 # Under `make run` (DEBUG) the files are served as they are, from static/.
 WHITENOISE_USE_FINDERS = DEBUG
+# The school's files (config/school/files.py): the uploaded originals, the published copies of
+# videos made for the approver (kept until published or changed), and the copies that were
+# published. None is under a public URL: they are served only through views that check who asks.
+UPLOAD_DIR = DATA_DIR / "uploads"
+PREVIEW_DIR = DATA_DIR / "copies"
+PUBLISHED_DIR = DATA_DIR / "published"
+# On the local disk by default. For web servers and workers on several machines, in one bucket of
+# S3-compatible object storage (django-storages' S3Storage), a folder for each kind of file
+# (files.storage_settings). The credentials come as boto3 finds them: AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, or the machine's role.
+FILES_S3_BUCKET = os.environ.get("FILES_S3_BUCKET", "")
+FILES_S3_ENDPOINT_URL = os.environ.get("FILES_S3_ENDPOINT_URL", "") or None  # for storage other than Amazon's
+FILES_S3_REGION = os.environ.get("FILES_S3_REGION", "") or None
+FILES_S3_ENCRYPTION = os.environ.get("FILES_S3_ENCRYPTION", "AES256")
+# Files fetched from the bucket for pixel work, on each machine; deleted once unused this long.
+WORK_DIR = Path(os.environ.get("WORK_DIR", DATA_DIR / "work")).resolve()
+WORK_FILES_HOURS = float(os.environ.get("WORK_FILES_HOURS", 6))
+
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
                     else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    **{area: files.storage_settings(folder, area, files.FILE_MODES[area], bucket=FILES_S3_BUCKET, endpoint_url=FILES_S3_ENDPOINT_URL,
+                                    region=FILES_S3_REGION, encryption=FILES_S3_ENCRYPTION)
+       for area, folder in ((files.UPLOADS, UPLOAD_DIR), (files.COPIES, PREVIEW_DIR), (files.PUBLISHED, PUBLISHED_DIR))},
 }
 
-# Uploaded originals: never under a public URL, served only through views that check who asks.
-UPLOAD_DIR = DATA_DIR / "uploads"
-PUBLISHED_DIR = DATA_DIR / "published"
-# Videos' published copies, made once their faces are decided, kept until published or changed.
-PREVIEW_DIR = DATA_DIR / "copies"
 OUTBOX_DIR = Path(os.environ.get("OUTBOX_DIR", DATA_DIR / "outbox")).resolve()
 
 MEDIA_MAX_BYTES = int(os.environ.get("MEDIA_MAX_BYTES", 200 * 1024 * 1024))

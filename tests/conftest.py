@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 
-from config.school import roles
+from config.school import files, roles
 from config.school.tenancy import first_school, in_school
 from connectors.models import Channel
 from moderation.accounts import services as accounts
@@ -25,12 +25,18 @@ PASSWORD = "correct-horse-battery-staple"
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-root-"))
 
 
+def on_disk(folder, file_mode=0o600) -> dict:
+    """A storage of the school's files in a folder, as settings.py makes it without a bucket."""
+    return files.storage_settings(folder, "", file_mode)
+
+
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, settings):
     """Each test writes uploads, published copies and the outbox under its own folder."""
     settings.UPLOAD_DIR = tmp_path / "uploads"
     settings.PUBLISHED_DIR = tmp_path / "published"
     settings.PREVIEW_DIR = tmp_path / "copies"
+    settings.WORK_DIR = tmp_path / "work"
     settings.OUTBOX_DIR = tmp_path / "outbox"
     # Each test has its own key for the face encodings (none is read from disk).
     settings.FACE_KEY = Fernet.generate_key().decode()
@@ -44,7 +50,11 @@ def data_dir(tmp_path, settings):
     settings.MEDIA_COPIES = "background"
     # Production's hashed static names need `collectstatic` first: tests/test_production_settings.py
     # does that against a real server; the other tests use the files as they are.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "uploads": on_disk(settings.UPLOAD_DIR), "copies": on_disk(settings.PREVIEW_DIR),
+        "published": on_disk(settings.PUBLISHED_DIR, 0o640),
+    }
     settings.STATIC_ROOT = STATIC_ROOT  # outside the test's own folder, which some tests count
     return tmp_path
 

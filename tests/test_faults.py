@@ -15,7 +15,7 @@ from moderation.drafts import services as drafting
 from moderation.gates import pipeline
 from moderation.models import Approval, Draft, PublishedPost
 from moderation.publishing import services as publishing
-from tests.conftest import link_draft
+from tests.conftest import link_draft, on_disk
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def photo_draft(office, approver, channel):
 
 def test_a_disk_that_fills_while_the_published_copy_is_written_holds_the_draft_and_says_why(office, approver, facebook, settings, full_disk):
     draft = photo_draft(office, approver, facebook)
-    settings.PUBLISHED_DIR = full_disk
+    settings.STORAGES = {**settings.STORAGES, "published": on_disk(full_disk, 0o640)}
     with pytest.raises(publishing.PublishRefused, match="No space left on device"):
         publishing.publish(draft, approver)
     draft.refresh_from_db()
@@ -54,7 +54,7 @@ def test_a_disk_that_fills_while_the_published_copy_is_written_holds_the_draft_a
     assert not PublishedPost.objects.exists() and list((settings.OUTBOX_DIR).glob("outbox-*")) == []
     assert list(full_disk.iterdir()) == []  # no half-written copy left behind
     # Space is freed (here: a roomier folder); the same draft is published, and the upload was kept for it.
-    settings.PUBLISHED_DIR = full_disk.parent / "published"
+    settings.STORAGES = {**settings.STORAGES, "published": on_disk(full_disk.parent / "published", 0o640)}
     post = publishing.publish(draft, approver)
     assert post.media.count() == 1 and post.media.get().path.exists()
 

@@ -334,7 +334,7 @@ def video_frame_page(request, pk, media_id, ms):
     is_reviewing = draft.status == Draft.Status.AWAITING_APPROVAL and approving.can_approve(draft, user)
     return render(request, "moderation/video_frame.html", {
         "draft": draft, "m": media, "seconds": seconds, "ms": ms, "earlier": max(0, ms - step), "later": ms + step,
-        "on_screen": video_review.tracks_at(media, seconds), "made": video_copies.current(media) is not None,
+        "on_screen": video_review.tracks_at(media, seconds), "made": video_copies.is_made(media),
         "can_decide_faces": is_reviewing or (user.pk == draft.author_id and draft.is_editable),
     })
 

@@ -1,7 +1,6 @@
 """Receiving uploaded photos and videos: checked by their content, never by their name."""
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ import av
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from config.school import files
 from pixels import photos as faces
 from pixels import video
 
@@ -68,9 +68,8 @@ def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
     """
     name = Path(uploaded.name or "upload").name
     who = f"'{name}'"
-    settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
     stored_name = uuid.uuid4().hex
-    path = settings.UPLOAD_DIR / stored_name
+    path = files.new_file(files.UPLOADS, stored_name)
     digest, size = hashlib.sha256(), 0
     try:
         with open(path, "xb") as handle:
@@ -83,10 +82,14 @@ def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
         if size == 0:
             raise MediaRejected(f"{who} is empty (0 bytes): nothing was uploaded.")
         inspected = inspect_file(path, name)
+        files.keep(files.UPLOADS, stored_name)
+    except files.StorageProblem as error:
+        path.unlink(missing_ok=True)
+        raise MediaRejected(f"{who} could not be stored: {error} Nothing was added; try again in a few minutes, "
+                            "or tell whoever looks after the server.") from error
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    os.chmod(path, 0o600)
     return stored_name, size, digest.hexdigest(), inspected
 
 

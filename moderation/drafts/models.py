@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from config.school import files
 from config.school.models import AuditEntry
 from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.models import Channel
@@ -227,7 +228,7 @@ class MediaFile(models.Model):
 
     copy_state = models.CharField(max_length=10, choices=Copy.choices, default=Copy.NONE)
     copy_for = models.CharField(max_length=64, blank=True)  # the decisions it shows (video_review.decisions_hash)
-    copy_name = models.CharField(max_length=120, blank=True)  # under settings.PREVIEW_DIR
+    copy_name = models.CharField(max_length=120, blank=True)  # in the "copies" storage
     copy_progress = models.FloatField(default=0.0)
     copy_error = models.CharField(max_length=300, blank=True)
     copy_heartbeat = models.DateTimeField(null=True, blank=True)
@@ -271,7 +272,8 @@ class MediaFile(models.Model):
 
     @property
     def path(self):
-        return settings.UPLOAD_DIR / self.stored_name
+        """The uploaded file on this machine's disk (fetched from the file storage when it is kept elsewhere)."""
+        return files.here(files.UPLOADS, self.stored_name)
 
 
 class MediaText(models.Model):

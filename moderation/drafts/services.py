@@ -6,11 +6,11 @@ author edits their draft, and nothing is edited once it is with the approver.
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.school import files
 from config.school.models import AuditEntry
 from config.school.people import require
 from connectors import base as connectors
@@ -108,7 +108,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
         draft.channel.kind, list(draft.media.values_list("kind", flat=True)) + [inspected.kind], complete=False
     ) or connectors.media_problem(draft.channel.kind, inspected.kind, size, inspected.seconds)
     if problem:
-        (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
+        files.remove(files.UPLOADS, stored_name)
         raise MediaRejected(f"'{Path(upload.name or 'upload').name}' was not added: {problem}")
     try:
         with transaction.atomic():
@@ -128,7 +128,7 @@ def add_media(draft: Draft, by, upload, *, source: str, rights: str, alt_text: s
             draft.save(update_fields=["updated_at"])  # the draft's content changed
             Draft.objects.filter(pk=draft.pk).update(originals_deleted_at=None)  # it holds uploads again
     except BaseException:
-        (settings.UPLOAD_DIR / stored_name).unlink(missing_ok=True)
+        files.remove(files.UPLOADS, stored_name)
         raise
     analysis.queue(media)
     # Only what the analysis wrote: the caller's draft object stays the one media.draft points to.
@@ -175,7 +175,7 @@ def remove_media(draft: Draft, by, media_id: int):
         )
         media.delete()
         draft.save(update_fields=["updated_at"])
-    media.path.unlink(missing_ok=True)
+    files.remove(files.UPLOADS, media.stored_name)
     video_copies.discard(media)
 
 
@@ -207,7 +207,7 @@ def delete_originals(draft: Draft) -> None:
     draft is published (its published copies stay) or withdrawn."""
     VideoTrack.objects.filter(media__draft=draft).update(view=b"")
     for media in draft.media.all():
-        media.path.unlink(missing_ok=True)
+        files.remove(files.UPLOADS, media.stored_name)
         video_copies.discard(media)
 
 

@@ -97,7 +97,7 @@ def draft_detail(request, pk, media_form=None, status=200):
         m.track_rows = track_rows(draft, m) if m.kind == "video" else []
         if m.kind == "video" and m.faces_found_at:
             m.filmstrip = [(t, round(t * 1000)) for t in video_review.filmstrip_times(m, strip_from)]
-            m.copy_ready = video_copies.current(m) is not None
+            m.copy_ready = video_copies.is_made(m)
             m.unfollowed = [(s.time, round(s.time * 1000)) for s in video_copies.unfollowed(m)]
             m.strip_from, m.strip_next = strip_from, strip_from + video_review.FILMSTRIP_PAGE_SECONDS
         m.label_size = max(12, (m.width or 400) // 35)
@@ -207,7 +207,7 @@ def media_original(request, pk, media_id):
     media = get_object_or_404(draft.media, pk=media_id)
     try:
         handle = open(media.path, "rb")
-    except OSError:
+    except OSError:  # FileNotFoundError, or files.StorageProblem
         raise Http404("The file is missing.")
     return FileResponse(handle, content_type=media.content_type, headers={"Cache-Control": "private, no-store"})
 

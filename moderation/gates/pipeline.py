@@ -84,8 +84,8 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
     """
     items = []
     for media in draft.media.prefetch_related("faces__identified_by", "words", "tracks__identified_by"):
-        path = media.path
         try:
+            path = media.path
             if copy_to is not None:
                 copy_to.mkdir(parents=True, exist_ok=True)
                 copied = copy_to / f"{media.position:03d}-original-{uuid.uuid4().hex}"

@@ -8,9 +8,9 @@ Only posts that anyone can see on the platform are here. Posts of a channel that
 
 import functools
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.syndication.views import Feed
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -95,12 +95,9 @@ def mirror_media(request, pk, position):
 def media_response(post, position):
     """The published copy of one of a post's photos or videos."""
     media = get_object_or_404(post.media, position=position)
-    path = (settings.PUBLISHED_DIR / media.stored_name).resolve()
-    if settings.PUBLISHED_DIR.resolve() not in path.parents:
-        raise Http404()
     try:
-        return FileResponse(open(path, "rb"), content_type=media.content_type)
-    except OSError:
+        return FileResponse(open(media.path, "rb"), content_type=media.content_type)
+    except (OSError, SuspiciousFileOperation):  # missing, the file storage out of reach, or a name outside it
         raise Http404("The published copy is missing.")
 
 

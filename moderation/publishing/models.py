@@ -1,10 +1,13 @@
 """What was published: the post, the pupils it shows, its published copies; families' access.
 """
 
+from pathlib import PurePosixPath
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.school import files
 from config.school.scoping import BelongsToSchool, school_scoped
 from connectors.models import Channel
 from moderation.approval.models import Approval
@@ -12,6 +15,8 @@ from moderation.drafts.models import Draft, MediaFile
 from moderation.gates.models import GateRun
 
 User = settings.AUTH_USER_MODEL
+# A published video's checked thumbnail is kept beside it under this ending.
+THUMBNAIL = ".thumbnail.jpg"
 
 
 class PublishedPost(models.Model):
@@ -97,12 +102,13 @@ class PublishedMedia(models.Model):
 
     @property
     def path(self):
-        return settings.PUBLISHED_DIR / self.stored_name
+        """The published copy on this machine's disk (fetched from the file storage when it is kept elsewhere)."""
+        return files.here(files.PUBLISHED, self.stored_name)
 
     @property
     def thumbnail_path(self):
         """A video's checked thumbnail, written beside it when it was published."""
-        return self.path.with_suffix(".thumbnail.jpg")
+        return files.here(files.PUBLISHED, str(PurePosixPath(self.stored_name).with_suffix(THUMBNAIL)))
 
 
 class FamiliesAccess(BelongsToSchool):

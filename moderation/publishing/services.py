@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.school import files
 from config.school.models import AuditEntry
 from config.school.people import require
 from connectors import base as connectors
@@ -40,34 +41,23 @@ from moderation.models import (
     PublishedPupil,
 )
 from moderation.publishing import video_copies
+from moderation.publishing.models import THUMBNAIL
 from moderation.upkeep import tasks
 from pixels import imaging, photos, video_copy
 
 logger = logging.getLogger(__name__)
 
 
-# Published copies are the school's to read: the web server's group may read them, nobody else.
-FILE_MODE, FOLDER_MODE = 0o640, 0o750
-
-
-def restrict_files(folder: Path) -> None:
-    """The folder and everything in it readable by the owner and the group only, writable by the owner."""
-    if not folder.exists():
-        return
-    folder.chmod(FOLDER_MODE)
-    for path in folder.rglob("*"):
-        path.chmod(FOLDER_MODE if path.is_dir() else FILE_MODE)
-
-
-def derive_published_copies(content: Content, copy_to: Path) -> Content:
-    """Turn each frozen photo into the copy that is published: oriented, blurred as decided, stripped."""
+def derive_published_copies(content: Content, batch: str) -> Content:
+    """Turn each frozen photo into the copy that is published: oriented, blurred as decided, stripped.
+    The copies are written under the stored name `batch`/..., ready to be kept (`keep_published`)."""
     derived = []
     for item in content.media:
         if item.kind == MediaFile.Kind.VIDEO:
-            derived.append(_published_video(item, copy_to))
+            derived.append(_published_video(item, batch))
             continue
-        destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.jpg"
         try:
+            destination = files.new_file(files.PUBLISHED, f"{batch}/{item.position:03d}-{uuid.uuid4().hex}.jpg")
             image = photos.load_image(item.source_path)
             blurred = [f.box for f in item.faces if f.blur] + [w.box for w in item.words if w.blur]
             imaging.write_published_copy(image, blurred, destination)
@@ -79,15 +69,15 @@ def derive_published_copies(content: Content, copy_to: Path) -> Content:
     return replace(content, media=tuple(derived))
 
 
-def _published_video(item: MediaItem, copy_to: Path) -> MediaItem:
+def _published_video(item: MediaItem, batch: str) -> MediaItem:
     """The video as published: the chosen faces pixelated through their tracks, no metadata."""
-    destination = copy_to / f"{item.position:03d}-{uuid.uuid4().hex}.mp4"
     # Words read in a frame are taken to be on screen, where they were read, from one reading
     # to the next.
     to_blur = video_copy.blur_list(item, video_copies.read_every())
-    thumbnail = destination.with_suffix(".thumbnail.jpg")
-    made = _copy_made_for(item)
     try:
+        destination = files.new_file(files.PUBLISHED, f"{batch}/{item.position:03d}-{uuid.uuid4().hex}.mp4")
+        thumbnail = destination.with_suffix(THUMBNAIL)
+        made = _copy_made_for(item)
         if made is not None:
             # The very file the approver watched, made for exactly these decisions and these bytes.
             shutil.copyfile(made, destination)
@@ -111,8 +101,30 @@ def _copy_made_for(item: MediaItem) -> Path | None:
         return None
     if media.copy_for != video_copies.plan_hash(video_copies.blur_plan(item.sha256, item.tracks, item.words)):
         return None
-    path = Path(settings.PREVIEW_DIR) / media.copy_name
-    return path if path.exists() else None
+    try:
+        return files.here(files.COPIES, media.copy_name)
+    except FileNotFoundError:
+        return None
+
+
+def published_names(content: Content) -> list[str]:
+    """The stored names of the published copies (and thumbnails) of this content."""
+    paths = [p for m in content.media for p in (m.path, m.thumbnail_path) if p is not None and p != m.source_path]
+    return [files.name_of(files.PUBLISHED, p) for p in paths]
+
+
+def keep_published(content: Content) -> None:
+    """The published copies are kept for the news page, before anything is sent: a post whose
+    copy could not be kept is not sent."""
+    for name in published_names(content):
+        files.keep(files.PUBLISHED, name)
+
+
+def discard_published(content: Content, batch: str) -> None:
+    """The copies of a post that was not sent are deleted."""
+    for name in published_names(content):
+        files.remove(files.PUBLISHED, name)
+    files.remove_folder(files.PUBLISHED, batch)
 
 
 class PublishRefused(Exception):
@@ -158,42 +170,57 @@ def deliver(draft: Draft, by) -> PublishedPost:
     in a state that says why: published, waiting for the platform (tried again by the worker), or
     held for a person (`_not_sent` is the one place that decides which).
     """
-    copies = settings.PUBLISHED_DIR / f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
-    content = _frozen_copies(draft, copies, by)
-    run = _checked(draft, content, copies, by)
-    delivery = _claimed(draft, content, by)
+    batch = f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
+    # The frozen originals: this worker's own, deleted once the post is out or refused.
+    frozen = Path(settings.WORK_DIR) / "publishing" / batch
     try:
-        result = connectors.for_channel(draft.channel).publish(_outgoing(draft, content), delivery.journal())
-    except Exception as error:
-        shutil.rmtree(copies, ignore_errors=True)
-        raise _not_sent(draft, by, run, delivery, error) from error
-    post = _recorded(draft, by, run, content, delivery, result)
+        content = _frozen_copies(draft, frozen, batch, by)
+        run = _checked(draft, content, batch, by)
+        _kept(draft, content, batch, run, by)
+        delivery = _claimed(draft, content, by)
+        try:
+            result = connectors.for_channel(draft.channel).publish(_outgoing(draft, content), delivery.journal())
+        except Exception as error:
+            discard_published(content, batch)
+            raise _not_sent(draft, by, run, delivery, error) from error
+        post = _recorded(draft, by, run, content, delivery, result)
+    finally:
+        shutil.rmtree(frozen, ignore_errors=True)
     # The originals are no longer needed: only the published copies are kept.
-    for item in content.media:
-        if item.source_path != item.path:
-            item.source_path.unlink(missing_ok=True)
     delete_originals(draft)
     return post
 
 
-def _frozen_copies(draft: Draft, copies: Path, by) -> Content:
+def _frozen_copies(draft: Draft, frozen: Path, batch: str, by) -> Content:
     """Freeze: the draft's files copied as they are; derive: the copies that will be published."""
     try:
-        content = derive_published_copies(pipeline.freeze(draft, copy_to=copies), copies)
-        restrict_files(copies)
-        return content
+        content = pipeline.freeze(draft, copy_to=frozen)
+        return derive_published_copies(content, batch)
     except pipeline.ContentUnreadable as error:
-        shutil.rmtree(copies, ignore_errors=True)
+        files.remove_folder(files.PUBLISHED, batch)
         run = pipeline.run_gates(draft, GateRun.Phase.PUBLISH, by)
         draft.transition("hold", by=by, note=str(error), data={"gate_run": run.pk})
         raise PublishRefused(str(error), run) from error
 
 
-def _checked(draft: Draft, content: Content, copies: Path, by) -> GateRun:
+def _kept(draft: Draft, content: Content, batch: str, run: GateRun, by) -> None:
+    """Keep: the copies about to be sent, stored for the news page; when the file storage does not
+    take them, nothing is sent and the draft is held, saying why."""
+    try:
+        keep_published(content)
+    except OSError as error:
+        discard_published(content, batch)
+        note = (f"Not published: the published copies could not be stored ({error}). Nothing was sent to the "
+                "platform. Ask whoever looks after the server to check the file storage, then publish again.")
+        draft.transition("hold", by=by, note=note, data={"gate_run": run.pk})
+        raise PublishRefused(note, run) from error
+
+
+def _checked(draft: Draft, content: Content, batch: str, by) -> GateRun:
     """Check: every gate again, on the copies about to be sent."""
     run = pipeline.run_gates(draft, GateRun.Phase.PUBLISH, by, content=content)
     if not run.passed:
-        shutil.rmtree(copies, ignore_errors=True)
+        discard_published(content, batch)
         reasons = pipeline.summary(pipeline.failures(run))
         draft.transition("hold", by=by, note=reasons, data={"gate_run": run.pk}, audit_note=pipeline.gate_ids(run))
         raise PublishRefused("Not published: " + reasons, run)
@@ -271,7 +298,7 @@ def _recorded(draft: Draft, by, run: GateRun, content: Content, delivery: Delive
         )
         PublishedMedia.objects.bulk_create(
             PublishedMedia(
-                post=post, position=m.position, kind=m.kind, stored_name=str(m.path.relative_to(settings.PUBLISHED_DIR)),
+                post=post, position=m.position, kind=m.kind, stored_name=files.name_of(files.PUBLISHED, m.path),
                 content_type=m.content_type, sha256=m.sha256, alt_text=m.alt_text,
             )
             for m in content.media
@@ -401,10 +428,14 @@ def set_thumbnail_again(post: PublishedPost, by) -> str:
     if post.is_taken_down:
         raise ValidationError("This post has been taken down.")
     video = post.media.filter(kind="video").first()
-    if video is None or not video.thumbnail_path.exists():
+    try:
+        thumbnail = video.thumbnail_path if video is not None else None
+    except FileNotFoundError:
+        thumbnail = None
+    if thumbnail is None or not thumbnail.exists():
         raise ValidationError("The checked thumbnail is no longer kept: choose one on a new draft.")
     try:
-        connector_for(post).set_thumbnail(post.platform_post_id, video.thumbnail_path)
+        connector_for(post).set_thumbnail(post.platform_post_id, thumbnail)
     except connectors.ConnectorError as error:
         if isinstance(error, connectors.ReconnectNeeded):
             connections.mark_reconnect_needed(post.channel, str(error))

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from config.school import files
 from config.school.tenancy import in_its_school
 from moderation.models import MediaFile
 from moderation.upkeep import stopping, tasks
@@ -67,20 +68,27 @@ def blur_list(tracks, words):
     return video_copy.blur_list(item, read_every())
 
 
+def is_made(media: MediaFile) -> bool:
+    """Whether the published copy of this video as decided now has been made (and is kept)."""
+    return (media.kind == MediaFile.Kind.VIDEO and media.copy_state == MediaFile.Copy.DONE and bool(media.copy_name)
+            and media.copy_for == decisions_hash(media) and files.exists(files.COPIES, media.copy_name))
+
+
 def current(media: MediaFile) -> Path | None:
-    """The published copy of this video as decided now, when it has been made; else None."""
-    if media.kind != MediaFile.Kind.VIDEO or media.copy_state != MediaFile.Copy.DONE or not media.copy_name:
+    """The published copy of this video as decided now, on this machine's disk, when it has been
+    made; else None."""
+    if not is_made(media):
         return None
-    path = Path(settings.PREVIEW_DIR) / media.copy_name
-    if media.copy_for != decisions_hash(media) or not path.exists():
+    try:
+        return files.here(files.COPIES, media.copy_name)
+    except FileNotFoundError:  # deleted since (a newer copy replaced it)
         return None
-    return path
 
 
 def findings(media: MediaFile) -> list[second_opinion.Sighting] | None:
     """What the second detector sees in this video's published copy as decided now; None while
     that copy is being made."""
-    if current(media) is None:
+    if not is_made(media):
         return None
     return [second_opinion.Sighting(f[0], Found(*f[1:5], f[5])) for f in media.copy_findings]
 
@@ -97,7 +105,7 @@ def read_words(path: Path, progress=lambda at: None) -> list[list]:
 
 def words(media: MediaFile) -> list[list] | None:
     """The words read in this video's published copy as decided now; None while it is being made."""
-    if current(media) is None:
+    if not is_made(media):
         return None
     return media.copy_words
 
@@ -156,11 +164,9 @@ def make(media_id: int) -> bool:
         return True
     wanted = decisions_hash(media)
     tracks, words = list(media.tracks.all()), list(media.words.all())
-    folder = Path(settings.PREVIEW_DIR)
     name = f"{media.pk}-{wanted[:16]}-{uuid.uuid4().hex[:8]}.mp4"
-    partial = folder / f".{name}.partial.mp4"
+    partial = files.new_file(files.COPIES, f".{name}.partial.mp4")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         to_blur = blur_list(tracks, words)
 
         last = [0.0]
@@ -185,7 +191,8 @@ def make(media_id: int) -> bool:
         findings = [[round(s.time, 3), *s.face.box, round(s.face.score, 3)] for s in seen]
         # And the words, as the audience will see them: a blur that leaves part of a name readable shows here.
         words = read_words(partial, progress=lambda at: progress(0.85 + 0.14 * min(1.0, at / length)))
-        partial.replace(folder / name)
+        partial.replace(files.new_file(files.COPIES, name))
+        files.keep(files.COPIES, name)  # for the web servers and the worker that publishes
     except stopping.Interrupted:  # left for the next worker
         partial.unlink(missing_ok=True)
         _queue_again(MediaFile.objects.filter(pk=media_id))
@@ -195,6 +202,7 @@ def make(media_id: int) -> bool:
         return True
     except Exception as error:  # recorded; publishing then derives the copy itself, and fails closed
         partial.unlink(missing_ok=True)
+        files.remove(files.COPIES, name)
         logger.exception("The published copy of media %s could not be made", media_id)
         MediaFile.objects.filter(pk=media_id).update(copy_state=MediaFile.Copy.FAILED, copy_error=f"{error}"[:300])
         return True
@@ -205,9 +213,9 @@ def make(media_id: int) -> bool:
         copy_findings=findings, copy_words=words,
     )
     if done and old and old != name:
-        (folder / old).unlink(missing_ok=True)
+        files.remove(files.COPIES, old)
     if not done:
-        (folder / name).unlink(missing_ok=True)
+        files.remove(files.COPIES, name)
     return True
 
 
@@ -251,5 +259,4 @@ def run_pending(limit: int | None = None) -> int:
 
 def discard(media: MediaFile) -> None:
     """The copy is no longer needed (the draft was published, or the file removed)."""
-    if media.copy_name:
-        (Path(settings.PREVIEW_DIR) / media.copy_name).unlink(missing_ok=True)
+    files.remove(files.COPIES, media.copy_name)

@@ -5,7 +5,8 @@ published copies, the approver's video copies, the local outbox).
 
 The database is written as Django's own fixture (JSON), read in one transaction so that it is
 consistent, whatever the database (SQLite or PostgreSQL) and whichever it is restored into. The
-files are copied after it; a manifest lists every file with its SHA-256, checked at restore.
+files are copied after it, from their storage (the local disk or a bucket) into the backup, and
+back into the storage the restored installation is configured with; a manifest lists every file with its SHA-256, checked at restore.
 A backup holds the face key beside the data it protects: keep backups where only the
 headteacher's delegates can read them (the folder is written with mode 0700).
 """
@@ -25,7 +26,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.school import crypto
+from config.school import crypto, files
 from config.school.files import sha256_of
 from config.school.models import AuditEntry, AuditSeal, School
 from config.school.tenancy import scopes_disabled
@@ -42,11 +43,9 @@ class BackupError(Exception):
     pass
 
 
-def _folders() -> dict[str, Path]:
-    return {
-        "uploads": Path(settings.UPLOAD_DIR), "published": Path(settings.PUBLISHED_DIR),
-        "copies": Path(settings.PREVIEW_DIR), "outbox": Path(settings.OUTBOX_DIR),
-    }
+# The outbox (the local stand-in for a platform) is a folder; the school's files are in their
+# storages (config/school/files.py), on this disk or in a bucket.
+OUTBOX = "outbox"
 
 
 def _dump_database() -> bytes:
@@ -88,23 +87,32 @@ def _write(folder: Path) -> None:
     secrets_file = folder / "keys.json"
     secrets_file.write_text(json.dumps({"face_key": crypto.key_text(), "secret_key": settings.SECRET_KEY}))
     os.chmod(secrets_file, 0o600)
-    files = {}
-    for name, source in _folders().items():
-        if not source.exists():
-            continue
-        for path in sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            relative = Path(name) / path.relative_to(source)
-            target = folder / "files" / relative
+    written = {}
+    for area in files.AREAS:
+        for name in files.names(area):
+            target = folder / "files" / area / name
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                shutil.copy2(path, target)
+                with files.storage(area).open(name, "rb") as source, open(target, "wb") as copy:
+                    shutil.copyfileobj(source, copy, 1024 * 1024)
             except FileNotFoundError:  # deleted meanwhile (a draft published or withdrawn): not needed
+                target.unlink(missing_ok=True)
                 continue
-            files[str(relative)] = sha256_of(target)
+            written[f"{area}/{name}"] = sha256_of(target)
+    outbox = Path(settings.OUTBOX_DIR)
+    for path in sorted(p for p in outbox.rglob("*") if p.is_file() and not p.name.startswith(".")) if outbox.exists() else []:
+        relative = f"{OUTBOX}/{path.relative_to(outbox).as_posix()}"
+        target = folder / "files" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(path, target)
+        except FileNotFoundError:
+            continue
+        written[relative] = sha256_of(target)
     seal = AuditSeal.objects.first()
     manifest = {
         "format": FORMAT, "taken_at": timezone.now().isoformat(), "database_vendor": connection.vendor,
-        "database_sha256": hashlib.sha256(database).hexdigest(), "files": files,
+        "database_sha256": hashlib.sha256(database).hexdigest(), "files": written,
         "audit_entries": AuditEntry.objects.count(), "drafts": Draft.objects.count(),
         "newest_audit_seal": seal.token if seal else None,
         # Each school's trail is a chain of its own, with seals of its own.
@@ -158,10 +166,14 @@ def restore(folder: Path) -> dict:
         except CommandError as error:
             raise BackupError(f"The database could not be loaded ({error}). Nothing was restored.") from None
     for relative in manifest["files"]:
-        name, rest = relative.split("/", 1)
-        target = _folders()[name] / rest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / "files" / relative, target)
+        area, name = relative.split("/", 1)
+        if area == OUTBOX:
+            target = Path(settings.OUTBOX_DIR) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder / "files" / relative, target)
+            continue
+        with open(folder / "files" / relative, "rb") as source:
+            files.store(area, name, source)
     # The keys last, once the data they open is back.
     if write_key:
         key_file.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 The database answers, a worker has been heard of recently (it analyses uploads and publishes at
 their time: without it drafts wait for ever), its tasks do not wait too long (a worker alive but
-stuck, or too few workers for the uploads), and the data folder has room. The answer holds no
+stuck, or too few workers for the uploads), the data folder has room, and the file storage (a
+bucket, for several machines) answers. The answer holds no
 personal data: states and numbers only. 200 when all is well, 503 otherwise, with which part failed.
 """
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from redis.exceptions import RedisError
 
+from config.school import files
 from moderation.models import WorkerBeat
 from moderation.upkeep import tasks
 
@@ -58,7 +60,18 @@ def checks(now=None) -> dict:
                 result["worker"]["problem"] = "the worker has not been heard of for over two minutes"
         result["tasks"] = _tasks(now)
     result["disk"] = _disk()
+    result["files"] = _files()
     return result
+
+
+def _files() -> dict:
+    """Whether the storage of the school's files answers: a bucket's address and credentials (the
+    three kinds of file share one bucket, or the data folder that _disk checks)."""
+    try:
+        files.exists(files.UPLOADS, "health-check")
+    except files.StorageProblem as error:
+        return {"ok": False, "problem": f"the file storage does not answer: {error}"}
+    return {"ok": True}
 
 
 def _disk() -> dict:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks.exceptions import TaskResultDoesNotExist
 
-from config.school import audit
+from config.school import audit, files
 from config.school.tenancy import for_each_school, scopes_disabled
 from connectors.models import worker_name
 from moderation.aftercare import concerns, monitoring, retention
@@ -37,7 +37,7 @@ from moderation.models import ClockLease
 from moderation.publishing import scheduling, video_copies
 from moderation.publishing import services as publishing
 from moderation.reviews import services as reviews
-from moderation.upkeep import health, tasks
+from moderation.upkeep import health, stray_files, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def retention_round() -> list[int]:
 @task(queue_name="rounds")
 def tidy_round() -> int:
     health.forget_old_beats()
+    stray_files.delete_strays()
+    files.sweep_working_copies(force=True)
     return tasks.prune()
 
 

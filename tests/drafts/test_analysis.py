@@ -138,7 +138,6 @@ def test_a_worker_killed_in_the_middle_of_an_analysis_loses_nothing(office, face
 
     if connection.vendor != "postgresql":
         pytest.skip("worker processes share the test database only on PostgreSQL")
-    settings.UPLOAD_DIR = tmp_path / "uploads"
     draft = link_draft(office, facebook)
     big = io.BytesIO()
     Image.effect_noise((4000, 3000), 60).convert("RGB").save(big, "JPEG", quality=90)
@@ -238,7 +237,6 @@ def test_a_worker_stops_within_ten_seconds_of_sigterm_leaving_its_analysis_to_th
     if connection.vendor != "postgresql":
         pytest.skip("worker processes share the test database only on PostgreSQL")
     settings.MEDIA_ANALYSIS = "background"
-    settings.UPLOAD_DIR = tmp_path / "uploads"
     draft = link_draft(office, youtube, link="", title="Sports day", text="Sports day.")
     path = long_video(tmp_path / "long.mp4")
     media = drafting.add_media(draft, office, SimpleUploadedFile("long.mp4", path.read_bytes()), source="Mrs Patel", rights="school")

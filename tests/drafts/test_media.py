@@ -1,16 +1,20 @@
 """Uploads are checked by their content, limited in size, and stored under names the product chooses."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
+from config.school import files
 from moderation.drafts import services as drafting
 from moderation.drafts.media import MediaRejected
 from moderation.gates import pipeline
 from moderation.models import MediaFile
+from moderation.upkeep import stray_files
 from tests.bad_files import BAD_FILES
 from tests.conftest import Client, link_draft
 
@@ -231,3 +235,11 @@ def test_a_file_without_its_description_opens_the_form_to_add_it(draft, office, 
     client.force_login(office)
     page = client.get(f"/drafts/{draft.pk}/").content.decode()
     assert '<details class="media-details" open><summary>Add its description (needed to submit)' in page
+
+
+def test_an_upload_no_draft_names_is_deleted_by_the_tidy_round_a_day_later(draft, office, settings):
+    media = add(draft, office, "a.png", png_bytes())
+    files.store(files.UPLOADS, "left-behind", io.BytesIO(png_bytes()))  # a process stopped between the file and its row
+    assert stray_files.delete_strays() == 0  # an upload in progress has its file before its row
+    assert stray_files.delete_strays(timezone.now() + timedelta(days=2)) == 1
+    assert sorted(p.name for p in settings.UPLOAD_DIR.iterdir()) == [media.stored_name]

@@ -46,7 +46,7 @@ def test_the_health_page_holds_no_personal_data(db, office):
     health.beat()
     body = Client().get("/health/").content.decode()
     assert "office" not in body and "@" not in body
-    assert set(Client().get("/health/").json()) == {"status", "database", "worker", "tasks", "disk"}
+    assert set(Client().get("/health/").json()) == {"status", "database", "worker", "tasks", "disk", "files"}
 
 
 def test_tasks_waiting_a_little_are_counted_and_the_product_is_healthy(db):

@@ -54,7 +54,6 @@ def photo(size, noise=False) -> bytes:
 
 
 def test_an_upload_on_the_redis_queue_is_analysed_by_a_worker(redis_queue, office, facebook, tmp_path, settings):
-    settings.UPLOAD_DIR = tmp_path / "uploads"
     media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("field.jpg", photo((80, 60))),
                                source="Mrs Patel", rights="school")
     assert tasks.waiting(analysis.analyse) == {media.pk}  # handed to Redis once the upload committed
@@ -65,7 +64,6 @@ def test_an_upload_on_the_redis_queue_is_analysed_by_a_worker(redis_queue, offic
 
 def test_workers_on_the_redis_queue_analyse_every_upload_once_and_a_killed_one_loses_nothing(
         redis_queue, office, facebook, tmp_path, settings):
-    settings.UPLOAD_DIR = tmp_path / "uploads"
     draft = link_draft(office, facebook)
     # A large photo first, so that a worker is still on it when it is killed; then 19 small ones.
     uploads = [drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", photo((4000, 3000), noise=True)),
@@ -103,7 +101,6 @@ def test_workers_on_the_redis_queue_analyse_every_upload_once_and_a_killed_one_l
 
 def test_a_worker_on_the_redis_queue_stopped_with_sigterm_puts_the_file_in_hand_back_in_the_queue(
         redis_queue, office, facebook, tmp_path, settings):
-    settings.UPLOAD_DIR = tmp_path / "uploads"
     media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", photo((4000, 3000), noise=True)),
                                source="Mrs Patel", rights="school")
     worker = processes.start(tmp_path, "run_worker", **ON_REDIS)

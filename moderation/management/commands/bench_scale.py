@@ -33,6 +33,7 @@ from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from PIL import Image
 
+from config.school import files as kept_files
 from config.school import roles
 from config.school.commands import ThrowawaySchoolCommand
 from config.school.models import School
@@ -62,7 +63,8 @@ class Command(ThrowawaySchoolCommand):
         try:
             with tempfile.TemporaryDirectory(prefix="scale-bench-") as folder:
                 self.folder = Path(folder)
-                with override_settings(UPLOAD_DIR=self.folder / "uploads", MEDIA_ANALYSIS="background"):
+                with override_settings(STORAGES={**settings.STORAGES, **kept_files.on_local_disk_under(self.folder)},
+                                       MEDIA_ANALYSIS="background"):
                     with self.in_the_school():
                         self.run(copies, schools)
         finally:

@@ -14,11 +14,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.test import override_settings
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
 
-from config.school import roles
+from config.school import files, roles
 from config.school.commands import ThrowawaySchoolCommand
 from moderation.accounts import services as accounts
 from moderation.aftercare import monitoring
@@ -46,7 +47,7 @@ class Command(ThrowawaySchoolCommand):
         state = setup_databases(verbosity=0, interactive=False)
         try:
             with tempfile.TemporaryDirectory() as folder, override_settings(
-                OUTBOX_DIR=Path(folder) / "outbox", PUBLISHED_DIR=Path(folder) / "published", UPLOAD_DIR=Path(folder) / "uploads",
+                OUTBOX_DIR=Path(folder) / "outbox", STORAGES={**settings.STORAGES, **files.on_local_disk_under(Path(folder))},
                 EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             ):
                 with self.in_the_school():
@@ -55,7 +56,6 @@ class Command(ThrowawaySchoolCommand):
             teardown_databases(state, verbosity=0)
 
     def run(self):
-        from django.conf import settings
         from django.contrib.auth import get_user_model
 
         User = get_user_model()
