@@ -35,7 +35,11 @@ ANALYSIS_STALE_AFTER = timedelta(minutes=5)
 @task(queue_name="analysis")
 def analyse(media_id: int) -> bool:
     """The task: analyse this upload if it is still queued (False when another worker has it)."""
-    return run(media_id)
+    try:
+        return run(media_id)
+    finally:
+        if tasks.fed_in_turn(analyse):  # the next in turn takes this one's place in the queue
+            tasks.feed(analyse, queued)
 
 
 def queue(media: MediaFile) -> None:
@@ -50,9 +54,14 @@ def queue(media: MediaFile) -> None:
 
 
 def enqueue(media_id: int) -> None:
-    """Its task, in its turn among the schools (tasks.in_turn)."""
+    """Its task, in its turn among the schools (tasks.enqueue_in_turn)."""
     waiting = functools.partial(MediaFile.waiting_beside, media_id, analysis=MediaFile.Analysis.QUEUED)
-    tasks.enqueue(tasks.in_turn(analyse, waiting), media_id)
+    tasks.enqueue_in_turn(analyse, media_id, waiting, queued)
+
+
+def queued() -> list[tuple[int, int]]:
+    """(id, school id) of the files waiting for analysis, oldest first (tasks.feed)."""
+    return MediaFile.queued_by_school(analysis=MediaFile.Analysis.QUEUED)
 
 
 def _queue_again(running) -> int:
@@ -94,7 +103,10 @@ def requeue_abandoned() -> int:
 
 
 def give_forgotten_tasks() -> int:
-    """Queued files without a task get one (the worker's start, and its clock every minute)."""
+    """Queued files without a task get one (the worker's start, and its clock every minute); on
+    Redis with fair turns, as many as the queue's window holds, in turn."""
+    if tasks.fed_in_turn(analyse):
+        return tasks.feed(analyse, queued)
     return tasks.give_tasks(analyse, MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED).values_list("pk", flat=True), enqueue)
 
 

@@ -245,6 +245,12 @@ class MediaFile(models.Model):
         school = everywhere.filter(pk=media_id).values("draft__school")
         return everywhere.filter(draft__school__in=school, **state).exclude(pk=media_id).count()
 
+    @classmethod
+    def queued_by_school(cls, **queued) -> list[tuple[int, int]]:
+        """(id, school id) of every file in this state (analysis=QUEUED, say), oldest first, across
+        the installation: the turns among the schools on Redis (upkeep/tasks.feed)."""
+        return list(cls.objects.with_scopes_disabled().filter(**queued).order_by("pk").values_list("pk", "draft__school_id"))
+
     def analysis_seconds_left(self, now=None) -> int | None:
         """A guess from the pace measured so far, up to now (not to the last report of progress,
         which a long step between two reports would freeze); None until there is a pace to go by."""

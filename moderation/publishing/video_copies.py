@@ -131,6 +131,9 @@ def make_copy(media_id: int) -> bool:
         return make(media_id)
     except stopping.Interrupted:  # the worker is stopping: the copy is queued again, with a new task
         return False
+    finally:
+        if tasks.fed_in_turn(make_copy):  # the next in turn takes this one's place in the queue
+            tasks.feed(make_copy, queued)
 
 
 def request(media: MediaFile) -> None:
@@ -147,9 +150,14 @@ def request(media: MediaFile) -> None:
 
 
 def enqueue(media_id: int) -> None:
-    """Its task, in its turn among the schools (tasks.in_turn)."""
+    """Its task, in its turn among the schools (tasks.enqueue_in_turn)."""
     waiting = functools.partial(MediaFile.waiting_beside, media_id, copy_state=MediaFile.Copy.QUEUED)
-    tasks.enqueue(tasks.in_turn(make_copy, waiting), media_id)
+    tasks.enqueue_in_turn(make_copy, media_id, waiting, queued)
+
+
+def queued() -> list[tuple[int, int]]:
+    """(id, school id) of the videos whose copy is asked for, oldest first (tasks.feed)."""
+    return MediaFile.queued_by_school(copy_state=MediaFile.Copy.QUEUED)
 
 
 @in_its_school(MediaFile)
@@ -246,7 +254,10 @@ def requeue_abandoned() -> int:
 
 
 def give_forgotten_tasks() -> int:
-    """Copies asked for without a task get one (the worker's start, and its clock every minute)."""
+    """Copies asked for without a task get one (the worker's start, and its clock every minute); on
+    Redis with fair turns, as many as the queue's window holds, in turn."""
+    if tasks.fed_in_turn(make_copy):
+        return tasks.feed(make_copy, queued)
     return tasks.give_tasks(make_copy, MediaFile.objects.filter(copy_state=MediaFile.Copy.QUEUED).values_list("pk", flat=True), enqueue)
 
 

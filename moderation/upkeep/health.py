@@ -21,7 +21,8 @@ from django.views.decorators.cache import never_cache
 from redis.exceptions import RedisError
 
 from config.school import files
-from moderation.models import WorkerBeat
+from moderation.drafts import analysis
+from moderation.models import MediaFile, WorkerBeat
 from moderation.upkeep import tasks
 
 # The worker beats every BEAT_SECONDS; one not heard of for WORKER_SILENT_AFTER is taken to be down.
@@ -91,9 +92,23 @@ def forget_old_beats(now=None) -> int:
     return deleted
 
 
+def _waiting_for_their_turn(now) -> tuple[int, float]:
+    """Uploads waiting in the database for their turn to be handed to a Redis queue fed in turn
+    (tasks.feed): how many, and the longest any has waited since it was uploaded."""
+    queued = MediaFile.objects.with_scopes_disabled().filter(analysis=MediaFile.Analysis.QUEUED)
+    oldest = queued.order_by("added_at").values_list("added_at", flat=True).first()
+    return queued.count(), (now - oldest).total_seconds() if oldest else 0.0
+
+
 def _tasks(now) -> dict:
     try:
         waiting = tasks.backlog(now)
+        if tasks.on_redis() and tasks.fed_in_turn(analysis.analyse):
+            # Redis holds only a few of them: the others wait in the database, and count here.
+            count, waited = _waiting_for_their_turn(now)
+            if count:
+                in_redis, oldest = waiting.get("analysis", (0, 0.0))
+                waiting["analysis"] = (max(count, in_redis), max(waited, oldest))
     except (DatabaseError, RedisError) as error:
         return {"ok": False, "problem": f"the task queue does not answer ({error.__class__.__name__}): check Redis (REDIS_URL) or the database"}
     late = sorted(queue for queue, (_, waited) in waiting.items() if waited > TASKS_LATE_AFTER.get(queue, timedelta(minutes=30)).total_seconds())

@@ -15,7 +15,8 @@ task is closed as failed (`close_abandoned`) so that nothing looks busy that is 
 The same tasks run on a Redis queue (RQ, through django-tasks-rq) when TASKS_BACKEND says so, for
 many worker processes on many machines: then `run_worker` runs an RQ worker (`RedisWorker`), and
 the few functions here that read a backend's own records (`run_queued`, `waiting`, `backlog`,
-`prune`, `close_abandoned`) read RQ's.
+`prune`, `close_abandoned`) read RQ's. There the work on pictures takes turns among the schools
+by feeding the queue a few tasks at a time (`feed`), since RQ's queues take no priority.
 """
 
 import functools
@@ -96,8 +97,8 @@ def in_turn(a_task, waiting_beside):
     """The task with its turn among the schools: a school with nothing else waiting goes first,
     and each further file of the same school one step later, so that one school's 300-photo upload
     does not hold every other school's photo behind it. The database queue takes the most urgent
-    first (then the oldest). django-tasks-rq accepts no priority (its backend says
-    supports_priority = False), so on Redis the order stays first in, first out.
+    first (then the oldest). (On Redis, which takes no priority, `enqueue_in_turn` feeds the queue
+    in turn instead.)
 
     `waiting_beside` counts the same school's other files waiting; it is asked only when the
     turn is needed."""
@@ -107,6 +108,81 @@ def in_turn(a_task, waiting_beside):
     if waiting <= 0:
         return a_task.using(priority=TASK_MAX_PRIORITY)
     return a_task.using(priority=max(TASK_MIN_PRIORITY, -waiting))
+
+
+def fed_in_turn(a_task) -> bool:
+    """Whether this kind of task is handed to its queue a few at a time, in turn (`feed`): on
+    Redis, with fair turns."""
+    return settings.TASKS_FAIR_TURNS and not a_task.get_backend().supports_priority
+
+
+def enqueue_in_turn(a_task, an_id, waiting_beside, queued) -> None:
+    """The task for this id, in its turn among the schools. On the database queue, with its
+    priority (`in_turn`). On Redis, where a queue is first in, first out and takes no priority
+    (django-tasks-rq's backend says supports_priority = False), the queue is fed in turn once
+    this transaction commits (`feed`)."""
+    if fed_in_turn(a_task):
+        transaction.on_commit(functools.partial(feed, a_task, queued))
+    else:
+        enqueue(in_turn(a_task, waiting_beside), an_id)
+
+
+# On Redis, each worker on a queue has this many of its tasks waiting for it, no more: the rest
+# wait in the database, in their state, and are handed over in turn as the queue runs down.
+WAITING_PER_WORKER = 2
+
+
+def feed(a_task, queued) -> int:
+    """Hand a Redis queue the next tasks in turn until it holds a short window (WAITING_PER_WORKER
+    for each worker on it). `queued()` gives (id, school id) of the files whose state says queued,
+    oldest first; those without a task waiting go in turns among the schools (`in_turns`), and
+    each school's last turn is kept in Redis beside the queue. Called when a file is queued, by a
+    worker each time it ends such a task, and by the clock every minute; one feeder at a time (a
+    Redis lock). Returns how many were handed over."""
+    try:
+        [queue] = queues_in_redis([a_task.queue_name])
+        redis = queue.connection
+        lock = redis.lock(f"school-social:feed:{a_task.queue_name}", timeout=60)
+        if not lock.acquire(blocking_timeout=10):
+            return 0  # another feeder holds it, and hands over what this one would have
+        try:
+            room = max(WAITING_PER_WORKER, WAITING_PER_WORKER * RedisWorker.count(queue=queue)) - queue.count
+            if room <= 0:
+                return 0
+            turns_key = f"school-social:turns:{a_task.queue_name}"
+            last_turns = {int(school): int(turn) for school, turn in redis.hgetall(turns_key).items()}
+            # Held: the files with a task waiting in the queue. A task being run is not: its file is
+            # running, or was put back by a worker stopping or found dead, and needs a task again.
+            chosen = in_turns(queued(), _waiting_in(queue, a_task), last_turns)[:room]
+            for an_id, school in chosen:
+                a_task.enqueue(an_id)
+                redis.hset(turns_key, str(school), redis.incr(f"{turns_key}:count"))
+            return len(chosen)
+        finally:
+            lock.release()
+    except Exception:  # Redis down, say: the files stay queued and the clock feeds the queue within a minute
+        logger.exception("The task queue %s could not be fed; the worker's clock tries again within a minute", a_task.queue_name)
+        return 0
+
+
+def in_turns(rows, held, last_turns) -> list[tuple[int, int]]:
+    """Round-robin among the schools: rows are (id, school id) of queued files, oldest first; held
+    are ids that already have a task; last_turns gives each school's last turn (a rising number;
+    a school never served has none). The school whose last turn is oldest goes next, with its
+    oldest file; between schools never served, the one whose file waited longest."""
+    by_school = {}
+    for an_id, school in rows:
+        if an_id not in held:
+            by_school.setdefault(school, []).append(an_id)
+    turns, order = dict(last_turns), []
+    next_turn = max(turns.values(), default=0) + 1
+    while by_school:
+        school = min(by_school, key=lambda s: (turns.get(s, 0), by_school[s][0]))
+        order.append((by_school[school].pop(0), school))
+        turns[school], next_turn = next_turn, next_turn + 1
+        if not by_school[school]:
+            del by_school[school]
+    return order
 
 
 def give_tasks(a_task, ids, enqueue_one) -> int:
@@ -190,13 +266,17 @@ def waiting(a_task) -> set:
     """The first argument of every task of this kind that waits or runs now."""
     if on_redis():
         [queue] = queues_in_redis([a_task.queue_name])
-        ids = queue.job_ids + StartedJobRegistry(queue=queue).get_job_ids()
-        jobs = [job for job in RedisJob.fetch_many(ids, connection=queue.connection) if job is not None]
-        return {job.args[0] for job in jobs if job.func_name == a_task.module_path and job.args}
+        return _waiting_in(queue, a_task, StartedJobRegistry(queue=queue).get_job_ids())
     rows = DBTaskResult.objects.filter(
         task_path=a_task.module_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
     ).values_list("args_kwargs", flat=True)
     return {row["args"][0] for row in rows if row.get("args")}
+
+
+def _waiting_in(queue, a_task, also=()) -> set:
+    """The first argument of every task of this kind waiting in this Redis queue (and of the jobs `also`)."""
+    jobs = RedisJob.fetch_many(queue.job_ids + list(also), connection=queue.connection)
+    return {job.args[0] for job in jobs if job is not None and job.func_name == a_task.module_path and job.args}
 
 
 def backlog(now=None) -> dict[str, tuple[int, float]]:

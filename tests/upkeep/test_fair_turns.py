@@ -12,6 +12,7 @@ from moderation.drafts import analysis
 from moderation.models import MediaFile
 from moderation.upkeep import tasks
 from tests.conftest import make_user
+from tests.upkeep.test_redis_queue import redis_queue  # noqa: F401 (a fixture)
 from tests.upkeep.test_tasks import upload
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,24 @@ def test_a_file_queued_again_takes_its_turn_like_a_new_one(office, facebook):
     DBTaskResult.objects.all().delete()
     assert analysis.give_forgotten_tasks() == 1
     assert DBTaskResult.objects.get().priority == 100
+
+
+def test_on_redis_the_school_whose_last_turn_is_oldest_is_handed_over_next():
+    # (id, school), oldest first; 5 already has a task; school 1 had the last turn, school 3 none yet.
+    rows = [(2, 1), (3, 1), (4, 2), (5, 1), (6, 3), (7, 2), (8, 3)]
+    assert tasks.in_turns(rows, held={5}, last_turns={1: 9, 2: 4}) == [(6, 3), (4, 2), (2, 1), (8, 3), (7, 2), (3, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("redis_queue")
+def test_on_redis_a_schools_one_photo_is_handed_to_the_queue_before_the_rest_of_a_big_upload(office, facebook, other_school):
+    big = [upload(office, facebook) for _ in range(6)]
+    school, b_office, b_channel = other_school
+    with in_school(school):
+        single = upload(b_office, b_channel)
+    # Redis holds a short window; the rest wait in the database, in their state.
+    assert tasks.waiting(analysis.analyse) == {big[0].pk, big[1].pk}
+    tasks.run_queued(("analysis",), limit=3)
+    # As the first photo ended, the single photo took its place, before the big upload's others.
+    assert [state(m) for m in big[:2]] + [state(single)] == [MediaFile.Analysis.DONE] * 3
+    assert [state(m) for m in big[2:]] == [MediaFile.Analysis.QUEUED] * 4

@@ -19,7 +19,7 @@ from moderation.drafts import analysis
 from moderation.drafts import services as drafting
 from moderation.models import MediaFile
 from moderation.publishing import scheduling
-from moderation.upkeep import tasks, worker
+from moderation.upkeep import health, tasks, worker
 from tests import processes
 from tests.conftest import link_draft
 
@@ -129,3 +129,11 @@ def test_the_clock_on_redis_does_not_enqueue_a_round_again_while_it_waits(redis_
     enqueue()  # it reads the first task's state through Redis
     [queue] = tasks.queues_in_redis(["rounds"])
     assert queue.count == 1
+
+
+def test_the_health_page_counts_the_uploads_waiting_for_their_turn_in_the_database(redis_queue, office, facebook):
+    draft = link_draft(office, facebook)
+    for n in range(5):
+        drafting.add_media(draft, office, SimpleUploadedFile(f"field-{n}.jpg", photo((80, 60))), source="Mrs Patel", rights="school")
+    assert len(tasks.waiting(analysis.analyse)) == 2  # Redis holds a short window, fed in turn
+    assert health.checks()["tasks"]["waiting"]["analysis"]["count"] == 5

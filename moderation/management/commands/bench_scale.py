@@ -8,8 +8,9 @@ test database. The Redis rows need Redis at BENCH_REDIS_URL (default: database 1
 workers, waits until they are ready, commits the uploads at once and times until every upload is
 analysed. The big upload is one school's sports day; each of the other schools uploads one photo
 just after it, and the longest any of them waits is timed: with fair turns between schools
-(tasks.in_turn) it waits for about one photo, first in, first out (the previous way, measured
-beside it with one worker) for the whole upload. `--schools 50 --copies 15` is a trust's sports day:
+(tasks.in_turn on the database queue, the queue fed in turn on Redis: tasks.feed) it waits for
+about one photo, first in, first out (the previous way, measured beside it with one worker) for
+the whole upload. `--schools 50 --copies 15` is a trust's sports day:
 50 schools, about 500 photos (some 30 minutes a row).
 """
 
@@ -81,7 +82,9 @@ class Command(ThrowawaySchoolCommand):
         backends = [("database queue, first in first out (before)", {}, None, False), ("database queue (default)", {}, None, True)]
         try:
             redis.Redis.from_url(self.redis_url).ping()
-            backends.append(("Redis queue (RQ)", {"TASKS_BACKEND": "django_tasks_rq.RQBackend", "REDIS_URL": self.redis_url}, self.redis_url, True))
+            on_redis = {"TASKS_BACKEND": "django_tasks_rq.RQBackend", "REDIS_URL": self.redis_url}
+            backends += [("Redis queue (RQ), first in first out (before)", on_redis, self.redis_url, False),
+                         ("Redis queue (RQ), fed in turn", on_redis, self.redis_url, True)]
         except redis.RedisError:
             self.stdout.write(f"Redis does not answer at {self.redis_url}: the Redis rows are left out.")
         self.stdout.write("\n| queue | workers | all analysed | photos a minute | the longest a one-photo school waited |\n|---|---|---|---|---|")
