@@ -92,16 +92,40 @@ def _working_copy(area: str, name: str) -> Path:
     return path
 
 
+def _private_folder(path: Path) -> None:
+    """The folder and those above it up to WORK_DIR, made readable by this user only: the working
+    files are pupils' pictures."""
+    root = Path(settings.WORK_DIR).resolve()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for folder in [*reversed(path.relative_to(root).parents), path.relative_to(root)]:
+        (root / folder).mkdir(mode=0o700, exist_ok=True)
+
+
+def scratch(*parts: str) -> Path:
+    """A private folder of this machine's own under WORK_DIR (the frozen originals of a post being
+    published, say); whoever asks for it deletes it."""
+    path = Path(settings.WORK_DIR).resolve().joinpath(*parts)
+    _private_folder(path)
+    return path
+
+
 def here(area: str, name: str) -> Path:
     """A path on this machine to the stored file (FileNotFoundError when it is not stored)."""
     kept_in = storages[area]
     if on_local_disk(area):
         return Path(kept_in.path(name))
+    sweep_working_copies()
     path = _working_copy(area, name)
     if path.exists():
+        # An original deleted on another machine is not read from this one's working copy
+        # (published copies are never deleted: no need to ask).
+        if area != PUBLISHED and not exists(area, name):
+            path.unlink(missing_ok=True)
+            raise FileNotFoundError(f"'{name}' is no longer kept.")
         os.utime(path)  # used now: kept for another WORK_FILES_HOURS
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(path.parent)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with kept_in.open(name, "rb") as source, open(partial, "xb") as target:
@@ -114,7 +138,6 @@ def here(area: str, name: str) -> Path:
         raise StorageProblem(f"the file storage did not give '{name}' ({_said(error)}).") from error
     finally:
         partial.unlink(missing_ok=True)
-    sweep_working_copies()
     return path
 
 
@@ -124,10 +147,22 @@ def folder(area: str) -> Path:
 
 
 def new_file(area: str, name: str) -> Path:
-    """Where to write a new file of this name on this machine; `keep` it once it is written."""
-    path = Path(storages[area].path(name)) if on_local_disk(area) else _working_copy(area, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Where to write a new file of this name on this machine, made empty and readable by this user
+    only (writing into it keeps that); `keep` it once it is written."""
+    if on_local_disk(area):
+        path = Path(storages[area].path(name))
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        path = _working_copy(area, name)
+        _private_folder(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    path.chmod(0o600)  # a file of that name already there (a partial file about to be replaced) too
     return path
+
+
+def _written(area: str, name: str) -> Path:
+    """The file written at new_file(area, name)."""
+    return Path(storages[area].path(name)) if on_local_disk(area) else _working_copy(area, name)
 
 
 def name_of(area: str, path: Path) -> str:
@@ -138,7 +173,7 @@ def name_of(area: str, path: Path) -> str:
 def keep(area: str, name: str) -> None:
     """The file written at new_file(area, name) is stored where every machine reaches it."""
     kept_in = storages[area]
-    path = new_file(area, name)
+    path = _written(area, name)
     if on_local_disk(area):
         # Readable by those the storage names (settings.STORAGES), whatever this process's umask.
         path.chmod(kept_in.file_permissions_mode or 0o600)
@@ -155,6 +190,7 @@ def keep(area: str, name: str) -> None:
     if stored != name:  # the names are new (a random part), so a bucket never renames one
         kept_in.delete(stored)
         raise OSError(f"The storage kept '{name}' as '{stored}'.")
+    sweep_working_copies()
 
 
 def store(area: str, name: str, source) -> None:
@@ -193,7 +229,7 @@ def _said(error: Exception) -> str:
 def remove(area: str, name: str) -> bool:
     """The stored file, and this machine's working copy of it, are deleted (nothing if neither
     exists). A storage that does not answer leaves the file to the worker's tidy round, which
-    deletes every file no row names (moderation/upkeep/stray_files.py): False then, and a warning in the log."""
+    deletes every file nothing needs (moderation/upkeep/stray_files.py): False then, and a warning in the log."""
     if not name:
         return True
     if on_local_disk(area):
@@ -223,11 +259,14 @@ def sweep_working_copies(force: bool = False) -> int:
     _last_sweep[0] = now
     oldest = now - settings.WORK_FILES_HOURS * 3600
     deleted = 0
-    for path in sorted(Path(settings.WORK_DIR).rglob("*"), reverse=True):  # a folder's files before the folder
+    root = Path(settings.WORK_DIR)
+    for path in sorted(root.rglob("*"), reverse=True):  # a folder's files before the folder
         try:
             if path.stat().st_mtime >= oldest:
                 continue
             if path.is_dir():
+                if path.parent == root:  # each kind's own folder stays: another process may write into it now
+                    continue
                 if not any(path.iterdir()):
                     path.rmdir()
             else:

@@ -36,8 +36,9 @@ def find_faces(media: MediaFile, progress=lambda fraction: None) -> None:
     A failure is recorded, never hidden. progress(fraction) is told how far it has gone."""
     if media.kind != MediaFile.Kind.IMAGE:
         return
+    path = media.path  # a file storage out of reach is not the photo's fault: the analysis is tried again
     try:
-        image = photos.load_image(media.path)
+        image = photos.load_image(path)
         progress(0.05)
         found = detection.detect_faces(image)
         progress(0.5)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+from config.school import files
 from config.school.tenancy import in_its_school
 from connectors.models import worker_name
 from moderation.approval import face_review, video_review
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 # A running analysis whose heartbeat is older than this is taken to have died with its worker.
 # The longest single step (the faces of one 50-megapixel photo on one core) takes about a minute.
 ANALYSIS_STALE_AFTER = timedelta(minutes=5)
+# A worker that could not read a file from the file storage waits this long before its next task.
+STORAGE_BACK_OFF_SECONDS = 10
 
 
 @task(queue_name="analysis")
@@ -148,6 +151,14 @@ def run(media_id: int) -> bool:
         return True
     except stopping.Gone:
         logger.info("Media %s was removed while it was analysed; skipped", media_id)
+        return True
+    except files.StorageProblem as error:  # the file storage out of reach: not the file's fault
+        MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
+            analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
+        )
+        logger.warning("Media %s could not be read (%s); it waits in the queue, and the clock gives it a task again within a minute",
+                       media_id, error)
+        stopping.requested.wait(STORAGE_BACK_OFF_SECONDS)  # not every file of the queue failing in turn at once
         return True
     except Exception as error:  # recorded, never hidden: the gates fail closed on it
         if not MediaFile.objects.filter(pk=media_id).exists():  # removed meanwhile: nothing to record

@@ -72,7 +72,7 @@ def store_upload(uploaded) -> tuple[str, int, str, Inspected]:
     path = files.new_file(files.UPLOADS, stored_name)
     digest, size = hashlib.sha256(), 0
     try:
-        with open(path, "xb") as handle:
+        with open(path, "wb") as handle:  # new_file made it, empty, under a new name
             for chunk in uploaded.chunks():
                 size += len(chunk)
                 if size > settings.MEDIA_MAX_BYTES:

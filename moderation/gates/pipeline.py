@@ -15,6 +15,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from config.school import files
 from config.school.files import sha256_of
 from config.school.people import display_name
 from connectors.models import Channel
@@ -85,7 +86,8 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
     items = []
     for media in draft.media.prefetch_related("faces__identified_by", "words", "tracks__identified_by"):
         try:
-            path = media.path
+            # Only the hash asked for (a page): the file is not fetched (from a bucket, say) nor read.
+            path = media.path if read_bytes or copy_to is not None else Path(media.stored_name)
             if copy_to is not None:
                 copy_to.mkdir(parents=True, exist_ok=True)
                 copied = copy_to / f"{media.position:03d}-original-{uuid.uuid4().hex}"
@@ -128,10 +130,14 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
 
 
 def storage_problem(error: BaseException, name: str) -> str:
-    """The words for a server whose disk is full (or read-only), which is not the upload's fault; "" otherwise."""
+    """The words for a server whose disk is full (or read-only), or whose file storage does not
+    answer, which is not the upload's fault; "" otherwise."""
     import errno
 
     while error is not None:
+        if isinstance(error, files.StorageProblem):
+            return (f"'{name}' could not be read or written: {error} Nothing was sent to the platform. Publish again "
+                    "once the file storage answers (the health page says when); nothing needs uploading again.")
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
             return (f"The server could not write the published copy of '{name}' ({error.strerror}). Nothing was sent to "
                     "the platform. Free space on the server (or ask whoever looks after it), then publish again.")

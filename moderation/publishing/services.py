@@ -102,9 +102,10 @@ def _copy_made_for(item: MediaItem) -> Path | None:
     if media.copy_for != video_copies.plan_hash(video_copies.blur_plan(item.sha256, item.tracks, item.words)):
         return None
     try:
-        return files.here(files.COPIES, media.copy_name)
+        path = files.here(files.COPIES, media.copy_name)
     except FileNotFoundError:
         return None
+    return path if path.exists() else None
 
 
 def published_names(content: Content) -> list[str]:
@@ -172,7 +173,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     """
     batch = f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
     # The frozen originals: this worker's own, deleted once the post is out or refused.
-    frozen = Path(settings.WORK_DIR) / "publishing" / batch
+    frozen = files.scratch("publishing", batch)
     try:
         content = _frozen_copies(draft, frozen, batch, by)
         run = _checked(draft, content, batch, by)

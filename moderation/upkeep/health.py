@@ -15,6 +15,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
+from django.db.models import Count, Min
+from django.db.models.functions import Coalesce, Greatest
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -94,10 +96,12 @@ def forget_old_beats(now=None) -> int:
 
 def _waiting_for_their_turn(now) -> tuple[int, float]:
     """Uploads waiting in the database for their turn to be handed to a Redis queue fed in turn
-    (tasks.feed): how many, and the longest any has waited since it was uploaded."""
+    (tasks.feed): how many, and the longest any has waited since it was uploaded or last worked on
+    (a file queued again after a worker stopped waits from then)."""
     queued = MediaFile.objects.with_scopes_disabled().filter(analysis=MediaFile.Analysis.QUEUED)
-    oldest = queued.order_by("added_at").values_list("added_at", flat=True).first()
-    return queued.count(), (now - oldest).total_seconds() if oldest else 0.0
+    found = queued.annotate(since=Greatest("added_at", Coalesce("analysis_heartbeat", "added_at"))).aggregate(
+        count=Count("pk"), oldest=Min("since"))
+    return found["count"], (now - found["oldest"]).total_seconds() if found["oldest"] else 0.0
 
 
 def _tasks(now) -> dict:

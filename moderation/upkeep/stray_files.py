@@ -1,8 +1,8 @@
-"""Files that no row names any more are deleted.
+"""Files that no row needs any more are deleted.
 
-A file is deleted with its row (a photo removed, a draft published or withdrawn); when the storage
-did not answer at that moment (a bucket out of reach), the file stays behind with nothing pointing
-at it, an original that should be gone. The worker's tidy round finds such files and deletes them.
+A file is deleted when it is no longer needed (a photo removed, a draft published or withdrawn, its
+uploads past retention); when the storage did not answer at that moment (a bucket out of reach),
+the file stays behind, an original that should be gone. The worker's tidy round finds such files and deletes them.
 A file is left a day first: an upload or a publication in progress has its file before its row.
 """
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.school import files
 from config.school.tenancy import scopes_disabled
-from moderation.models import MediaFile, PublishedMedia
+from moderation.models import Draft, MediaFile, PublishedMedia
 from moderation.publishing.models import THUMBNAIL
 
 logger = logging.getLogger(__name__)
@@ -23,20 +23,23 @@ LEFT_FOR = timedelta(days=1)
 
 
 def named() -> dict[str, set[str]]:
-    """The stored names each kind of file's rows name."""
+    """The stored names that rows still need. A draft published or withdrawn, or whose uploads
+    retention deleted, keeps its rows but needs none of its uploads or video copies any more."""
     published = set()
     for name in PublishedMedia.objects.values_list("stored_name", flat=True):
         published |= {name, str(PurePosixPath(name).with_suffix(THUMBNAIL))}
+    needed = MediaFile.objects.exclude(draft__status__in=[Draft.Status.PUBLISHED, Draft.Status.WITHDRAWN]).filter(
+        draft__originals_deleted_at__isnull=True)
     return {
-        files.UPLOADS: set(MediaFile.objects.values_list("stored_name", flat=True)),
-        files.COPIES: set(MediaFile.objects.exclude(copy_name="").values_list("copy_name", flat=True)),
+        files.UPLOADS: set(needed.values_list("stored_name", flat=True)),
+        files.COPIES: set(needed.exclude(copy_name="").values_list("copy_name", flat=True)),
         files.PUBLISHED: published,
     }
 
 
 @scopes_disabled()  # every school's files: the storage is the installation's
 def delete_strays(now=None) -> int:
-    """Delete the files no row names that are older than a day; returns how many."""
+    """Delete the files no row needs that are older than a day; returns how many."""
     before = (now or timezone.now()) - LEFT_FOR
     deleted = 0
     for area, names in named().items():
@@ -55,7 +58,7 @@ def _delete_strays_in(area: str, names: set[str], before) -> int:
         try:
             if storage.get_modified_time(name) >= before:
                 continue
-        except FileNotFoundError:
+        except Exception:  # deleted meanwhile (a bucket answers 404 in its own words): nothing to do
             continue
         if files.remove(area, name):
             logger.info("%s/%s deleted: no draft or post names it", area, name)

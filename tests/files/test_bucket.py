@@ -34,6 +34,7 @@ from moderation.upkeep import backup, stray_files
 from tests import processes
 from tests.conftest import Client, link_draft
 from tests.publishing.test_families_page import body, small_video
+from tests.test_faults import photo_draft
 from tests.upkeep.test_redis_queue import ON_REDIS, photo, redis_queue  # noqa: F401 (a fixture)
 
 CREDENTIALS = {"access_key": "school-files", "secret_key": "not-a-secret"}
@@ -92,16 +93,6 @@ def noise_photo() -> bytes:
     return buffer.getvalue()
 
 
-def approved_photo_draft(office, approver, channel) -> Draft:
-    draft = link_draft(office, channel)
-    drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise_photo()), source="Mrs Patel", rights="school",
-                       alt_text="The school hall")
-    assert drafting.submit(draft, office).passed
-    approving.approve(draft, approver, dict(ATTESTATIONS))
-    draft.refresh_from_db()
-    return draft
-
-
 def test_an_upload_is_kept_in_the_bucket_and_not_on_the_web_servers_disk(bucket, office, facebook, settings, tmp_path):
     photo = noise_photo()
     media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", photo),
@@ -125,7 +116,7 @@ def test_a_worker_on_another_machine_analyses_an_upload_kept_in_the_bucket(bucke
 
 
 def test_a_post_published_by_a_worker_is_served_on_the_news_page_by_another_web_server(bucket, office, approver, facebook, settings, tmp_path):
-    draft = approved_photo_draft(office, approver, facebook)
+    draft = photo_draft(office, approver, facebook)
     machine(settings, tmp_path, "worker-1")
     post = publishing.publish(draft, approver)
     [media] = post.media.all()
@@ -180,7 +171,7 @@ def test_an_upload_when_the_bucket_does_not_answer_is_refused_saying_why_and_not
 
 
 def test_a_post_whose_published_copy_the_bucket_does_not_take_is_held_and_nothing_is_sent(bucket, office, approver, facebook, settings, tmp_path):
-    draft = approved_photo_draft(office, approver, facebook)
+    draft = photo_draft(office, approver, facebook)
     settings.STORAGES = {**settings.STORAGES, "published": in_bucket("http://127.0.0.1:9", "nowhere")["published"]}
     with pytest.raises(publishing.PublishRefused, match="the published copies could not be stored"):
         publishing.publish(draft, approver)
@@ -256,3 +247,58 @@ def test_a_file_no_row_names_is_deleted_from_the_bucket_by_the_tidy_round_a_day_
     assert stray_files.delete_strays() == 0  # an upload in progress has its file before its row
     assert stray_files.delete_strays(timezone.now() + timedelta(days=2)) == 1
     assert keys(bucket) == [f"uploads/{media.stored_name}"]
+
+
+def test_an_original_the_bucket_kept_after_its_draft_was_published_is_deleted_by_the_tidy_round(bucket, office, approver, facebook):
+    draft = photo_draft(office, approver, facebook)
+    media = draft.media.get()
+    original = stored(bucket, f"uploads/{media.stored_name}")
+    publishing.publish(draft, approver)
+    files.store(files.UPLOADS, media.stored_name, io.BytesIO(original))  # as if the bucket had not answered the delete
+    assert stray_files.delete_strays(timezone.now() + timedelta(days=2)) == 1
+    assert keys(bucket, "uploads/") == []
+
+
+def test_a_machines_working_copy_of_an_original_deleted_on_another_machine_is_not_read(bucket, office, facebook, settings, tmp_path):
+    draft = link_draft(office, facebook)
+    media = drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise_photo()), source="Mrs Patel", rights="school")
+    working_copy = media.path  # the web server that received it keeps a working copy
+    machine(settings, tmp_path, "worker-1")
+    files.remove(files.UPLOADS, media.stored_name)  # withdrawn, say, on another machine
+    machine(settings, tmp_path, "web-1")
+    with pytest.raises(FileNotFoundError):
+        files.here(files.UPLOADS, media.stored_name)
+    assert not working_copy.exists()
+    client = Client()
+    client.force_login(office)
+    assert client.get(f"/drafts/{draft.pk}/media/{media.pk}/").status_code == 404
+
+
+def test_working_copies_are_readable_by_their_owner_only(bucket, office, facebook, tmp_path):
+    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
+                               source="Mrs Patel", rights="school")
+    assert media.path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "web-1").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_photo_the_bucket_cannot_give_while_it_is_analysed_waits_in_the_queue_not_failed(bucket, office, facebook, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ANALYSIS = "background"
+    monkeypatch.setattr(analysis, "STORAGE_BACK_OFF_SECONDS", 0)
+    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
+                               source="Mrs Patel", rights="school")
+    machine(settings, tmp_path, "worker-1")
+    settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
+    analysis.run_pending()
+    media.refresh_from_db()
+    assert media.analysis == MediaFile.Analysis.QUEUED and media.analysis_error == ""
+
+
+def test_a_post_whose_originals_the_bucket_cannot_give_is_held_saying_nothing_needs_uploading_again(
+        bucket, office, approver, facebook, settings, tmp_path):
+    draft = photo_draft(office, approver, facebook)
+    machine(settings, tmp_path, "worker-1")
+    settings.STORAGES = {**settings.STORAGES, "uploads": in_bucket("http://127.0.0.1:9", "nowhere")["uploads"]}
+    with pytest.raises(publishing.PublishRefused, match="nothing needs uploading again"):
+        publishing.publish(draft, approver)
+    draft.refresh_from_db()
+    assert draft.status == Draft.Status.HELD and not PublishedPost.objects.exists()
