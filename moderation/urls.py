@@ -15,6 +15,7 @@ urlpatterns = [
     path("aup/", account_views.accept_aup, name="aup"),
     path("school/choose/", account_views.choose_school, name="choose_school"),
     path("trust/schools/", account_views.trust_schools, name="trust_schools"),
+    path("school/details/", account_views.school_details, name="school_details"),
     path("trust/concerns/", aftercare_views.concerns_in_my_schools, name="concerns_in_my_schools"),
     path("drafts/", draft_views.my_drafts, name="my_drafts"),
     path("drafts/new/", draft_views.new_draft, name="new_draft"),

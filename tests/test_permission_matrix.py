@@ -43,7 +43,7 @@ MATRIX = {
     # Open to anyone holding the current code; any other code answers 404, signed in or not.
     "families_enter": EVERYONE, "families": EVERYONE, "families_feed": EVERYONE, "families_post": EVERYONE,
     "families_media": EVERYONE, "families_concern": EVERYONE,
-    "families_access": HEAD, "families_access_issue": HEAD,
+    "families_access": HEAD, "families_access_issue": HEAD, "school_details": HEAD,
     "logout": STAFF, "second_factor": STAFF, "home": STAFF, "aup": STAFF, "channels": STAFF, "channel": STAFF, "staff_concern": STAFF,
     "my_drafts": STAFF,  # each sees only their own drafts
     "new_draft": DRAFTERS,

@@ -2,16 +2,19 @@
 trust administrator's page both do."""
 
 import os
+import re
 
+import phonenumbers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
 from config.school.models import AuditEntry, School
 from config.school.people import display_name
-from config.school.roles import HEADTEACHER, TRUST_ADMINISTRATOR, give_role
+from config.school.roles import HEADTEACHER, TRUST_ADMINISTRATOR, give_role, has_role
 from config.school.tenancy import defaults_from_settings, in_school
 
 COMMAND_LINE = object()  # `add_school`, run by whoever runs the installation
@@ -87,3 +90,75 @@ def follow_the_environment(**_kwargs) -> list[str]:
     if changed:
         School.objects.filter(pk=school.pk).update(**{field: wanted[field] for field in changed})
     return changed
+
+
+# What a school's headteacher keeps up to date on its "School details" page (the short name is
+# its public address and stays as it was made).
+DETAILS = ("name", "email_domains", "address", "phones", "emails", "aup_version", "aup_url", "risk_assessment_months",
+           "youtube_made_for_kids", "allow_youtube_unlisted")
+DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def set_on_the_server(school: School) -> dict[str, str]:
+    """The details the server's SCHOOL_* variables set again at every `migrate` (an installation
+    of one school: follow_the_environment), by field: changing them on the page would not last."""
+    if School.objects.exclude(pk=school.pk).exists():
+        return {}
+    return {field: variable for variable, field in ENVIRONMENT.items() if variable in os.environ}
+
+
+def change_details(school: School, by, details: dict) -> list[str]:
+    """The headteacher corrects the school's own details; returns the fields changed (audited).
+    Refuses, changing nothing, a detail that is not what it says (a phone number that is none)."""
+    if not has_role(by, HEADTEACHER, school=school):
+        raise PermissionDenied("Only the school's headteacher changes its details.")
+    wanted = {field: value for field, value in details.items() if field in DETAILS and field not in set_on_the_server(school)}
+    problems = _detail_problems(wanted)
+    if problems:
+        raise ValidationError(problems)
+    changed = [field for field, value in wanted.items() if getattr(school, field) != value]
+    if changed:
+        with transaction.atomic(), in_school(school):
+            School.objects.filter(pk=school.pk).update(**{field: wanted[field] for field in changed})
+            AuditEntry.objects.create(
+                actor=by, action="school.details_changed",
+                summary=f"{display_name(by)} changed the school's details: " + ", ".join(DETAIL_NAMES[f] for f in changed),
+                data={"fields": changed},
+            )
+        school.refresh_from_db()
+    return changed
+
+
+DETAIL_NAMES = {
+    "name": "name", "email_domains": "email domains", "address": "address", "phones": "phone numbers",
+    "emails": "email addresses", "aup_version": "Acceptable Use Policy version", "aup_url": "Acceptable Use Policy address",
+    "risk_assessment_months": "months a risk assessment lasts", "youtube_made_for_kids": "YouTube made for kids",
+    "allow_youtube_unlisted": "unlisted YouTube videos",
+}
+
+
+def _detail_problems(wanted: dict) -> dict[str, str]:
+    problems = {}
+    if "name" in wanted and not wanted["name"].strip():
+        problems["name"] = "Give the school's name."
+    for domain in wanted.get("email_domains", []):
+        if not DOMAIN.fullmatch(domain):
+            problems["email_domains"] = f"'{domain}' is not an email domain (for example aycliffe.kent.sch.uk)."
+    for phone in wanted.get("phones", []):
+        try:
+            possible = phonenumbers.is_possible_number(phonenumbers.parse(phone, "GB"))
+        except phonenumbers.NumberParseException:
+            possible = False
+        if not possible:
+            problems["phones"] = f"'{phone}' is not a phone number."
+    for email in wanted.get("emails", []):
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems["emails"] = f"'{email}' is not an email address."
+    if "aup_version" in wanted and not wanted["aup_version"].strip():
+        problems["aup_version"] = "Give the version of the Acceptable Use Policy staff accept (for example 2026-1)."
+    months = wanted.get("risk_assessment_months", 12)
+    if not 1 <= months <= 12:
+        problems["risk_assessment_months"] = "The policy asks for a risk assessment at least every year: 1 to 12 months."
+    return problems

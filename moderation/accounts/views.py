@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 
 from config.school.middleware import SESSION_KEY
 from config.school.models import School
-from config.school.schools import add_school, is_trust_administrator
+from config.school.roles import HEADTEACHER, has_role
+from config.school.schools import DETAIL_NAMES, add_school, change_details, is_trust_administrator, set_on_the_server
 from moderation.accounts import second_factor
 from moderation.accounts import services as accounts
 
@@ -122,3 +123,59 @@ def trust_schools(request):
             return redirect("trust_schools")
     schools = School.objects.annotate(people=Count("memberships__user", distinct=True)).order_by("name")
     return render(request, "moderation/trust_schools.html", {"form": form, "schools": schools})
+
+
+def _listed(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+class SchoolDetailsForm(forms.Form):
+    name = forms.CharField(max_length=200, label="School's name", help_text="Shown on every page, the news page and its feed.")
+    email_domains = forms.CharField(required=False, label="Email domains the school owns",
+                                    help_text="Comma-separated, for example aycliffe.kent.sch.uk: channel accounts must be registered in one of them.")
+    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="The school's postal address",
+                              help_text="Comma-separated: posts may give it (it is not a pupil's).")
+    phones = forms.CharField(required=False, label="The office's phone numbers", help_text="Comma-separated: posts may give them, however they are written.")
+    emails = forms.CharField(required=False, label="The office's email addresses", help_text="Comma-separated: posts may give them.")
+    aup_version = forms.CharField(max_length=40, label="Acceptable Use Policy version",
+                                  help_text="A new version asks every author and approver to accept the policy again.")
+    aup_url = forms.URLField(required=False, assume_scheme="https", label="Where staff read the Acceptable Use Policy")
+    risk_assessment_months = forms.IntegerField(min_value=1, max_value=12, label="Months a channel's risk assessment lasts",
+                                                help_text="The policy asks for one at least every year.")
+    youtube_made_for_kids = forms.BooleanField(required=False, label="Declare every YouTube upload made for kids")
+    allow_youtube_unlisted = forms.BooleanField(required=False, label="Allow unlisted YouTube videos (never public)",
+                                                help_text="The policy names a private channel: only with the governors' agreement.")
+
+    LISTS = ("email_domains", "phones", "emails")
+
+    @classmethod
+    def initial_from(cls, school) -> dict:
+        return {field: ", ".join(getattr(school, field)) if field in cls.LISTS else getattr(school, field) for field in cls.base_fields}
+
+    def details(self) -> dict:
+        data = dict(self.cleaned_data)
+        for field in self.LISTS:
+            data[field] = [part.lower() if field == "email_domains" else part for part in _listed(data[field])]
+        return data
+
+
+def school_details(request):
+    """The headteacher's page of the school's own details (each school's own, on an installation of many)."""
+    school = request.school
+    if school is None or not has_role(request.user, HEADTEACHER, school=school):
+        raise PermissionDenied("Only the school's headteacher changes its details.")
+    fixed = set_on_the_server(school)
+    form = SchoolDetailsForm(request.POST or None, initial=SchoolDetailsForm.initial_from(school))
+    for field, variable in fixed.items():
+        form.fields[field].disabled = True
+        form.fields[field].help_text = f"Set on the server by {variable}: ask whoever looks after it."
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = change_details(school, request.user, form.details())
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, "Saved: " + ", ".join(DETAIL_NAMES[f] for f in changed) + "." if changed else "Nothing was changed.")
+            return redirect("school_details")
+    return render(request, "moderation/school_details.html", {"form": form, "the_school": school})
