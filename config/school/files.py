@@ -93,21 +93,12 @@ def _working_copy(area: str, name: str) -> Path:
 
 
 def _private_folder(path: Path) -> None:
-    """The folder and those above it up to WORK_DIR, made readable by this user only: the working
-    files are pupils' pictures."""
+    """The folder and those above it up to WORK_DIR, each made readable by this user only (the
+    working files are pupils' pictures); folders that exist already are left as they are."""
     root = Path(settings.WORK_DIR).resolve()
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    root.chmod(0o700)
+    root.parent.mkdir(parents=True, exist_ok=True)
     for folder in [*reversed(path.relative_to(root).parents), path.relative_to(root)]:
         (root / folder).mkdir(mode=0o700, exist_ok=True)
-
-
-def scratch(*parts: str) -> Path:
-    """A private folder of this machine's own under WORK_DIR (the frozen originals of a post being
-    published, say); whoever asks for it deletes it."""
-    path = Path(settings.WORK_DIR).resolve().joinpath(*parts)
-    _private_folder(path)
-    return path
 
 
 def here(area: str, name: str) -> Path:

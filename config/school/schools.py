@@ -1,6 +1,8 @@
 """Adding a school to the installation, with its first headteacher: what `add_school` and the
 trust administrator's page both do."""
 
+import hashlib
+import json
 import os
 import re
 
@@ -107,25 +109,37 @@ def set_on_the_server(school: School) -> dict[str, str]:
     return {field: variable for variable, field in ENVIRONMENT.items() if variable in os.environ}
 
 
-def change_details(school: School, by, details: dict) -> list[str]:
-    """The headteacher corrects the school's own details; returns the fields changed (audited).
-    Refuses, changing nothing, a detail that is not what it says (a phone number that is none)."""
+def details_seen(school: School) -> str:
+    """A fingerprint of the school's details as they are now: a form carries the one it was made
+    from, so that a save over someone else's change (or into another school) is refused."""
+    values = {"school": school.pk, **{field: getattr(school, field) for field in DETAILS}}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def change_details(school: School, by, details: dict, seen: str | None = None) -> list[str]:
+    """The headteacher corrects the school's own details; returns the fields changed (audited, with
+    what each was and became: an address or a domain added loosens the checks). Refuses, changing
+    nothing, a detail that is not what it says (a phone number that is none), or a form made
+    before someone else's change (`seen`, from details_seen)."""
     if not has_role(by, HEADTEACHER, school=school):
         raise PermissionDenied("Only the school's headteacher changes its details.")
-    wanted = {field: value for field, value in details.items() if field in DETAILS and field not in set_on_the_server(school)}
-    problems = _detail_problems(wanted)
-    if problems:
-        raise ValidationError(problems)
-    changed = [field for field, value in wanted.items() if getattr(school, field) != value]
-    if changed:
-        with transaction.atomic(), in_school(school):
+    with transaction.atomic(), in_school(school):
+        school = School.objects.select_for_update().get(pk=school.pk)
+        if seen is not None and seen != details_seen(school):
+            raise ValidationError("The school's details changed since this page was opened (or it was opened for another "
+                                  "school). Nothing was saved: look at them again, then save.")
+        wanted = {field: value for field, value in details.items() if field in DETAILS and field not in set_on_the_server(school)}
+        problems = _detail_problems(wanted)
+        if problems:
+            raise ValidationError(problems)
+        changed = [field for field, value in wanted.items() if getattr(school, field) != value]
+        if changed:
             School.objects.filter(pk=school.pk).update(**{field: wanted[field] for field in changed})
             AuditEntry.objects.create(
                 actor=by, action="school.details_changed",
                 summary=f"{display_name(by)} changed the school's details: " + ", ".join(DETAIL_NAMES[f] for f in changed),
-                data={"fields": changed},
+                data={"fields": changed, "before": {f: getattr(school, f) for f in changed}, "after": {f: wanted[f] for f in changed}},
             )
-        school.refresh_from_db()
     return changed
 
 

@@ -18,7 +18,14 @@ from django.views.decorators.http import require_POST
 from config.school.middleware import SESSION_KEY
 from config.school.models import School
 from config.school.roles import HEADTEACHER, has_role
-from config.school.schools import DETAIL_NAMES, add_school, change_details, is_trust_administrator, set_on_the_server
+from config.school.schools import (
+    DETAIL_NAMES,
+    add_school,
+    change_details,
+    details_seen,
+    is_trust_administrator,
+    set_on_the_server,
+)
 from moderation.accounts import second_factor
 from moderation.accounts import services as accounts
 
@@ -139,10 +146,12 @@ class SchoolDetailsForm(forms.Form):
     emails = forms.CharField(required=False, label="The office's email addresses", help_text="Comma-separated: posts may give them.")
     aup_version = forms.CharField(max_length=40, label="Acceptable Use Policy version",
                                   help_text="A new version asks every author and approver to accept the policy again.")
-    aup_url = forms.URLField(required=False, assume_scheme="https", label="Where staff read the Acceptable Use Policy")
+    aup_url = forms.URLField(required=False, max_length=200, assume_scheme="https", label="Where staff read the Acceptable Use Policy")
     risk_assessment_months = forms.IntegerField(min_value=1, max_value=12, label="Months a channel's risk assessment lasts",
                                                 help_text="The policy asks for one at least every year.")
     youtube_made_for_kids = forms.BooleanField(required=False, label="Declare every YouTube upload made for kids")
+    # The details as the page showed them (and for which school): a save over another change is refused.
+    seen = forms.CharField(widget=forms.HiddenInput)
     allow_youtube_unlisted = forms.BooleanField(required=False, label="Allow unlisted YouTube videos (never public)",
                                                 help_text="The policy names a private channel: only with the governors' agreement.")
 
@@ -150,12 +159,15 @@ class SchoolDetailsForm(forms.Form):
 
     @classmethod
     def initial_from(cls, school) -> dict:
-        return {field: ", ".join(getattr(school, field)) if field in cls.LISTS else getattr(school, field) for field in cls.base_fields}
+        initial = {field: ", ".join(getattr(school, field)) if field in cls.LISTS else getattr(school, field)
+                   for field in cls.base_fields if field != "seen"}
+        return {**initial, "seen": details_seen(school)}
 
     def details(self) -> dict:
-        data = dict(self.cleaned_data)
+        data = {field: value for field, value in self.cleaned_data.items() if field != "seen"}
         for field in self.LISTS:
             data[field] = [part.lower() if field == "email_domains" else part for part in _listed(data[field])]
+        data["address"] = ", ".join(_listed(data["address"]))  # typed on several lines: one part a line
         return data
 
 
@@ -164,18 +176,27 @@ def school_details(request):
     school = request.school
     if school is None or not has_role(request.user, HEADTEACHER, school=school):
         raise PermissionDenied("Only the school's headteacher changes its details.")
-    fixed = set_on_the_server(school)
-    form = SchoolDetailsForm(request.POST or None, initial=SchoolDetailsForm.initial_from(school))
-    for field, variable in fixed.items():
-        form.fields[field].disabled = True
-        form.fields[field].help_text = f"Set on the server by {variable}: ask whoever looks after it."
+    form = _details_form(school, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            changed = change_details(school, request.user, form.details())
+            changed = change_details(school, request.user, form.details(), seen=form.cleaned_data["seen"])
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
+            problems = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+            if None in problems:  # changed meanwhile: what was typed stays, to be saved over the details as they are now
+                school.refresh_from_db()
+                form = _details_form(school, {**request.POST.dict(), "seen": details_seen(school)})
+                form.is_valid()
+            for field, said in problems.items():
+                form.add_error(field if field in form.fields else None, said)
         else:
             messages.success(request, "Saved: " + ", ".join(DETAIL_NAMES[f] for f in changed) + "." if changed else "Nothing was changed.")
             return redirect("school_details")
     return render(request, "moderation/school_details.html", {"form": form, "the_school": school})
+
+
+def _details_form(school, data) -> SchoolDetailsForm:
+    form = SchoolDetailsForm(data, initial=SchoolDetailsForm.initial_from(school))
+    for field, variable in set_on_the_server(school).items():
+        form.fields[field].disabled = True
+        form.fields[field].help_text = f"Set on the server by {variable}: ask whoever looks after it."
+    return form

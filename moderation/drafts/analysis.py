@@ -31,8 +31,10 @@ logger = logging.getLogger(__name__)
 # A running analysis whose heartbeat is older than this is taken to have died with its worker.
 # The longest single step (the faces of one 50-megapixel photo on one core) takes about a minute.
 ANALYSIS_STALE_AFTER = timedelta(minutes=5)
-# A worker that could not read a file from the file storage waits this long before its next task.
+# A worker that could not read a file from the file storage waits this long before its next task;
+# a file the storage has not given for this long since its upload fails (the gates hold it).
 STORAGE_BACK_OFF_SECONDS = 10
+STORAGE_GIVE_UP_AFTER = timedelta(days=1)
 
 
 @task(queue_name="analysis")
@@ -152,26 +154,36 @@ def run(media_id: int) -> bool:
     except stopping.Gone:
         logger.info("Media %s was removed while it was analysed; skipped", media_id)
         return True
-    except files.StorageProblem as error:  # the file storage out of reach: not the file's fault
-        MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
-            analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
-        )
-        logger.warning("Media %s could not be read (%s); it waits in the queue, and the clock gives it a task again within a minute",
-                       media_id, error)
-        stopping.requested.wait(STORAGE_BACK_OFF_SECONDS)  # not every file of the queue failing in turn at once
-        return True
-    except Exception as error:  # recorded, never hidden: the gates fail closed on it
-        if not MediaFile.objects.filter(pk=media_id).exists():  # removed meanwhile: nothing to record
-            logger.info("Media %s was removed while it was analysed; skipped", media_id)
+    except files.StorageProblem as error:
+        # The file storage out of reach is not the file's fault: the file waits in the queue (the
+        # clock gives it a task again within a minute), for a day at most; analysed in the web
+        # request, or after that, it fails as below.
+        inline = getattr(settings, "MEDIA_ANALYSIS", "background") == "inline"
+        if not inline and timezone.now() - media.added_at < STORAGE_GIVE_UP_AFTER:
+            MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
+                analysis=MediaFile.Analysis.QUEUED, analysis_progress=0.0, analysis_worker="",
+            )
+            logger.warning("Media %s could not be read (%s); it waits in the queue", media_id, error)
+            stopping.requested.wait(STORAGE_BACK_OFF_SECONDS)  # not every file of the queue failing in turn at once
             return True
-        logger.exception("Analysis of media %s failed", media_id)
-        MediaFile.objects.filter(pk=media_id).update(
-            analysis=MediaFile.Analysis.FAILED, analysis_error=f"It could not be analysed: {error}"[:300],
-            analysis_heartbeat=timezone.now(),
-        )
-        return True
+        return _failed(media_id, error)
+    except Exception as error:  # recorded, never hidden: the gates fail closed on it
+        return _failed(media_id, error)
     MediaFile.objects.filter(pk=media_id, analysis=MediaFile.Analysis.RUNNING).update(
         analysis=MediaFile.Analysis.DONE, analysis_progress=1.0, analysis_heartbeat=timezone.now(),
+    )
+    return True
+
+
+def _failed(media_id: int, error: Exception) -> bool:
+    """The failure recorded, never hidden: the gates fail closed on it."""
+    if not MediaFile.objects.filter(pk=media_id).exists():  # removed meanwhile: nothing to record
+        logger.info("Media %s was removed while it was analysed; skipped", media_id)
+        return True
+    logger.error("Analysis of media %s failed", media_id, exc_info=error)
+    MediaFile.objects.filter(pk=media_id).update(
+        analysis=MediaFile.Analysis.FAILED, analysis_error=f"It could not be analysed: {error}"[:300],
+        analysis_heartbeat=timezone.now(),
     )
     return True
 

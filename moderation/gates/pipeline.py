@@ -89,7 +89,7 @@ def freeze(draft: Draft, copy_to: Path | None = None, read_bytes: bool = True) -
             # Only the hash asked for (a page): the file is not fetched (from a bucket, say) nor read.
             path = media.path if read_bytes or copy_to is not None else Path(media.stored_name)
             if copy_to is not None:
-                copy_to.mkdir(parents=True, exist_ok=True)
+                copy_to.mkdir(mode=0o700, parents=True, exist_ok=True)  # pupils' pictures: this user's only
                 copied = copy_to / f"{media.position:03d}-original-{uuid.uuid4().hex}"
                 shutil.copyfile(path, copied)
                 path = copied

@@ -173,7 +173,7 @@ def deliver(draft: Draft, by) -> PublishedPost:
     """
     batch = f"draft-{draft.pk}-{uuid.uuid4().hex[:12]}"
     # The frozen originals: this worker's own, deleted once the post is out or refused.
-    frozen = files.scratch("publishing", batch)
+    frozen = Path(settings.WORK_DIR) / "publishing" / batch  # made by freeze, readable by this user only
     try:
         content = _frozen_copies(draft, frozen, batch, by)
         run = _checked(draft, content, batch, by)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -302,3 +303,26 @@ def test_a_post_whose_originals_the_bucket_cannot_give_is_held_saying_nothing_ne
         publishing.publish(draft, approver)
     draft.refresh_from_db()
     assert draft.status == Draft.Status.HELD and not PublishedPost.objects.exists()
+
+
+def test_a_photo_the_bucket_has_not_given_for_a_day_fails_saying_why(bucket, office, facebook, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ANALYSIS = "background"
+    monkeypatch.setattr(analysis, "STORAGE_BACK_OFF_SECONDS", 0)
+    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
+                               source="Mrs Patel", rights="school")
+    machine(settings, tmp_path, "worker-1")
+    settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
+    with time_machine.travel(timezone.now() + timedelta(days=1, minutes=1)):
+        analysis.run_pending()
+    media.refresh_from_db()
+    assert media.analysis == MediaFile.Analysis.FAILED and "the file storage did not" in media.analysis_error
+
+
+def test_a_photo_analysed_in_the_web_request_while_the_bucket_is_away_fails_at_once_saying_why(bucket, office, facebook, settings, tmp_path):
+    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
+                               source="Mrs Patel", rights="school")
+    machine(settings, tmp_path, "web-2")
+    settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
+    analysis.queue(media)  # MEDIA_ANALYSIS=inline in the tests: no worker to try again
+    media.refresh_from_db()
+    assert media.analysis == MediaFile.Analysis.FAILED and "the file storage did not" in media.analysis_error
