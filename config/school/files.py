@@ -140,11 +140,10 @@ def folder(area: str) -> Path:
 def new_file(area: str, name: str) -> Path:
     """Where to write a new file of this name on this machine, made empty and readable by this user
     only (writing into it keeps that); `keep` it once it is written."""
+    path = _written(area, name)
     if on_local_disk(area):
-        path = Path(storages[area].path(name))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     else:
-        path = _working_copy(area, name)
         _private_folder(path.parent)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     path.chmod(0o600)  # a file of that name already there (a partial file about to be replaced) too

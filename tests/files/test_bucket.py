@@ -94,6 +94,12 @@ def noise_photo() -> bytes:
     return buffer.getvalue()
 
 
+def upload(office, channel, draft=None):
+    """A photo of the hall (no face) added to a new draft, or to this one."""
+    return drafting.add_media(draft or link_draft(office, channel), office, SimpleUploadedFile("hall.jpg", noise_photo()),
+                              source="Mrs Patel", rights="school")
+
+
 def test_an_upload_is_kept_in_the_bucket_and_not_on_the_web_servers_disk(bucket, office, facebook, settings, tmp_path):
     photo = noise_photo()
     media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", photo),
@@ -129,8 +135,7 @@ def test_a_post_published_by_a_worker_is_served_on_the_news_page_by_another_web_
 
 
 def test_the_files_in_the_bucket_are_private_and_encrypted_at_rest(bucket, office, facebook):
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     key = f"uploads/{media.stored_name}"
     grants = bucket.get_object_acl(Bucket=bucket.name, Key=key)["Grants"]
     assert [g["Permission"] for g in grants] == ["FULL_CONTROL"] and all(g["Grantee"]["Type"] == "CanonicalUser" for g in grants)
@@ -156,7 +161,7 @@ def test_a_video_copy_made_by_one_worker_is_the_file_another_worker_publishes(bu
 
 def test_removing_a_photo_deletes_it_from_the_bucket_and_from_this_machine(bucket, office, facebook, settings, tmp_path):
     draft = link_draft(office, facebook)
-    media = drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise_photo()), source="Mrs Patel", rights="school")
+    media = upload(office, facebook, draft)
     working_copy = media.path
     assert working_copy.exists()
     drafting.remove_media(draft, office, media.pk)
@@ -167,7 +172,7 @@ def test_an_upload_when_the_bucket_does_not_answer_is_refused_saying_why_and_not
     settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}  # nothing listens on port 9
     draft = link_draft(office, facebook)
     with pytest.raises(MediaRejected, match="'hall.jpg' could not be stored: the file storage did not take it"):
-        drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise_photo()), source="Mrs Patel", rights="school")
+        upload(office, facebook, draft)
     assert not draft.media.exists() and [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
@@ -202,8 +207,7 @@ def test_the_health_page_says_when_the_file_storage_does_not_answer(db, settings
 
 @pytest.mark.django_db(transaction=True)  # on PostgreSQL, the backup reads in a transaction of its own
 def test_a_backup_holds_the_files_kept_in_the_bucket(bucket, office, facebook, tmp_path):
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     folder = backup.backup(tmp_path / "backups")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert list(manifest["files"]) == [f"uploads/{media.stored_name}"]
@@ -242,8 +246,7 @@ def test_workers_on_two_machines_analyse_the_uploads_kept_in_the_bucket_each_onc
 
 
 def test_a_file_no_row_names_is_deleted_from_the_bucket_by_the_tidy_round_a_day_later(bucket, office, facebook):
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     files.store(files.UPLOADS, "left-behind", io.BytesIO(noise_photo()))  # its row was deleted while the bucket was away
     assert stray_files.delete_strays() == 0  # an upload in progress has its file before its row
     assert stray_files.delete_strays(timezone.now() + timedelta(days=2)) == 1
@@ -262,7 +265,7 @@ def test_an_original_the_bucket_kept_after_its_draft_was_published_is_deleted_by
 
 def test_a_machines_working_copy_of_an_original_deleted_on_another_machine_is_not_read(bucket, office, facebook, settings, tmp_path):
     draft = link_draft(office, facebook)
-    media = drafting.add_media(draft, office, SimpleUploadedFile("hall.jpg", noise_photo()), source="Mrs Patel", rights="school")
+    media = upload(office, facebook, draft)
     working_copy = media.path  # the web server that received it keeps a working copy
     machine(settings, tmp_path, "worker-1")
     files.remove(files.UPLOADS, media.stored_name)  # withdrawn, say, on another machine
@@ -276,19 +279,24 @@ def test_a_machines_working_copy_of_an_original_deleted_on_another_machine_is_no
 
 
 def test_working_copies_are_readable_by_their_owner_only(bucket, office, facebook, tmp_path):
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     assert media.path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "web-1").stat().st_mode & 0o777 == 0o700
 
 
-def test_a_photo_the_bucket_cannot_give_while_it_is_analysed_waits_in_the_queue_not_failed(bucket, office, facebook, settings, tmp_path, monkeypatch):
+@pytest.fixture
+def queued_while_the_bucket_is_away(bucket, office, facebook, settings, tmp_path, monkeypatch):
+    """A photo waiting for a worker on another machine, whose bucket stops answering."""
     settings.MEDIA_ANALYSIS = "background"
     monkeypatch.setattr(analysis, "STORAGE_BACK_OFF_SECONDS", 0)
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     machine(settings, tmp_path, "worker-1")
     settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
+    return media
+
+
+def test_a_photo_the_bucket_cannot_give_while_it_is_analysed_waits_in_the_queue_not_failed(queued_while_the_bucket_is_away):
+    media = queued_while_the_bucket_is_away
     analysis.run_pending()
     media.refresh_from_db()
     assert media.analysis == MediaFile.Analysis.QUEUED and media.analysis_error == ""
@@ -305,13 +313,8 @@ def test_a_post_whose_originals_the_bucket_cannot_give_is_held_saying_nothing_ne
     assert draft.status == Draft.Status.HELD and not PublishedPost.objects.exists()
 
 
-def test_a_photo_the_bucket_has_not_given_for_a_day_fails_saying_why(bucket, office, facebook, settings, tmp_path, monkeypatch):
-    settings.MEDIA_ANALYSIS = "background"
-    monkeypatch.setattr(analysis, "STORAGE_BACK_OFF_SECONDS", 0)
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
-    machine(settings, tmp_path, "worker-1")
-    settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
+def test_a_photo_the_bucket_has_not_given_for_a_day_fails_saying_why(queued_while_the_bucket_is_away):
+    media = queued_while_the_bucket_is_away
     with time_machine.travel(timezone.now() + timedelta(days=1, minutes=1)):
         analysis.run_pending()
     media.refresh_from_db()
@@ -319,8 +322,7 @@ def test_a_photo_the_bucket_has_not_given_for_a_day_fails_saying_why(bucket, off
 
 
 def test_a_photo_analysed_in_the_web_request_while_the_bucket_is_away_fails_at_once_saying_why(bucket, office, facebook, settings, tmp_path):
-    media = drafting.add_media(link_draft(office, facebook), office, SimpleUploadedFile("hall.jpg", noise_photo()),
-                               source="Mrs Patel", rights="school")
+    media = upload(office, facebook)
     machine(settings, tmp_path, "web-2")
     settings.STORAGES = {**settings.STORAGES, **in_bucket("http://127.0.0.1:9", "nowhere")}
     analysis.queue(media)  # MEDIA_ANALYSIS=inline in the tests: no worker to try again
