@@ -150,10 +150,10 @@ class SchoolDetailsForm(forms.Form):
     risk_assessment_months = forms.IntegerField(min_value=1, max_value=12, label="Months a channel's risk assessment lasts",
                                                 help_text="The policy asks for one at least every year.")
     youtube_made_for_kids = forms.BooleanField(required=False, label="Declare every YouTube upload made for kids")
-    # The details as the page showed them (and for which school): a save over another change is refused.
-    seen = forms.CharField(widget=forms.HiddenInput)
     allow_youtube_unlisted = forms.BooleanField(required=False, label="Allow unlisted YouTube videos (never public)",
                                                 help_text="The policy names a private channel: only with the governors' agreement.")
+    # The details as the page showed them (and for which school): a save over another change is refused.
+    seen = forms.CharField(widget=forms.HiddenInput)
 
     LISTS = ("email_domains", "phones", "emails")
 

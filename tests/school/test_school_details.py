@@ -119,3 +119,9 @@ def test_an_address_typed_on_several_lines_is_kept_a_part_a_line(head, school):
     posted(signed_in(head), address="Aycliffe School\nDover\nCT17 9HJ")
     school.refresh_from_db()
     assert school.address == "Aycliffe School, Dover, CT17 9HJ"
+
+
+def test_the_page_shows_each_detail_with_its_label_and_nothing_of_its_own_workings(head, school):
+    page = signed_in(head).get("/school/details/").content.decode()
+    assert ">The office&#x27;s phone numbers" in page and 'type="hidden" name="seen"' in page
+    assert ">Seen<" not in page
