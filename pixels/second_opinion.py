@@ -15,7 +15,6 @@ frame. `python manage.py bench` measures both again.
 from dataclasses import dataclass
 
 import av
-import cv2
 import numpy as np
 import onnxruntime
 from PIL import Image
@@ -24,7 +23,7 @@ from retinaface.preprocess import preprocess as retina_preprocess
 
 from pixels import video, weights
 from pixels.config import setting as _setting
-from pixels.detection import Found, _spans, merge
+from pixels.detection import Found, _spans, merge, resized
 from pixels.photos import _to_rgb
 
 # Measured on published copies of the labelled clip with every face pixelated: the detector also
@@ -48,7 +47,9 @@ def setting(name):
 def _retinaface():
     global _session
     if _session is None:
-        _session = onnxruntime.InferenceSession(weights.retinaface_bytes(), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see detection._yunet
+        _session = onnxruntime.InferenceSession(weights.retinaface_bytes(), options, providers=["CPUExecutionProvider"])
     return _session
 
 
@@ -71,7 +72,7 @@ def faces_in(image: Image.Image) -> list[Found]:
     found = []
     for s in scales:
         size = (max(1, round(width * s)), max(1, round(height * s)))
-        scaled = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA) if s != 1 else rgb
+        scaled = resized(rgb, *size)
         for y0, y1 in _spans(size[1], tile, RETINA_LARGEST):
             for x0, x1 in _spans(size[0], tile, RETINA_LARGEST):
                 part = np.ascontiguousarray(scaled[y0:y1, x0:x1])

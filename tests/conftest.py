@@ -243,7 +243,8 @@ def _remembering_words(read):
 
 
 # And every other model run through onnxruntime (RetinaFace confirming faces and as the second
-# detector, SFace): the same inputs give the same outputs. At most _RUNS_KEPT answers are kept.
+# detector): the same inputs give the same outputs. At most _RUNS_KEPT answers are kept. YuNet's
+# runs are not kept here (its pictures are large; detect_candidates above keeps its answers).
 _RUNS: dict = {}
 _RUNS_KEPT = 3000
 _SESSIONS: dict = {}
@@ -252,6 +253,11 @@ _SESSIONS: dict = {}
 def _remembering_runs(run):
     def remembered(session, output_names, input_feed, run_options=None):
         import numpy as np
+
+        from pixels import detection
+
+        if session is detection._yunet_session:
+            return run(session, output_names, input_feed, run_options)
 
         # A session is known by its id, and kept alive here so that no later session takes its id.
         _SESSIONS.setdefault(id(session), session)

@@ -5,6 +5,7 @@ import io
 import struct
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
@@ -272,6 +273,36 @@ def test_each_pass_covers_the_faces_the_one_before_is_too_small_for():
 
 
 # --- The models -------------------------------------------------------------------------------------
+
+
+def test_yunet_on_onnxruntime_finds_what_opencvs_face_detector_finds():
+    # The same model read as cv2.FaceDetectorYN reads it, on every labelled photo at a size with
+    # no multiple of 32 (both pad it): the same faces, boxes, landmarks and scores.
+    reference = cv2.FaceDetectorYN.create(str(weights.path(weights.YUNET)), "", (64, 64), 0.3, detection.YUNET_NMS,
+                                          detection.YUNET_TOP_K)
+    compared = 0
+    for path in sorted(POSTS.glob("*.jpg")):
+        bgr = detection.as_bgr(upright(path.name))
+        bgr = detection.resized(bgr, 1001, round(bgr.shape[0] * 1001 / bgr.shape[1]))
+        reference.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, expected = reference.detect(bgr)
+        expected = np.zeros((0, 15)) if expected is None else expected
+        ours = detection.yunet_rows(bgr, 0.3)
+        assert len(ours) == len(expected), path.name
+        for row in expected:
+            assert np.abs(ours - row).max(axis=1).min() < 0.01, path.name
+        compared += len(expected)
+    assert compared >= 20
+
+
+def test_a_picture_reduced_by_halves_first_is_the_picture_reduced_at_once():
+    rng = np.random.default_rng(1)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (3000, 4000, 3), dtype=np.uint8), (9, 9), 3)
+    for size in ((1633, 1225), (1000, 750), (250, 188)):
+        direct = cv2.resize(picture, size, interpolation=cv2.INTER_AREA).astype(int)
+        halved_first = detection.resized(picture, *size)
+        assert halved_first.shape == direct.shape
+        assert np.abs(halved_first.astype(int) - direct).mean() < 1.0
 
 
 def test_a_missing_model_fails_closed_with_a_clear_message(tmp_path):
