@@ -129,6 +129,10 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend telling the database which school's rows each query may see
+    # (config/school/wall.py: row-level security, the second wall between schools).
+    DATABASES["default"]["ENGINE"] = "config.db"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share one SQLite file. Write-ahead logging lets pages read
     # while the worker writes; a write transaction takes the lock when it begins (so two writers

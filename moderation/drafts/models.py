@@ -4,6 +4,7 @@
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from config.school import files
 from config.school.models import AuditEntry
@@ -241,15 +242,16 @@ class MediaFile(models.Model):
     def waiting_beside(cls, media_id: int, **state) -> int:
         """How many other files of this file's school wait in this state (analysis=QUEUED, say),
         counted across the installation: a file's turn among the schools (upkeep/tasks.in_turn)."""
-        everywhere = cls.objects.with_scopes_disabled()
-        school = everywhere.filter(pk=media_id).values("draft__school")
-        return everywhere.filter(draft__school__in=school, **state).exclude(pk=media_id).count()
+        with scopes_disabled():  # and the database's wall open (config/school/wall.py)
+            school = cls.objects.filter(pk=media_id).values("draft__school")
+            return cls.objects.filter(draft__school__in=school, **state).exclude(pk=media_id).count()
 
     @classmethod
     def queued_by_school(cls, **queued) -> list[tuple[int, int]]:
         """(id, school id) of every file in this state (analysis=QUEUED, say), oldest first, across
         the installation: the turns among the schools on Redis (upkeep/tasks.feed)."""
-        return list(cls.objects.with_scopes_disabled().filter(**queued).order_by("pk").values_list("pk", "draft__school_id"))
+        with scopes_disabled():  # and the database's wall open (config/school/wall.py)
+            return list(cls.objects.filter(**queued).order_by("pk").values_list("pk", "draft__school_id"))
 
     def analysis_seconds_left(self, now=None) -> int | None:
         """A guess from the pace measured so far, up to now (not to the last report of progress,

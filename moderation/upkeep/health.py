@@ -22,7 +22,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from redis.exceptions import RedisError
 
-from config.school import files
+from config.school import files, wall
+from config.school.tenancy import scopes_disabled
 from moderation.drafts import analysis
 from moderation.models import MediaFile, WorkerBeat
 from moderation.upkeep import tasks
@@ -64,7 +65,17 @@ def checks(now=None) -> dict:
         result["tasks"] = _tasks(now)
     result["disk"] = _disk()
     result["files"] = _files()
+    if result["database"]["ok"]:
+        result["school_wall"] = _school_wall()
     return result
+
+
+def _school_wall() -> dict:
+    """Whether PostgreSQL keeps schools apart too (config/school/wall.py)."""
+    state = wall.state()
+    if state.startswith("down"):
+        return {"ok": False, "problem": f"the database's wall between schools is {state}"}
+    return {"ok": True, "state": state}
 
 
 def _files() -> dict:
@@ -98,9 +109,10 @@ def _waiting_for_their_turn(now) -> tuple[int, float]:
     """Uploads waiting in the database for their turn to be handed to a Redis queue fed in turn
     (tasks.feed): how many, and the longest any has waited since it was uploaded or last worked on
     (a file queued again after a worker stopped waits from then)."""
-    queued = MediaFile.objects.with_scopes_disabled().filter(analysis=MediaFile.Analysis.QUEUED)
-    found = queued.annotate(since=Greatest("added_at", Coalesce("analysis_heartbeat", "added_at"))).aggregate(
-        count=Count("pk"), oldest=Min("since"))
+    with scopes_disabled():  # every school's, and the database's wall open (config/school/wall.py)
+        queued = MediaFile.objects.filter(analysis=MediaFile.Analysis.QUEUED)
+        found = queued.annotate(since=Greatest("added_at", Coalesce("analysis_heartbeat", "added_at"))).aggregate(
+            count=Count("pk"), oldest=Min("since"))
     return found["count"], (now - found["oldest"]).total_seconds() if found["oldest"] else 0.0
 
 

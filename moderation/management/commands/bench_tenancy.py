@@ -3,6 +3,8 @@
 Rows carry their school and every query is scoped to one (django-scopes). This measures:
 - one school's pages (the approval queue, a draft, the published log) on an installation of that
   school alone, and the same pages once it is one of 50 schools sharing 10,000 drafts;
+- on PostgreSQL, the same pages with the database's own wall between schools (row-level security,
+  config/school/wall.py) and without it, as before;
 - how long one database's migrations take: a schema per school (django-tenants) runs them once
   for each school at every upgrade, and once more for each school added.
 """
@@ -10,6 +12,7 @@ Rows carry their school and every query is scoped to one (django-scopes). This m
 import logging
 import statistics
 import time
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,7 +20,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import setup_databases, teardown_databases
 
-from config.school import roles
+from config.school import roles, wall
 from config.school.commands import ThrowawaySchoolCommand
 from config.school.models import School
 from config.school.tenancy import in_school, scopes_disabled
@@ -110,10 +113,38 @@ class Command(ThrowawaySchoolCommand):
         for name in alone:
             out(f"  {name:6} page: {alone[name]:6.1f} ms alone, {shared[name]:6.1f} ms among {SCHOOLS} schools")
         out(f"  the queue's count, scoped to the school: {alone_query:.0f} µs alone, {shared_query:.0f} µs among {SCHOOLS} schools")
+        if connection.vendor == "postgresql":
+            self.the_walls_cost(people, draft, first, shared, shared_query)
         out(f"One database's migrations: {migrations:.1f} s. A schema per school (django-tenants) runs them for each "
             f"school at every upgrade: about {migrations * SCHOOLS / 60:.1f} minutes for {SCHOOLS} schools; rows scoped "
             "to their school run them once. django-tenants also needs PostgreSQL, which a school's own installation on "
             "SQLite does not have.")
+
+    def the_walls_cost(self, people, draft, school, shared, shared_query):
+        state = wall.state()
+        if state != "up":
+            self.stdout.write(f"  PostgreSQL's wall between schools is {state}: its cost is not measured.")
+            return
+        with self.without_the_wall():
+            before = self.pages_without_second_factor(people, draft)
+            before_query = self.query(school)
+        self.stdout.write(f"  among {SCHOOLS} schools, without PostgreSQL's wall (before) and with it (row-level security):")
+        for name in before:
+            self.stdout.write(f"  {name:6} page: {before[name]:6.1f} ms without, {shared[name]:6.1f} ms with")
+        self.stdout.write(f"  the queue's count: {before_query:.0f} µs without, {shared_query:.0f} µs with")
+
+    @contextmanager
+    def without_the_wall(self):
+        """Row-level security off on every walled table, and the connection no longer setting app.school."""
+        with connection.cursor() as cursor:
+            for table, _ in wall.walled_tables():
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
+        connection.execute_wrappers.remove(wall.tell_the_database)
+        try:
+            yield
+        finally:
+            connection.execute_wrappers.append(wall.tell_the_database)
+            wall.build()
 
     def pages_without_second_factor(self, people, draft):
         # The approver's second factor is tested elsewhere; here it would only add a redirect.

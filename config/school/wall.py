@@ -1,0 +1,136 @@
+"""On PostgreSQL, a second wall between schools: the database itself shows a connection only the
+rows of the school its work is for (row-level security).
+
+The first wall is the query: every model holding a school's data has a scoped manager
+(scoping.py) that filters to the school in scope. A path that does not go through those managers
+(a related row fetched through Django's base manager, raw SQL, a manager's scope switched off by
+mistake) would pass it; this wall still holds there. Before each query the connection tells
+PostgreSQL which schools the work in hand may see (the setting `app.school`: school ids, `none`,
+or `all` for work that is the installation's own: migrations, the worker's rounds, backups), and
+every table of a scoped model has a policy that shows and accepts only those schools' rows (a
+table reaching its school through another, a photo through its draft, shows a row only when the
+row it belongs to is visible). A connection that has set nothing sees nothing.
+
+PostgreSQL applies no policy to a superuser or a role with BYPASSRLS: the product must connect
+as an ordinary role that owns its tables (the README's production section; FORCE ROW LEVEL
+SECURITY applies the policies to the owner). `python manage.py check` warns when it does not, and
+/health/ says whether the wall is up.
+"""
+
+from django.apps import apps
+from django.core.checks import Warning
+from django.db import connections
+from django_scopes import get_scope
+
+SETTING = "app.school"
+EVERY_SCHOOL, NO_SCHOOL = "all", "none"
+POLICY = "one_school_at_a_time"
+
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION school_wall_open() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT current_setting('{SETTING}', true) = '{EVERY_SCHOOL}'
+$$;
+CREATE OR REPLACE FUNCTION school_wall_ids() RETURNS bigint[] LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN current_setting('{SETTING}', true) ~ '^[0-9]+(,[0-9]+)*$'
+                THEN string_to_array(current_setting('{SETTING}', true), ',')::bigint[]
+                ELSE '{{}}'::bigint[] END
+$$;
+"""
+
+
+def value() -> str:
+    """What the work in hand may see, from django-scopes' state in this thread."""
+    state = get_scope()
+    if not state.get("_enabled", True) or "school" not in state:
+        # Scopes switched off, or work outside any school (a migration, the worker's own loop):
+        # the installation's. Scoped managers still refuse to read outside a scope.
+        return EVERY_SCHOOL
+    schools = state["school"]
+    if schools is None:
+        return EVERY_SCHOOL
+    if not isinstance(schools, (list, tuple)):
+        schools = [schools]
+    ids = [str(int(getattr(s, "pk", s))) for s in schools]
+    return ",".join(ids) if ids else NO_SCHOOL
+
+
+def tell_the_database(execute, sql, params, many, context):
+    """A query wrapper (connection.execute_wrappers): before a query, the connection's
+    `app.school` is brought up to date when the work's schools changed since it was last set."""
+    connection = context["connection"]
+    wanted = value()
+    if connection.school_wall != wanted:
+        # A cursor of its own: the query's may be a server-side one, declared for that query only.
+        with connection.connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, wanted])
+        connection.school_wall = wanted
+    return execute(sql, params, many, context)
+
+
+def walled_tables() -> list[tuple[str, str]]:
+    """Every table of a scoped model, with the condition its rows are shown and written on."""
+    out = []
+    for model in apps.get_models():
+        path = getattr(model._default_manager, "school_path", None)
+        if path is None or model._meta.proxy or not model._meta.managed:
+            continue
+        table = model._meta.db_table
+        first = path.split("__")[0]
+        if first == "school":
+            condition = "school_id = ANY (school_wall_ids())"
+        else:
+            # Visible when the row it belongs to is: that table's own policy decides.
+            field = model._meta.get_field(first)
+            owner = field.related_model._meta
+            condition = (f'EXISTS (SELECT 1 FROM "{owner.db_table}" o WHERE o."{owner.pk.column}" = "{table}"."{field.column}")')
+        out.append((table, f"school_wall_open() OR {condition}"))
+    return sorted(out)
+
+
+def build(using: str = "default") -> list[str]:
+    """The wall, built again (after every migrate): functions, then each table's policy. Returns the tables."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    tables = walled_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(FUNCTIONS)
+        for table, condition in tables:
+            cursor.execute(f'DROP POLICY IF EXISTS {POLICY} ON "{table}"')
+            cursor.execute(f'CREATE POLICY {POLICY} ON "{table}" USING ({condition}) WITH CHECK ({condition})')
+            cursor.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+            cursor.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+    return [table for table, _ in tables]
+
+
+def build_after_migrate(sender, using="default", **kwargs):
+    """After every migrate (post_migrate, sent once all migrations have run): new tables get theirs."""
+    build(using)
+
+
+def state(using: str = "default") -> str:
+    """'up', or why the wall is not: for /health/ and `manage.py check`."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return "not PostgreSQL (one school's database: the scoped queries are the wall)"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        superuser, bypass = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM pg_policies WHERE policyname = %s", [POLICY])
+        (policies,) = cursor.fetchone()
+    if superuser or bypass:
+        return ("down: the product connects to PostgreSQL as a superuser or a role with BYPASSRLS, to which no "
+                "policy applies; connect as an ordinary role that owns the tables (README, production)")
+    if policies < len(walled_tables()):
+        return f"down: {policies} of {len(walled_tables())} tables have their policy; run python manage.py migrate"
+    return "up"
+
+
+def check(app_configs=None, databases=None, **kwargs):
+    """`python manage.py check --database default`: a warning when the wall is down."""
+    if not databases or "default" not in databases:
+        return []
+    now = state()
+    if now.startswith("down"):
+        return [Warning(f"The database's wall between schools is {now}.", id="school.W001")]
+    return []
