@@ -59,7 +59,8 @@ def tell_the_database(execute, sql, params, many, context):
     `app.school` is brought up to date when the work's schools changed since it was last set."""
     connection = context["connection"]
     wanted = value()
-    if connection.school_wall != wanted:
+    if connection.school_wall != wanted and not sql.lstrip()[:15].upper().startswith("SET TRANSACTION"):
+        # (A transaction's isolation level must be its first statement: the setting follows it.)
         # A cursor of its own: the query's may be a server-side one, declared for that query only.
         with connection.connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, wanted])
@@ -67,8 +68,9 @@ def tell_the_database(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def walled_tables() -> list[tuple[str, str]]:
-    """Every table of a scoped model, with the condition its rows are shown and written on."""
+def _policies() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Every table of a scoped model: the condition its rows are shown and written on, and the
+    (table, column) pairs that condition reads."""
     out = []
     for model in apps.get_models():
         path = getattr(model._default_manager, "school_path", None)
@@ -77,30 +79,51 @@ def walled_tables() -> list[tuple[str, str]]:
         table = model._meta.db_table
         first = path.split("__")[0]
         if first == "school":
-            condition = "school_id = ANY (school_wall_ids())"
+            condition, needs = "school_id = ANY ((SELECT school_wall_ids())::bigint[])", [(table, "school_id")]
         else:
             # Visible when the row it belongs to is: that table's own policy decides.
             field = model._meta.get_field(first)
             owner = field.related_model._meta
-            condition = (f'EXISTS (SELECT 1 FROM "{owner.db_table}" o WHERE o."{owner.pk.column}" = "{table}"."{field.column}")')
-        out.append((table, f"school_wall_open() OR {condition}"))
+            condition = f'EXISTS (SELECT 1 FROM "{owner.db_table}" o WHERE o."{owner.pk.column}" = "{table}"."{field.column}")'
+            needs = [(table, field.column), (owner.db_table, owner.pk.column)]
+        # (SELECT …): worked out once a query, not once a row.
+        out.append((table, f"(SELECT school_wall_open()) OR {condition}", needs))
     return sorted(out)
 
 
+def walled_tables() -> list[tuple[str, str]]:
+    """Every table of a scoped model, with the condition its rows are shown and written on."""
+    return [(table, condition) for table, condition, _ in _policies()]
+
+
 def build(using: str = "default") -> list[str]:
-    """The wall, built again (after every migrate): functions, then each table's policy. Returns the tables."""
+    """The wall, built again (after every migrate): functions, then each table's policy. Returns
+    the tables walled. A table as an older schema has it, without the column its policy needs
+    (after migrating back to a release of one school), is left without the wall: it holds no
+    school's rows apart from another's."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return []
-    tables = walled_tables()
+    walled = []
     with connection.cursor() as cursor:
         cursor.execute(FUNCTIONS)
-        for table, condition in tables:
+        existing = set(connection.introspection.table_names(cursor))
+        columns = {}
+        for table, condition, needs in _policies():
+            if table not in existing:
+                continue
             cursor.execute(f'DROP POLICY IF EXISTS {POLICY} ON "{table}"')
+            for owner, _ in needs:
+                if owner in existing and owner not in columns:
+                    columns[owner] = {c.name for c in connection.introspection.get_table_description(cursor, owner)}
+            if not all(column in columns.get(owner, ()) for owner, column in needs):
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
+                continue
             cursor.execute(f'CREATE POLICY {POLICY} ON "{table}" USING ({condition}) WITH CHECK ({condition})')
             cursor.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
             cursor.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-    return [table for table, _ in tables]
+            walled.append(table)
+    return walled
 
 
 def build_after_migrate(sender, using="default", **kwargs):
