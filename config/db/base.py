@@ -2,10 +2,11 @@
 may see before each query (config/school/wall.py: the second wall between schools).
 
 PostgreSQL undoes a setting changed in a transaction that is rolled back, or after a savepoint
-that is: after either, the setting is sent again before the next query
-(tests/school/test_database_wall.py)."""
+that is, or in a failed transaction that is committed (PostgreSQL rolls it back): after any of
+these, the setting is sent again before the next query (tests/school/test_database_wall.py)."""
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 from config.school import wall
 
@@ -19,6 +20,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
         self.school_wall = None
         return super().get_new_connection(conn_params)
+
+    def _commit(self):
+        failed = self.connection is not None and self.connection.info.transaction_status == TransactionStatus.INERROR
+        try:
+            return super()._commit()
+        finally:
+            if failed:
+                self.school_wall = None
 
     def _rollback(self):
         try:

@@ -4,10 +4,12 @@ school A's work sees and writes none of school B's rows even where it passes the
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from config.school import wall
 from config.school.tenancy import in_school, nowhere, scopes_disabled
+from consent.models import Pupil
 from moderation.models import Draft, MediaFile
 from moderation.upkeep import health
 from tests.conftest import link_draft
@@ -118,3 +120,46 @@ def test_after_a_rolled_back_transaction_the_database_is_told_the_school_again(t
 def test_a_check_of_the_database_says_nothing_when_the_wall_is_up(capsys):
     call_command("check", "--database", "default")
     assert "school.W001" not in capsys.readouterr().err
+
+
+def test_a_connection_that_says_nothing_is_not_walled(two_schools):
+    # An older release still running while an upgrade is rolled out sets nothing: walled, its
+    # worker's tidy round would find no row naming any school's files, and delete them all.
+    a, b = two_schools
+    with scopes_disabled():
+        every = Draft.objects.count()
+    with in_school(a):
+        Draft.objects.count()  # the connection says A
+        with connection.connection.cursor() as cursor:
+            cursor.execute("RESET app.school")
+            cursor.execute("SELECT count(*) FROM moderation_draft")
+            assert cursor.fetchone()[0] == every
+        connection.school_wall = None
+
+
+def test_an_error_in_another_schools_work_inside_a_transaction_is_the_error_raised(two_schools, world_b):  # noqa: F811
+    a, b = two_schools
+    with in_school(a):
+        Draft.objects.count()
+        with pytest.raises(IntegrityError), transaction.atomic(), in_school(b):
+            Pupil.objects.create(upn=world_b["pupil"].upn, legal_forename="Twin", legal_surname="Record")
+        assert Draft.objects.exists()  # the outer transaction goes on, in A's scope
+
+
+def test_the_wall_is_rebuilt_only_where_it_changed():
+    wall.build()
+    with CaptureQueriesContext(connection) as queries:
+        assert wall.build()
+    assert not [q["sql"] for q in queries.captured_queries if "ALTER TABLE" in q["sql"] or "CREATE" in q["sql"]]
+
+
+def test_a_table_that_no_longer_holds_a_schools_data_loses_its_policy():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE wall_probe (id int)")
+        cursor.execute(f"CREATE POLICY {wall.POLICY} ON wall_probe USING (false)")
+        cursor.execute("ALTER TABLE wall_probe ENABLE ROW LEVEL SECURITY")
+        wall.build()
+        cursor.execute("SELECT relrowsecurity FROM pg_class WHERE relname = 'wall_probe'")
+        assert cursor.fetchone() == (False,)
+        cursor.execute("SELECT count(*) FROM pg_policies WHERE tablename = 'wall_probe'")
+        assert cursor.fetchone() == (0,)
