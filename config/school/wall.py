@@ -170,7 +170,7 @@ def state(using: str = "default") -> str:
     """'up', or why the wall is not: for /health/ and `manage.py check`."""
     connection = connections[using]
     if connection.vendor != "postgresql":
-        return "not PostgreSQL (one school's database: the scoped queries are the wall)"
+        return "not PostgreSQL: the scoped queries are the only wall"
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         superuser, bypass = cursor.fetchone()
