@@ -25,6 +25,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         failed = self.connection is not None and self.connection.info.transaction_status == TransactionStatus.INERROR
         try:
             return super()._commit()
+        except Exception:
+            failed = True  # a commit that fails (a deferred constraint) is rolled back
+            raise
         finally:
             if failed:
                 self.school_wall = None

@@ -67,7 +67,8 @@ def tell_the_database(execute, sql, params, many, context):
     Not in a failed transaction (the query itself then fails, as Django expects)."""
     connection = context["connection"]
     wanted = value()
-    if (connection.school_wall != wanted and not sql.lstrip()[:15].upper().startswith(TRANSACTION_CONTROL)
+    if (connection.school_wall != wanted and connection.connection is not None
+            and not sql.lstrip()[:15].upper().startswith(TRANSACTION_CONTROL)
             and connection.connection.info.transaction_status != TransactionStatus.INERROR):
         # A cursor of its own (the query's may be a server-side one, declared for that query
         # only), its errors Django's as the query's are.
@@ -129,7 +130,8 @@ def build(using: str = "default") -> list[str]:
                 if owner in tables and owner not in columns:
                     columns[owner] = {c.name for c in connection.introspection.get_table_description(cursor, owner)}
             if not all(column in columns.get(owner, ()) for owner, column in needs):
-                _take_down(cursor, table)
+                if tables[table][:3] != (False, False, False):
+                    _take_down(cursor, table)
                 continue
             walled.append(table)
             if tables[table] == (True, True, True, condition):
@@ -146,8 +148,8 @@ def build(using: str = "default") -> list[str]:
 
 
 def _functions(cursor) -> None:
-    cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace "
-                   "AND proname = ANY (%s)", [list(FUNCTIONS)])
+    cursor.execute("SELECT proname, prosrc FROM pg_proc JOIN pg_namespace n ON n.oid = pronamespace "
+                   "WHERE n.nspname = current_schema() AND proname = ANY (%s)", [list(FUNCTIONS)])
     present = dict(cursor.fetchall())
     for name, (returns, body) in FUNCTIONS.items():
         if present.get(name) != body:
@@ -174,7 +176,8 @@ def state(using: str = "default") -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         superuser, bypass = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
+        cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+                       "JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
                        "WHERE c.relrowsecurity AND c.relforcerowsecurity AND c.relname = ANY (%s)",
                        [POLICY, [table for table, _ in walled_tables()]])
         (policies,) = cursor.fetchone()
