@@ -11,7 +11,7 @@ just after it, and the longest any of them waits is timed: with fair turns betwe
 (tasks.in_turn on the database queue, the queue fed in turn on Redis: tasks.feed) it waits for
 about one photo, first in, first out (the previous way, measured beside it with one worker) for
 the whole upload. `--schools 50 --copies 45` is a trust's sports day: 50 schools, about 500
-photos (some 5 minutes a row); `--queue database` or `--queue redis` runs one queue's rows only.
+photos (6 to 7 minutes a row here); `--queue database` or `--queue redis` runs one queue's rows only.
 """
 
 import io
