@@ -173,19 +173,19 @@ def state(using: str = "default") -> str:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return "not PostgreSQL: the scoped queries are the only wall"
+    tables = [table for table, _ in walled_tables()]
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         superuser, bypass = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
                        "JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
-                       "WHERE c.relrowsecurity AND c.relforcerowsecurity AND c.relname = ANY (%s)",
-                       [POLICY, [table for table, _ in walled_tables()]])
+                       "WHERE c.relrowsecurity AND c.relforcerowsecurity AND c.relname = ANY (%s)", [POLICY, tables])
         (policies,) = cursor.fetchone()
     if superuser or bypass:
         return ("down: the product connects to PostgreSQL as a superuser or a role with BYPASSRLS, to which no "
                 "policy applies; connect as an ordinary role that owns the tables (README, production)")
-    if policies < len(walled_tables()):
-        return f"down: {policies} of {len(walled_tables())} tables have their policy in force; run python manage.py migrate"
+    if policies < len(tables):
+        return f"down: {policies} of {len(tables)} tables have their policy in force; run python manage.py migrate"
     return "up"
 
 
